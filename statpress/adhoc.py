@@ -1,0 +1,332 @@
+"""Ad hoc tables: ``python build.py round`` protects tables by small-count rounding.
+
+``model_matrix`` turns a data frame (microdata or a frequency table), a list of
+tables (each a crossing of dimensions, published with all its margins) and
+optional hierarchies into the linear model ``published = Xᵀ·y`` that
+:func:`statpress.confidentiality.pls_round` rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from statpress.confidentiality import pls_round
+from statpress.errors import BuildError
+
+__all__ = ["TOTAL", "model_matrix", "read_hierarchy", "read_table", "round_frame", "run"]
+
+TOTAL = "Total"
+
+
+# ----------------------------------------------------------------------------
+# reading input
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV with every column as text (no NA guessing)."""
+    path = Path(path)
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise BuildError(f"{path}: file not found") from None
+    except pd.errors.EmptyDataError:
+        raise BuildError(f"{path}: the file is empty; expected a CSV with a header row") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise BuildError(f"{path}: not a readable CSV file ({exc})") from None
+
+
+def read_hierarchy(path: str | Path) -> dict[str, str]:
+    """Read a hierarchy CSV with columns ``child,parent`` into a child → parent map."""
+    frame = read_table(path)
+    missing = [c for c in ("child", "parent") if c not in frame.columns]
+    if missing:
+        raise BuildError(
+            f"{path}: hierarchy file lacks column {missing[0]!r}; expected columns child,parent "
+            f"(found {', '.join(map(str, frame.columns))})"
+        )
+    mapping: dict[str, str] = {}
+    for line, (child, parent) in enumerate(zip(frame["child"], frame["parent"]), start=2):
+        child, parent = child.strip(), parent.strip()
+        if not child or not parent:
+            raise BuildError(f"{path}: line {line}: empty child or parent; expected both columns child,parent filled")
+        if child in mapping and mapping[child] != parent:
+            raise BuildError(
+                f"{path}: column 'child' line {line}: {child!r} has two parents ({mapping[child]!r} and {parent!r})"
+            )
+        mapping[child] = parent
+    return mapping
+
+
+# ----------------------------------------------------------------------------
+# model matrix
+
+
+def _integer_counts(frame: pd.DataFrame, freq: str, source: str) -> np.ndarray:
+    raw = frame[freq]
+    values = pd.to_numeric(raw, errors="coerce")
+    arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(arr) | (arr < 0) | (arr != np.round(arr))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise BuildError(
+            f"{source}: column {freq!r} line {i + 2}: expected a non-negative integer count, got {raw.iloc[i]!r}"
+        )
+    return arr.astype(np.int64)
+
+
+def _dimension_levels(name: str, leaves: list[str], hierarchy: Mapping[str, str] | None, source: str):
+    """Labels of one dimension and each leaf's chain of groups (leaf, ancestors…, Total)."""
+    if TOTAL in leaves:
+        raise BuildError(f"{source}: column {name!r} holds the value {TOTAL!r}, which is reserved for totals")
+    if not hierarchy:
+        labels = [TOTAL] + leaves
+        chains = np.array([[1 + i, 0] for i in range(len(leaves))], dtype=np.int64).reshape(len(leaves), 2)
+        return labels, chains
+    hier = {str(k): str(v) for k, v in hierarchy.items()}
+    leafset = set(leaves)
+    parents = set(hier.values())
+    where = f"hierarchy for {name!r}"
+    for child in hier:
+        if child not in leafset and child not in parents:
+            raise BuildError(
+                f"{source}: {where}: unknown child {child!r}: not a value of column {name!r} nor a parent in the hierarchy"
+            )
+        if child == TOTAL:
+            raise BuildError(f"{source}: {where}: {TOTAL!r} is reserved for the top and cannot be a child")
+    for leaf in leaves:
+        if leaf not in hier:
+            raise BuildError(f"{source}: column {name!r}: value {leaf!r} is not a child in the {where}")
+        if leaf in parents:
+            raise BuildError(
+                f"{source}: column {name!r}: value {leaf!r} is a parent in the {where}; data values must be leaves"
+            )
+    groups = sorted(parents - {TOTAL})
+    labels = [TOTAL] + groups + leaves
+    index = {lab: i for i, lab in enumerate(labels)}
+    chains: list[list[int]] = []
+    for leaf in leaves:
+        chain = [index[leaf]]
+        node, seen = leaf, {leaf}
+        while node in hier:
+            node = hier[node]
+            if node in seen:
+                raise BuildError(f"{source}: {where}: cycle through {node!r}; a hierarchy must be a tree")
+            seen.add(node)
+            if node == TOTAL:
+                break
+            chain.append(index[node])
+        chain.append(0)
+        chains.append(chain)
+    # also catch cycles among parents that no leaf reaches
+    for start in hier:
+        node, seen = start, {start}
+        while node in hier:
+            node = hier[node]
+            if node in seen:
+                raise BuildError(f"{source}: {where}: cycle through {node!r}; a hierarchy must be a tree")
+            seen.add(node)
+    depth = max(len(c) for c in chains)
+    padded = np.array([c + [0] * (depth - len(c)) for c in chains], dtype=np.int64).reshape(len(leaves), depth)
+    return labels, padded
+
+
+def model_matrix(
+    frame: pd.DataFrame,
+    tables: Sequence[Sequence[str]],
+    hierarchies: Mapping[str, Mapping[str, str]] | None = None,
+    freq: str | None = None,
+    source: str = "input",
+):
+    """Build ``(X, y, cells)`` for the published tables.
+
+    ``tables``: each a list of dimension columns, published with all its margins
+    (every subset of its dimensions summed over, written ``Total``).
+    ``hierarchies``: dimension → {child: parent}; parents are published as
+    subtotals.  ``freq``: count column (frequency table) or None (microdata,
+    one row per unit).  Inner cells are the finest crossing of all dimensions
+    present in the data.  ``X`` is scipy.sparse CSR (n_inner × n_published),
+    ``y`` int64 inner counts, ``cells`` one row of dimension labels per
+    published cell (column order of ``X``).
+    """
+    hierarchies = dict(hierarchies or {})
+    if not tables:
+        raise BuildError(f"{source}: no table given; expected at least one list of dimension columns")
+    dims: list[str] = []
+    for table in tables:
+        if not table:
+            raise BuildError(f"{source}: a table has no dimensions")
+        if len(set(table)) != len(table):
+            raise BuildError(f"{source}: table {','.join(table)} names a dimension twice")
+        for d in table:
+            if d not in dims:
+                dims.append(d)
+    for d in dims + ([freq] if freq else []):
+        if d not in frame.columns:
+            raise BuildError(
+                f"{source}: column {d!r} not found; columns are {', '.join(map(str, frame.columns))}"
+            )
+    if freq in dims:
+        raise BuildError(f"{source}: column {freq!r} is the count column and cannot be a dimension")
+    for d in hierarchies:
+        if d not in dims:
+            raise BuildError(f"{source}: hierarchy given for {d!r}, which is not a dimension of any table")
+
+    counts = _integer_counts(frame, freq, source) if freq else np.ones(len(frame), dtype=np.int64)
+    if len(frame) == 0:
+        raise BuildError(f"{source}: no data rows")
+
+    # inner cells: the finest crossing present in the data
+    leaf_codes, dim_labels, dim_chains = [], [], []
+    for d in dims:
+        values = frame[d].astype(str).str.strip()
+        codes, uniques = pd.factorize(values, sort=True)
+        leaves = [str(u) for u in uniques]
+        labels, chains = _dimension_levels(d, leaves, hierarchies.get(d), source)
+        leaf_codes.append(codes.astype(np.int64))
+        dim_labels.append(labels)
+        dim_chains.append(chains)
+    stacked = np.stack(leaf_codes, axis=1)
+    inner_keys, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    n_inner = inner_keys.shape[0]
+    y = np.bincount(inverse, weights=counts, minlength=n_inner).astype(np.int64)
+
+    # published cells: each table with every combination of levels per dimension
+    radix = np.array([len(lab) for lab in dim_labels], dtype=np.int64)
+    use_int = float(np.prod(radix.astype(np.float64))) < 2.0**62
+    weights = np.ones(len(dims), dtype=np.int64)
+    for i in range(len(dims) - 2, -1, -1):
+        weights[i] = weights[i + 1] * radix[i + 1] if use_int else 0
+    group_of = [dim_chains[i][inner_keys[:, i]] for i in range(len(dims))]  # n_inner × depth
+    rows_all, keys_all = [], []
+    inner_ids = np.arange(n_inner, dtype=np.int64)
+    seen_levels = set()
+    for table in tables:
+        pos = [dims.index(d) for d in table]
+        for levels in itertools.product(*[range(dim_chains[p].shape[1]) for p in pos]):
+            chosen = dict(zip(pos, levels))
+            sig = tuple(sorted(chosen.items()))
+            if sig in seen_levels:
+                continue
+            seen_levels.add(sig)
+            cols = [group_of[i][:, chosen[i]] if i in chosen else np.zeros(n_inner, dtype=np.int64)
+                    for i in range(len(dims))]
+            rows_all.append(inner_ids)
+            if use_int:
+                key = np.zeros(n_inner, dtype=np.int64)
+                for i, c in enumerate(cols):
+                    key += c * weights[i]
+                keys_all.append(key)
+            else:
+                keys_all.append(np.stack(cols, axis=1))
+    rows = np.concatenate(rows_all)
+    if use_int:
+        keys, col = np.unique(np.concatenate(keys_all), return_inverse=True)
+        decoded = np.stack([(keys // weights[i]) % radix[i] for i in range(len(dims))], axis=1)
+    else:
+        decoded, col = np.unique(np.concatenate(keys_all, axis=0), axis=0, return_inverse=True)
+    col = col.ravel()
+    X = sp.csr_matrix((np.ones(rows.size, dtype=np.int64), (rows, col)), shape=(n_inner, decoded.shape[0]))
+    X.sum_duplicates()
+    X.data[:] = 1
+    cells = pd.DataFrame(
+        {d: np.asarray(dim_labels[i], dtype=object)[decoded[:, i]] for i, d in enumerate(dims)}
+    )
+    return X, y, cells
+
+
+def round_frame(frame, tables, hierarchies=None, freq=None, base=3, max_round=None, seed=123, source="input"):
+    """Model, round and label: returns (published cells with original/rounded, RoundingResult)."""
+    X, y, cells = model_matrix(frame, tables, hierarchies, freq=freq, source=source)
+    result = pls_round(X, y, base=base, max_round=max_round, seed=seed)
+    out = cells.copy()
+    out["original"] = result.published_before
+    out["rounded"] = result.published_after
+    return out, result
+
+
+# ----------------------------------------------------------------------------
+# command line
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="build.py round",
+        description="Protect tables by small-count rounding (rounding up/down method).",
+    )
+    p.add_argument("input", help="CSV: microdata (one row per unit) or a frequency table (with --freq)")
+    p.add_argument("--freq", help="count column of a frequency table")
+    p.add_argument("--table", action="append", required=True, metavar="DIM1,DIM2",
+                   help="publish this crossing with all its margins (repeatable)")
+    p.add_argument("--hierarchy", action="append", default=[], metavar="DIM=MAP.csv",
+                   help="hierarchy for a dimension: CSV with columns child,parent (repeatable)")
+    p.add_argument("--base", type=int, default=3, help="rounding base (default 3)")
+    p.add_argument("--max-round", type=int, default=None,
+                   help="published cells below this are small (default: the base)")
+    p.add_argument("--seed", type=int, default=123, help="seed for tie-breaking (default 123)")
+    p.add_argument("--out", required=True, help="output CSV: one row per published cell")
+    return p
+
+
+def _run(args) -> int:
+    tables = []
+    for spec in args.table:
+        dims = [d.strip() for d in spec.split(",")]
+        if any(not d for d in dims):
+            raise BuildError(f"--table {spec!r}: expected dimension columns separated by commas")
+        tables.append(dims)
+    hierarchies: dict[str, dict[str, str]] = {}
+    for spec in args.hierarchy:
+        dim, sep, path = spec.partition("=")
+        if not sep or not dim.strip() or not path.strip():
+            raise BuildError(f"--hierarchy {spec!r}: expected DIM=MAP.csv")
+        if dim.strip() in hierarchies:
+            raise BuildError(f"--hierarchy {spec!r}: dimension {dim.strip()!r} has two hierarchies")
+        hierarchies[dim.strip()] = read_hierarchy(path.strip())
+    if args.base < 2:
+        raise BuildError(f"--base {args.base}: expected an integer of at least 2")
+    if args.max_round is not None and args.max_round < 1:
+        raise BuildError(f"--max-round {args.max_round}: expected a positive integer")
+    frame = read_table(args.input)
+    out, result = round_frame(frame, tables, hierarchies, freq=args.freq, base=args.base,
+                              max_round=args.max_round, seed=args.seed, source=str(args.input))
+    try:
+        out.to_csv(args.out, index=False)
+    except OSError as exc:
+        raise BuildError(f"{args.out}: cannot write the output ({exc.strerror or exc})") from None
+    s = result.summary
+    print(f"cells: {s.cells}")
+    print(f"inner cells: {s.inner_cells}")
+    print(f"candidates: {s.candidates}")
+    print(f"cells changed: {s.changed}")
+    print(f"max absolute change: {s.max_abs_change}")
+    print(f"rmse: {s.rmse:.4f}")
+    print(f"grand total before: {s.total_before}")
+    print(f"grand total after: {s.total_after}")
+    print(f"seconds: {s.seconds:.3f}")
+    return 0
+
+
+def run(argv: list[str]) -> int:
+    """``python build.py round …``; returns the exit status (2 on bad input)."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse already printed usage / help
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    try:
+        return _run(args)
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(run(sys.argv[1:]))

@@ -1,0 +1,238 @@
+"""Content stage: read each statistic's metadata, releases and "About the statistics" texts.
+
+Everything a statistician writes under `content/<statistic>/` is validated here against a schema,
+so a missing field, an unknown key, a wrong type or a bad date stops the build with the file and
+the field named, before any figure is computed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import BuildError
+
+OSLO = ZoneInfo("Europe/Oslo")
+
+# SSB's standard "About the statistics" sections and their subsections, in page order.
+ABOUT_SECTIONS: dict[str, tuple[str, list[str]]] = {
+    "definitions": ("Definitions", [
+        "Definitions of the main concepts and variables", "Standard classifications"]),
+    "administrative-information": ("Administrative information", [
+        "Name and topic", "Next release", "Responsible division", "Regional level",
+        "Frequency and timeliness", "International reporting", "Microdata"]),
+    "background": ("Background", [
+        "Purpose and history", "Users and applications", "Equal treatment of users",
+        "Coherence with other statistics", "Legal authority", "EEA reference"]),
+    "production": ("Production", [
+        "Scope", "Data sources and sampling", "Collection of data, editing and estimations",
+        "Seasonal adjustment", "Confidentiality", "Comparability over time and space"]),
+    "accuracy-and-reliability": ("Accuracy and reliability", [
+        "Sources of error and uncertainty", "Revision"]),
+}
+# Subsections the engine writes itself from the metadata and the release calendar.
+GENERATED_SUBSECTIONS = {"Next release"}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Contact(Strict):
+    name: str
+    phone: str
+    email: str | None = None
+
+
+class Confidentiality(Strict):
+    method: Literal["pls"] = "pls"
+    base: int = Field(3, ge=2)
+    max_round: int | None = Field(None, ge=2)
+    seed: int = 123
+
+
+class Notice(Strict):
+    date: dt.date
+    title: str
+    text: str
+
+
+class Correction(Strict):
+    date: dt.date
+    text: str
+    tables: list[str] = []
+    periods: list[int] = []
+
+
+class Release(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    period: int = Field(ge=1900, le=2100)
+    date: dt.date
+    time: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    announced: dt.date
+    status: Literal["scheduled", "postponed", "cancelled"] = "scheduled"
+    postponed_from: dt.date | None = None
+    reason: str | None = None
+    notices: list[Notice] = []
+    corrections: list[Correction] = []
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_not_blank(cls, value):
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @property
+    def time_of_publication(self) -> dt.datetime:
+        """The announced instant: the date at the given local time in Oslo, daylight saving included."""
+        hour, minute = map(int, self.time.split(":"))
+        return dt.datetime.combine(self.date, dt.time(hour, minute), tzinfo=OSLO)
+
+
+class Metadata(Strict):
+    name: str
+    short_name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    topic: str
+    summary: str
+    division: str
+    regional_level: str
+    frequency: str
+    about_updated: dt.date
+    contacts: list[Contact] = Field(min_length=1)
+    related: list[str] = []
+    confidentiality: Confidentiality | None = None
+
+
+class ReleaseFile(Strict):
+    releases: list[Release] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Subsection:
+    title: str
+    markdown: str  # empty when the statistic has nothing to say: shown as "Not relevant"
+
+
+@dataclass(frozen=True)
+class AboutSection:
+    id: str
+    title: str
+    subsections: list[Subsection]
+
+
+@dataclass(frozen=True)
+class Statistic:
+    id: str
+    folder: Path
+    meta: Metadata
+    releases: list[Release]
+    about: list[AboutSection]
+
+
+def load_all(content_dir: Path) -> list[Statistic]:
+    if not content_dir.is_dir():
+        raise BuildError(f"{content_dir}: content folder not found")
+    stats = [load_statistic(d) for d in sorted(content_dir.iterdir()) if d.is_dir()]
+    if not stats:
+        raise BuildError(f"{content_dir}: no statistics found (expected one folder per statistic)")
+    names = {s.meta.short_name: s for s in stats}
+    if len(names) != len(stats):
+        raise BuildError(f"{content_dir}: two statistics share a short_name")
+    for s in stats:
+        for other in s.meta.related:
+            if other not in names:
+                raise BuildError(f"{s.folder / 'statistic.toml'}: related: unknown statistic {other!r}")
+    check_unique_release_ids(stats)
+    return stats
+
+
+def load_statistic(folder: Path) -> Statistic:
+    meta = parse(folder / "statistic.toml", Metadata)
+    releases = parse(folder / "releases.toml", ReleaseFile).releases
+    return Statistic(folder.name, folder, meta, sorted(releases, key=lambda r: r.time_of_publication),
+                     load_about(folder / "about"))
+
+
+def check_unique_release_ids(stats: list[Statistic]) -> None:
+    seen: dict[str, Path] = {}
+    for s in stats:
+        for r in s.releases:
+            if r.id in seen:
+                raise BuildError(f"{s.folder / 'releases.toml'}: release id {r.id!r} is used twice "
+                                 f"(also in {seen[r.id]})")
+            seen[r.id] = s.folder / "releases.toml"
+
+
+def read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise BuildError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BuildError(f"{path}: not valid TOML: {exc}") from None
+
+
+def parse(path: Path, model: type[BaseModel]):
+    try:
+        return model.model_validate(read_toml(path))
+    except ValidationError as exc:
+        raise BuildError(f"{path}: {describe(exc)}") from None
+
+
+def describe(exc: ValidationError) -> str:
+    """The first problem of a validation error, as 'field: what was expected'."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    message = err["msg"]
+    if err["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif "input" in err and err["type"] != "missing":
+        message += f" (got {err['input']!r})"
+    more = len(exc.errors()) - 1
+    return f"field '{where}': {message}" + (f" (and {more} more problems)" if more else "")
+
+
+HEADING = re.compile(r"^## (.+?)\s*$", re.MULTILINE)
+
+
+def load_about(folder: Path) -> list[AboutSection]:
+    """The About texts: one Markdown file per section, `## Subsection` headings in standard order."""
+    known = set(ABOUT_SECTIONS)
+    if folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            if path.suffix != ".md" or path.stem not in known:
+                raise BuildError(f"{path}: unknown About file; expected one of "
+                                 + ", ".join(f"{k}.md" for k in ABOUT_SECTIONS))
+    return [load_section(folder / f"{sid}.md", sid, title, subs)
+            for sid, (title, subs) in ABOUT_SECTIONS.items()]
+
+
+def load_section(path: Path, sid: str, title: str, standard: list[str]) -> AboutSection:
+    texts: dict[str, str] = {}
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+        parts = HEADING.split(text)
+        if parts[0].strip():
+            raise BuildError(f"{path}: text before the first '## ' heading; "
+                             "each subsection starts with '## <title>'")
+        allowed = [s for s in standard if s not in GENERATED_SUBSECTIONS]
+        for heading, body in zip(parts[1::2], parts[2::2]):
+            if heading not in allowed:
+                raise BuildError(f"{path}: unknown subsection '## {heading}'; expected one of: "
+                                 + "; ".join(allowed))
+            if heading in texts:
+                raise BuildError(f"{path}: subsection '## {heading}' appears twice")
+            texts[heading] = body.strip()
+        order = [allowed.index(h) for h in texts]
+        if order != sorted(order):
+            raise BuildError(f"{path}: subsections out of order; expected: " + "; ".join(allowed))
+    return AboutSection(sid, title, [Subsection(s, texts.get(s, "")) for s in standard])
