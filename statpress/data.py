@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+import warnings
 from typing import Literal
 
 import numpy as np
@@ -176,13 +177,17 @@ def read_csv(path: Path, spec: DatasetSpec, catalog: Catalog) -> pd.DataFrame:
     dtypes = {c: pd.CategoricalDtype(allowed_codes(s, catalog)) if s.type == "code" else "str"
               for c, s in spec.columns.items()}
     fast = {c: "int64" if t == "str" else t for c, t in dtypes.items()}
-    for attempt in (fast, dtypes):
+    text = {c: "str" for c in dtypes}
+    for attempt in (fast, text):
         try:
-            return pd.read_csv(path, dtype=attempt, keep_default_na=False, na_values={c: [] for c in dtypes})
+            with warnings.catch_warnings():
+                # pandas warns (and will raise) when a value is not one of the known codes
+                warnings.simplefilter("error", category=Warning)
+                return pd.read_csv(path, dtype=attempt, keep_default_na=False, na_values={c: [] for c in dtypes})
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise BuildError(f"{path}: not a valid CSV file: {exc}") from None
-        except (ValueError, TypeError, OverflowError):
-            continue  # not every value is a whole number: read as text to find which
+        except (ValueError, TypeError, OverflowError, Warning):
+            continue  # a value does not fit: read as text, and check_column names the line
     raise AssertionError("unreachable")
 
 
@@ -211,13 +216,14 @@ def check_column(values: pd.Series, spec: ColumnSpec, path: Path, col: str, cata
         if spec.max is not None and (values > spec.max).any():
             raise offending(where, (values > spec.max).to_numpy(), values, f"a number of at most {spec.max}")
         return values
-    unknown = values.isna().to_numpy()
+    allowed = allowed_codes(spec, catalog)
+    unknown = ~values.isin(allowed).to_numpy()
     if unknown.any():
-        text = pd.read_csv(path, usecols=[col], dtype=str, keep_default_na=False)[col]
+        text = values.astype(str)
         what = (f"a code of classification '{spec.classification}'" if spec.classification
                 else "one of " + ", ".join(spec.values))
         raise offending(where, unknown, text, what)
-    return values
+    return values.astype(pd.CategoricalDtype(allowed))
 
 
 def join(frame: pd.DataFrame, codes: pd.Series, cid: str, prefix: str, catalog: Catalog) -> None:

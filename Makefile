@@ -1,0 +1,42 @@
+# Two commands do all the set-up on a fresh machine: `make build` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DATA := data/migrations.csv data/internal_moves.csv data/naturalisations.csv data/population.csv
+
+.PHONY: build test test-fast bench data clean serve screenshots
+
+build: $(STAMP) data
+	$(PY) build.py build
+
+# The virtual environment, with the pinned dependencies; redone when requirements.txt changes.
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+# The demo microdata are generated, not committed (git-ignored); a fixed seed makes them identical.
+data: $(STAMP)
+	@if [ ! -f data/migrations.csv ] || [ ! -f data/internal_moves.csv ] || [ ! -f data/naturalisations.csv ] || [ ! -f data/population.csv ] || [ stats/demo/generate.py -nt data/migrations.csv ]; then \
+		$(PY) stats/demo/generate.py data; \
+	fi
+
+test: $(STAMP) data
+	bash scripts/install-test-deps.sh
+	$(PY) build.py build
+	$(PY) -m pytest
+
+# Everything but the real-browser suite: for a quick check while working.
+test-fast: $(STAMP) data
+	$(PY) -m pytest --ignore=tests/browser
+
+bench: $(STAMP) data
+	$(PY) bench/run.py
+
+serve: build
+	$(PY) build.py serve
+
+clean:
+	rm -rf site .site.staging .site.old data $(VENV)

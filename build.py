@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""statpress command line: build, check, serve and round. Thin: the work is in statpress/."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import functools
+import http.server
+import sys
+from pathlib import Path
+
+from statpress import pipeline
+from statpress.calendar import parse_instant
+from statpress.content import OSLO
+from statpress.errors import BuildError
+
+ROOT = Path(__file__).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["round"]:
+        from statpress import adhoc
+        return adhoc.run(argv[1:])
+    parser = argparse.ArgumentParser(prog="build.py", description="statpress: build a statistics website")
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="build the site")
+    b.add_argument("--out", type=Path, default=ROOT / "site", help="output folder (default: site/)")
+    b.add_argument("--now", type=parse_now, default=None,
+                   help="build the site as the public sees it at this instant (ISO 8601); default: now")
+    s = sub.add_parser("serve", help="serve the built site on http://127.0.0.1:8000/")
+    s.add_argument("--dir", type=Path, default=ROOT / "site")
+    s.add_argument("--port", type=int, default=8000)
+    sub.add_parser("round", help="round an ad-hoc table: build.py round --help")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "build":
+            now = args.now or dt.datetime.now(OSLO)
+            report = pipeline.build(pipeline.BuildOptions(ROOT, args.out, now))
+            print(pipeline.describe(report))
+        elif args.command == "serve":
+            serve(args.dir, args.port)
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def parse_now(text: str) -> dt.datetime:
+    try:
+        return parse_instant(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def serve(directory: Path, port: int) -> None:
+    if not (directory / "index.html").exists():
+        raise BuildError(f"{directory}: no site here; run 'make build' first")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as httpd:
+        print(f"serving {directory} at http://127.0.0.1:{port}/ (Ctrl+C to stop)")
+        try:
+            httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

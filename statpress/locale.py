@@ -1,0 +1,87 @@
+"""Locale layer: every visible string from one catalogue per language, every number and date
+through one formatter (Babel), so a second language needs a catalogue, not template changes.
+
+Numbers follow Statistics Norway: thousands grouped by a no-break space (so "66 077" never wraps),
+the language's decimal mark ("47.3" in English, "47,3" in Norwegian), and a true minus sign U+2212
+("−1 896"). Figures are rounded half away from zero, as in SSB's tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from babel import Locale as BabelLocale
+from babel.dates import format_date
+from babel.numbers import format_decimal
+from pydantic import BaseModel, ConfigDict
+
+from .content import parse
+from .errors import BuildError
+
+
+class Catalogue(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    language: str
+    babel_locale: str
+    group_symbol: str = "\u00a0"
+    decimal_symbol: str
+    minus_symbol: str = "\u2212"
+    date_format: str = "d MMMM y"
+    strings: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Locale:
+    path: Path
+    catalogue: Catalogue
+
+    @property
+    def language(self) -> str:
+        return self.catalogue.language
+
+    def t(self, key: str, **values) -> str:
+        """A catalogue string, with {placeholders} filled."""
+        try:
+            text = self.catalogue.strings[key]
+        except KeyError:
+            raise BuildError(f"{self.path}: no string '{key}' in the catalogue") from None
+        return text.format(**values) if values else text
+
+    def number(self, value: float | int | None, decimals: int = 0, sign: bool = False) -> str:
+        """A figure as published; None or NaN (not computable) shows as the symbol '..'."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return ".."
+        exact = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+        if exact == 0:
+            exact = abs(exact)  # never "−0.0"
+        pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+        text = format_decimal(abs(exact), pattern, locale=self.catalogue.babel_locale, decimal_quantization=True)
+        symbols = BabelLocale.parse(self.catalogue.babel_locale).number_symbols["latn"]
+        text = text.translate(str.maketrans({symbols["group"]: "\0G", symbols["decimal"]: "\0D"}))
+        text = text.replace("\0G", self.catalogue.group_symbol).replace("\0D", self.catalogue.decimal_symbol)
+        if exact < 0:
+            return self.catalogue.minus_symbol + text
+        return ("+" + text) if sign and exact > 0 else text
+
+    def date(self, value: dt.date) -> str:
+        return format_date(value, self.catalogue.date_format, locale=self.catalogue.babel_locale)
+
+    def time(self, value: dt.datetime) -> str:
+        return value.strftime("%H:%M")
+
+
+def plain_number(value: float, decimals: int = 0) -> str:
+    """A figure for machine-readable downloads: no grouping, a point, a hyphen-minus, half-up."""
+    if value != value:
+        return ""
+    exact = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return str(abs(exact) if exact == 0 else exact)
+
+
+def load_locale(root: Path, language: str) -> Locale:
+    path = root / "locales" / f"{language}.toml"
+    return Locale(path, parse(path, Catalogue))

@@ -1,0 +1,41 @@
+"""Write stage: the only code that touches the output folder.
+
+The whole site is written to a staging folder beside the output and swapped in only when every
+file is there, so a failed build leaves the previous site exactly as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+
+def write_site(files: dict[str, bytes], out: Path) -> None:
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.staging"
+    if staging.exists():
+        shutil.rmtree(staging)  # left by an interrupted build
+    for rel in sorted(files):
+        target = staging / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(files[rel])
+    swap(staging, out)
+
+
+def swap(new: Path, out: Path) -> None:
+    """Put `new` in place of `out`; if that fails, put the old one back."""
+    old = out.parent / f".{out.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    if out.exists():
+        os.rename(out, old)
+    try:
+        os.rename(new, out)
+    except OSError:
+        if old.exists():
+            os.rename(old, out)
+        raise
+    if old.exists():
+        shutil.rmtree(old)

@@ -1,0 +1,47 @@
+"""Shared fixtures: the repository, a copy of it to break, and the demo site built once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from statpress import pipeline
+from statpress.content import OSLO
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+# An instant after every shipped release of the demo: the site a reader sees today.
+DEMO_NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=OSLO)
+
+
+def build_site(root: Path, out: Path, now: dt.datetime = DEMO_NOW) -> pipeline.BuildReport:
+    return pipeline.build(pipeline.BuildOptions(root, out, now))
+
+
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "site"
+    build_site(ROOT, out)
+    return out
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A copy of the repository's inputs to break; the big data files are linked, not copied."""
+    dest = tmp_path / "project"
+    for name in ("content", "stats", "templates", "locales"):
+        shutil.copytree(ROOT / name, dest / name)
+    (dest / "data").mkdir()
+    for f in (ROOT / "data").glob("*.csv"):
+        (dest / "data" / f.name).symlink_to(f)
+    return dest
+
+
+def replace_data(project: Path, name: str, text: str) -> Path:
+    path = project / "data" / name
+    path.unlink()
+    path.write_text(text, encoding="utf-8")
+    return path

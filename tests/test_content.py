@@ -1,0 +1,80 @@
+"""The content schema: each kind of mistake stops the build with the file and the field."""
+
+import pytest
+
+from statpress.content import load_all, load_statistic
+from statpress.errors import BuildError
+
+
+def edit(path, old, new):
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def error_of(project):
+    with pytest.raises(BuildError) as err:
+        load_all(project / "content")
+    return str(err.value)
+
+
+def test_the_shipped_content_is_valid(project):
+    stats = load_all(project / "content")
+    assert [s.meta.short_name for s in stats] == ["migration", "naturalisations"]
+
+
+def test_missing_required_field(project):
+    edit(project / "content/migration/statistic.toml", 'topic = "Population"\n', "")
+    message = error_of(project)
+    assert "content/migration/statistic.toml" in message and "'topic'" in message and "required" in message
+
+
+def test_unknown_key(project):
+    edit(project / "content/migration/statistic.toml", 'topic = "Population"', 'topic = "Population"\ncolour = "red"')
+    message = error_of(project)
+    assert "statistic.toml" in message and "'colour'" in message and "unknown key" in message
+
+
+def test_wrong_type(project):
+    edit(project / "content/naturalisations/statistic.toml", "base = 3", 'base = "three"')
+    message = error_of(project)
+    assert "'confidentiality.base'" in message and "integer" in message
+
+
+def test_bad_date(project):
+    edit(project / "content/migration/releases.toml", "date = 2025-03-13", 'date = "2025-02-30"')
+    message = error_of(project)
+    assert "content/migration/releases.toml" in message and "'releases.1.date'" in message
+
+
+def test_contact_needs_a_phone(project):
+    edit(project / "content/migration/statistic.toml", 'phone = "+47 21 09 46 42"\n', "")
+    assert "'contacts.0.phone'" in error_of(project)
+
+
+def test_duplicate_release_ids(project):
+    edit(project / "content/migration/releases.toml", 'id = "migration-2023"', 'id = "migration-2024"')
+    assert "release id 'migration-2024' is used twice" in error_of(project)
+
+
+def test_about_sections_fill_in_not_relevant(project):
+    s = load_statistic(project / "content/migration")
+    background = next(a for a in s.about if a.id == "background")
+    assert [sub.markdown for sub in background.subsections] == [""] * 6
+    definitions = next(a for a in s.about if a.id == "definitions")
+    assert "Net migration" in definitions.subsections[0].markdown
+
+
+def test_unknown_about_subsection(project):
+    path = project / "content/naturalisations/about/production.md"
+    edit(path, "## Scope", "## Scopes")
+    message = error_of(project)
+    assert "production.md" in message and "unknown subsection '## Scopes'" in message
+
+
+def test_about_subsections_out_of_order(project):
+    path = project / "content/naturalisations/about/accuracy-and-reliability.md"
+    text = path.read_text(encoding="utf-8")
+    first, second = text.split("## Revision")
+    path.write_text("## Revision" + second.rstrip() + "\n\n" + first, encoding="utf-8")
+    assert "out of order" in error_of(project)

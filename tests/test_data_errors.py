@@ -1,0 +1,78 @@
+"""Bad data stops the build with file, column and line, and the previous site stays as it was."""
+
+import hashlib
+
+import pytest
+
+from conftest import build_site, replace_data
+from statpress.data import load_catalog
+from statpress.errors import BuildError
+
+POPULATION = "year,mean_population\n" + "".join(f"{y},{5_000_000 + y}\n" for y in range(2015, 2025))
+
+
+def error_loading(project, dataset):
+    with pytest.raises(BuildError) as err:
+        load_catalog(project).dataset(dataset)
+    return str(err.value)
+
+
+def test_missing_column(project):
+    replace_data(project, "population.csv", POPULATION.replace("mean_population", "population"))
+    message = error_loading(project, "population")
+    assert "population.csv" in message and "missing column 'mean_population'" in message
+
+
+def test_not_a_whole_number(project):
+    replace_data(project, "population.csv", POPULATION.replace("2017,5002017", "2017,about 5 million"))
+    message = error_loading(project, "population")
+    assert "column 'mean_population'" in message and "whole number" in message and "line 4" in message
+
+
+def test_negative_count(project):
+    replace_data(project, "population.csv", POPULATION.replace("2020,5002020", "2020,-3"))
+    message = error_loading(project, "population")
+    assert "column 'mean_population'" in message and "at least 0" in message and "-3" in message and "line 7" in message
+
+
+def test_unknown_classification_code(project):
+    text = "year,citizenship,municipality,sex,age\n2023,SWE,0301,F,30\n2023,SWE,9999,M,40\n"
+    replace_data(project, "naturalisations.csv", text)
+    message = error_loading(project, "naturalisations")
+    assert "column 'municipality'" in message and "'9999' on line 3" in message and "municipalities" in message
+
+
+def test_broken_csv(project):
+    replace_data(project, "population.csv", POPULATION.replace("2018,5002018", "2018,5002018,7"))
+    message = error_loading(project, "population")
+    assert "population.csv" in message and "not a valid CSV" in message and "line 5" in message
+
+
+def test_missing_file_says_how_to_generate_it(project):
+    (project / "data" / "population.csv").unlink()
+    assert "generate it with: python stats/demo/generate.py" in error_loading(project, "population")
+
+
+def snapshot(folder):
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("breakage", ["data", "template", "content"])
+def test_a_failed_build_leaves_the_previous_site_untouched(project, tmp_path, breakage):
+    out = tmp_path / "site"
+    build_site(project, out)
+    before = snapshot(out)
+    if breakage == "data":
+        replace_data(project, "population.csv", POPULATION.replace("2020,5002020", "2020,-3"))
+    elif breakage == "template":
+        path = project / "templates" / "statistic.html"
+        path.write_text(path.read_text().replace("{{ s.meta.name }}", "{{ s.meta.nmae }}", 1))
+    else:
+        path = project / "content" / "migration" / "releases.toml"
+        path.write_text(path.read_text().replace("date = 2025-03-13", "date = 2025-13-03"))
+    with pytest.raises(BuildError) as err:
+        build_site(project, out)
+    assert snapshot(out) == before
+    if breakage == "template":
+        assert "statistic.html, line" in str(err.value) and "nmae" in str(err.value)
