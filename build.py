@@ -26,9 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="build.py", description="statpress: build a statistics website")
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build the site")
-    b.add_argument("--out", type=Path, default=ROOT / "site", help="output folder (default: site/)")
+    b.add_argument("--out", type=Path, default=None, help="output folder (default: site/, or preview/ with --preview)")
     b.add_argument("--now", type=parse_now, default=None,
                    help="build the site as the public sees it at this instant (ISO 8601); default: now")
+    b.add_argument("--preview", action="store_true",
+                   help="render each statistic's next, embargoed release for proofreading (never into site/)")
+    b.add_argument("--strict", action="store_true", help="treat release calendar warnings as errors")
     s = sub.add_parser("serve", help="serve the built site on http://127.0.0.1:8000/")
     s.add_argument("--dir", type=Path, default=ROOT / "site")
     s.add_argument("--port", type=int, default=8000)
@@ -37,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "build":
             now = args.now or dt.datetime.now(OSLO)
-            report = pipeline.build(pipeline.BuildOptions(ROOT, args.out, now))
+            out = args.out or ROOT / ("preview" if args.preview else "site")
+            report = pipeline.build(pipeline.BuildOptions(ROOT, out, now, args.preview, args.strict))
             print(pipeline.describe(report))
         elif args.command == "serve":
             serve(args.dir, args.port)

@@ -62,7 +62,18 @@ def read_hierarchy(path: str | Path) -> dict[str, str]:
                 f"{path}: column 'child' line {line}: {child!r} has two parents ({mapping[child]!r} and {parent!r})"
             )
         mapping[child] = parent
+    _check_tree(mapping, f"{path}: column 'parent'")
     return mapping
+
+
+def _check_tree(hier: Mapping[str, str], where: str) -> None:
+    for start in hier:
+        node, seen = start, {start}
+        while node in hier:
+            node = hier[node]
+            if node in seen:
+                raise BuildError(f"{where}: cycle through {node!r}; a hierarchy must be a tree (child,parent)")
+            seen.add(node)
 
 
 # ----------------------------------------------------------------------------
@@ -91,19 +102,18 @@ def _dimension_levels(name: str, leaves: list[str], hierarchy: Mapping[str, str]
         chains = np.array([[1 + i, 0] for i in range(len(leaves))], dtype=np.int64).reshape(len(leaves), 2)
         return labels, chains
     hier = {str(k): str(v) for k, v in hierarchy.items()}
-    leafset = set(leaves)
     parents = set(hier.values())
     where = f"hierarchy for {name!r}"
+    _check_tree(hier, f"{source}: {where}")
     for child in hier:
-        if child not in leafset and child not in parents:
-            raise BuildError(
-                f"{source}: {where}: unknown child {child!r}: not a value of column {name!r} nor a parent in the hierarchy"
-            )
+        # a child that is neither a data value nor a parent is a leaf without data: allowed
         if child == TOTAL:
             raise BuildError(f"{source}: {where}: {TOTAL!r} is reserved for the top and cannot be a child")
     for leaf in leaves:
         if leaf not in hier:
-            raise BuildError(f"{source}: column {name!r}: value {leaf!r} is not a child in the {where}")
+            raise BuildError(
+                f"{source}: column {name!r}: unknown child {leaf!r}: the value is not a child in the {where}"
+            )
         if leaf in parents:
             raise BuildError(
                 f"{source}: column {name!r}: value {leaf!r} is a parent in the {where}; data values must be leaves"
@@ -125,14 +135,6 @@ def _dimension_levels(name: str, leaves: list[str], hierarchy: Mapping[str, str]
             chain.append(index[node])
         chain.append(0)
         chains.append(chain)
-    # also catch cycles among parents that no leaf reaches
-    for start in hier:
-        node, seen = start, {start}
-        while node in hier:
-            node = hier[node]
-            if node in seen:
-                raise BuildError(f"{source}: {where}: cycle through {node!r}; a hierarchy must be a tree")
-            seen.add(node)
     depth = max(len(c) for c in chains)
     padded = np.array([c + [0] * (depth - len(c)) for c in chains], dtype=np.int64).reshape(len(leaves), depth)
     return labels, padded

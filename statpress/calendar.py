@@ -34,6 +34,12 @@ def next_release(statistic: Statistic, now: dt.datetime) -> Release | None:
     return coming[0] if coming else None
 
 
+def next_due(statistic: Statistic, now: dt.datetime) -> Release | None:
+    """The next release to be published after `now`, announced or not: what a preview shows."""
+    coming = [r for r in statistic.releases if r.status != "cancelled" and r.time_of_publication > now]
+    return coming[0] if coming else None
+
+
 def parse_instant(text: str) -> dt.datetime:
     """An ISO 8601 instant; without an offset it is read as Oslo time."""
     try:
@@ -42,3 +48,37 @@ def parse_instant(text: str) -> dt.datetime:
         raise ValueError(f"--now: {text!r} is not an ISO 8601 date and time, "
                          "e.g. 2025-03-13T08:00:00+01:00") from None
     return value if value.tzinfo else value.replace(tzinfo=OSLO)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return dt.date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def check_rules(statistic: Statistic) -> tuple[list[str], list[str]]:
+    """(errors, warnings) about the statistic's releases, each naming the file and release."""
+    where = statistic.folder / "releases.toml"
+    errors, warnings = [], []
+    for r in statistic.releases:
+        if r.status == "postponed" and (r.postponed_from is None or not r.reason):
+            errors.append(f"{where}: release '{r.id}': a postponed release needs 'postponed_from' and 'reason'")
+        if r.status == "cancelled" and not r.reason:
+            errors.append(f"{where}: release '{r.id}': a cancelled release needs a 'reason'")
+        if r.status != "postponed" and r.postponed_from is not None:
+            errors.append(f"{where}: release '{r.id}': 'postponed_from' given but status is '{r.status}'")
+        first_date = r.postponed_from or r.date
+        if r.announced > first_date:
+            errors.append(f"{where}: release '{r.id}': announced ({r.announced}) after its date ({first_date})")
+        elif add_months(r.announced, 3) > first_date:
+            warnings.append(f"{where}: release '{r.id}' was announced on {r.announced}, less than three "
+                            f"months before its date {first_date}")
+    periods = [r.period for r in statistic.releases if r.status != "cancelled"]
+    if len(set(periods)) != len(periods):
+        errors.append(f"{where}: two releases publish the same period")
+    return errors, warnings

@@ -144,7 +144,114 @@ def _deducible(X: sp.csr_matrix, XT: sp.csr_matrix, z: np.ndarray) -> np.ndarray
 
 
 _LIGHT = 48  # columns with at most this many candidates define "neighbour" swap pairs
-_BLOCK = 24  # size of the block of globally best ups/downs tried each swap step
+_BLOCK = 12  # globally cheapest ups × downs also tried each swap round
+_TOP = 400  # best single swaps combined exactly each round
+
+
+def _neighbour_pairs(cp, ci, nc):
+    """Pairs of candidates sharing a published cell that has few candidates, and their overlap."""
+    sizes = np.diff(cp)
+    light = np.flatnonzero((sizes >= 2) & (sizes <= _LIGHT))
+    pa, pb = [], []
+    for size in np.unique(sizes[light]):
+        group = light[sizes[light] == size]
+        members = ci[cp[group][:, None] + np.arange(size)[None, :]]  # (cells, size)
+        iu, ju = np.triu_indices(size, 1)
+        pa.append(members[:, iu].ravel())
+        pb.append(members[:, ju].ravel())
+    if not pa:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    pa = np.concatenate(pa).astype(np.int64)
+    pb = np.concatenate(pb).astype(np.int64)
+    key = np.unique(np.minimum(pa, pb) * nc + np.maximum(pa, pb))
+    return key // nc, key % nc
+
+
+def _refine_swaps(Xs, cp, ci, up, e, s, ncell, b, nc):
+    """Swap refinement, in place on ``up``, ``e`` (errors of the touched cells) and ``s``.
+
+    Each round screens every neighbour pair (candidates sharing a small
+    published cell) and the globally cheapest ups × downs by the exact change
+    of squared error of swapping them; the best ``_TOP`` swaps are then
+    combined exactly (Gram matrix of their changes): swaps are added one at a
+    time while the total error drops, or two at a time when only a pair of
+    swaps together lowers it (e.g. a 2×2 cycle that keeps the margins).
+    """
+    bb = float(b) * b
+    pa, pb = _neighbour_pairs(cp, ci, nc)
+    if pa.size:
+        ovw = 2.0 * bb * np.asarray(Xs[pa].multiply(Xs[pb]).sum(axis=1), dtype=np.float64).ravel()
+    else:
+        ovw = np.zeros(0)
+    for _ in range(10 * nc + 100):
+        cost_up = 2.0 * b * s + bb * ncell
+        cost_down = -2.0 * b * s + bb * ncell
+        ua, ub = up[pa], up[pb]
+        flip = ub & ~ua
+        su = np.where(flip, pb, pa)
+        sd = np.where(flip, pa, pb)
+        delta = np.where(ua != ub, cost_down[su] + cost_up[sd] - ovw, np.inf)
+        if delta.size > _TOP:
+            pick = np.argpartition(delta, _TOP)[:_TOP]
+        else:
+            pick = np.arange(delta.size)
+        pick = pick[np.isfinite(delta[pick])]
+        U_list, D_list = [su[pick]], [sd[pick]]
+        ups = np.flatnonzero(up)
+        downs = np.flatnonzero(~up)
+        U = ups[np.argsort(cost_down[ups], kind="stable")[:_BLOCK]]
+        D = downs[np.argsort(cost_up[downs], kind="stable")[:_BLOCK]]
+        U_list.append(np.repeat(U, D.size))
+        D_list.append(np.tile(D, U.size))
+        su = np.concatenate(U_list)
+        sd = np.concatenate(D_list)
+        key = np.unique(su * nc + sd)
+        su, sd = key // nc, key % nc
+        if su.size == 0:
+            break
+        change = (Xs[sd] - Xs[su]).tocsr()  # in units of b
+        gram = (change @ change.T).toarray().astype(np.float64)
+        single = 2.0 * b * (change @ e).astype(np.float64) + bb * np.diag(gram)
+        inter = 2.0 * bb * gram
+        np.fill_diagonal(inter, 0.0)
+        conflict = ((su[:, None] == su[None, :]) | (sd[:, None] == sd[None, :])
+                    | (su[:, None] == sd[None, :]) | (sd[:, None] == su[None, :]))
+        free = np.ones(su.size, dtype=bool)
+        marginal = single.copy()
+        chosen = []
+
+        def take(j):
+            chosen.append(j)
+            free[conflict[j]] = False
+            marginal[:] += inter[j]
+
+        while True:
+            m = np.where(free, marginal, np.inf)
+            j = int(np.argmin(m))
+            if m[j] < 0:
+                take(j)
+                continue
+            pair = m[:, None] + m[None, :] + inter
+            pair[conflict] = np.inf
+            i = int(np.argmin(pair))
+            if pair.flat[i] < 0:
+                take(i // su.size)
+                take(i % su.size)
+                continue
+            break
+        if not chosen:
+            break
+        chosen = np.asarray(chosen)
+        cu, cd = su[chosen], sd[chosen]
+        up[cu] = False
+        up[cd] = True
+        delta_e = np.asarray(change[chosen].sum(axis=0)).ravel().astype(e.dtype) * b
+        touched = np.flatnonzero(delta_e)
+        e[touched] += delta_e[touched]
+        if touched.size:
+            rows = _gather(cp, ci, touched)
+            weights = np.repeat(delta_e[touched], np.diff(cp)[touched]).astype(np.float64)
+            s += np.bincount(rows, weights=weights, minlength=nc)
 
 
 def _round_pass(X, XT, cand, y, z0, total0, b, rng):
@@ -166,78 +273,33 @@ def _round_pass(X, XT, cand, y, z0, total0, b, rng):
     cp, ci = Xsc.indptr, Xsc.indices  # published cell -> candidates
     e = (XT[cols] @ yd) - z0[cols]  # error of the all-down solution against the original
     ncell = np.diff(rp).astype(np.float64)
-    s = (Xs @ e).astype(np.float64)  # sum of the errors over each candidate's cells
     bb = float(b) * b
-    up = np.zeros(nc, dtype=bool)
-
-    # greedy: move up the candidate whose cells are furthest below target
-    cost = 2.0 * b * s + bb * ncell  # change in squared error if it goes up
-    for _ in range(k):
+    # start from plain rounding (remainder >= b/2 goes up): the smallest change of
+    # every candidate itself; then fix the number of ups greedily by least squares
+    up = 2 * r >= b
+    if up.any():
+        hits = np.bincount(ri[np.repeat(up, np.diff(rp))], minlength=cols.size)
+        e += b * hits
+    s = (Xs @ e).astype(np.float64)  # sum of the errors over each candidate's cells
+    while True:
+        n_up = int(up.sum())
+        if n_up == k:
+            break
+        if n_up < k:  # move up the down whose cells are furthest below target
+            cost = np.where(up, np.inf, 2.0 * b * s + bb * ncell)
+            step = b
+        else:  # move down the up whose cells are furthest above target
+            cost = np.where(up, -2.0 * b * s + bb * ncell, np.inf)
+            step = -b
         j = int(np.argmin(cost))
-        up[j] = True
+        up[j] = not up[j]
         P = ri[rp[j]:rp[j + 1]]
-        e[P] += b
-        rows = _gather(cp, ci, P)
-        hits = np.bincount(rows, minlength=nc)
-        s += b * hits
-        cost += (2.0 * bb) * hits
-        cost[j] = np.inf
-    cost_up = 2.0 * b * s + bb * ncell
+        e[P] += step
+        s += step * np.bincount(_gather(cp, ci, P), minlength=nc)
 
-    # 1-swap refinement: move an up down and a down up while the squared error drops
+    # swap refinement: move an up down and a down up while the squared error drops
     if 0 < k < nc:
-        # neighbour pairs: candidates sharing a published cell with few candidates
-        sizes = np.diff(cp)
-        light = np.flatnonzero((sizes >= 2) & (sizes <= _LIGHT))
-        pa, pb = [], []
-        for size in np.unique(sizes[light]):
-            group = light[sizes[light] == size]
-            members = ci[(cp[group][:, None] + np.arange(size)[None, :])]  # (g, size)
-            iu, ju = np.triu_indices(size, 1)
-            pa.append(members[:, iu].ravel())
-            pb.append(members[:, ju].ravel())
-        if pa:
-            pa = np.concatenate(pa)
-            pb = np.concatenate(pb)
-            key = np.unique(np.minimum(pa, pb).astype(np.int64) * nc + np.maximum(pa, pb))
-            pa, pb = key // nc, key % nc
-            ov = np.asarray(Xs[pa].multiply(Xs[pb]).sum(axis=1)).ravel().astype(np.float64)
-        else:
-            pa = pb = np.zeros(0, dtype=np.int64)
-            ov = np.zeros(0)
-        ovw = 2.0 * bb * ov
-        max_steps = 20 * nc + 100
-        for _ in range(max_steps):
-            cost_up = 2.0 * b * s + bb * ncell
-            cost_down = -2.0 * b * s + bb * ncell
-            best, bu, bd = 0.0, -1, -1
-            if pa.size:
-                ua, ub = up[pa], up[pb]
-                delta = np.where(ua & ~ub, cost_down[pa] + cost_up[pb],
-                                 np.where(ub & ~ua, cost_up[pa] + cost_down[pb], np.inf)) - ovw
-                i = int(np.argmin(delta))
-                if delta[i] < best:
-                    best = float(delta[i])
-                    bu, bd = (int(pa[i]), int(pb[i])) if ua[i] else (int(pb[i]), int(pa[i]))
-            ups = np.flatnonzero(up)
-            downs = np.flatnonzero(~up)
-            U = ups[np.argsort(cost_down[ups], kind="stable")[:_BLOCK]]
-            D = downs[np.argsort(cost_up[downs], kind="stable")[:_BLOCK]]
-            block = (cost_down[U][:, None] + cost_up[D][None, :]
-                     - 2.0 * bb * (Xs[U] @ Xs[D].T).toarray())
-            i = int(np.argmin(block))
-            if block.flat[i] < best:
-                best = float(block.flat[i])
-                bu, bd = int(U[i // D.size]), int(D[i % D.size])
-            if bu < 0:
-                break
-            up[bu], up[bd] = False, True
-            Pu = ri[rp[bu]:rp[bu + 1]]
-            Pd = ri[rp[bd]:rp[bd + 1]]
-            e[Pu] -= b
-            e[Pd] += b
-            s += b * (np.bincount(_gather(cp, ci, Pd), minlength=nc)
-                      - np.bincount(_gather(cp, ci, Pu), minlength=nc))
+        _refine_swaps(Xs, cp, ci, up, e, s, ncell, b, nc)
 
     out = yd
     out[C[up]] += b
@@ -328,7 +390,7 @@ def check_protected(x, y_rounded, base, max_round=None, *, published=None) -> li
             wrong = np.flatnonzero(pub != z)
             for i in wrong[:50]:
                 problems.append(
-                    f"published cell {int(i)} is {pub[i]!r} but its rounded inner cells sum to {int(z[i])}")
+                    f"published cell {int(i)} is {pub[i].item()!r} but its rounded inner cells sum to {int(z[i])}")
             if wrong.size > 50:
                 problems.append(f"... and {wrong.size - 50} more published cells that do not add up")
     return problems

@@ -70,6 +70,9 @@ class Locale:
     def date(self, value: dt.date) -> str:
         return format_date(value, self.catalogue.date_format, locale=self.catalogue.babel_locale)
 
+    def month(self, value: dt.date) -> str:
+        return format_date(value, "MMMM y", locale=self.catalogue.babel_locale)
+
     def time(self, value: dt.datetime) -> str:
         return value.strftime("%H:%M")
 

@@ -11,7 +11,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__, calendar, content, data, tables
+from pydantic import BaseModel, ConfigDict
+
+from . import __version__, calendar, content, data, feeds, tables
 from .errors import BuildError
 from .locale import Locale, load_locale
 from .render import Published, Renderer, table_csv
@@ -22,12 +24,23 @@ SYMBOLS = [(".", "symbol_not_applicable"), ("..", "symbol_not_available"),
            ("0", "symbol_less_than_half"), ("*", "symbol_provisional"), ("r", "symbol_revised")]
 
 
+class SiteConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    base_url: str
+    language: str = "en"
+
+    @property
+    def host(self) -> str:
+        return self.base_url.split("//", 1)[-1].split("/", 1)[0]
+
+
 @dataclass(frozen=True)
 class BuildOptions:
     root: Path
     out: Path
     now: dt.datetime
-    language: str = "en"
+    preview: bool = False  # show the next, embargoed release of each statistic, marked as such
+    strict: bool = False  # calendar warnings are errors
 
 
 @dataclass
@@ -45,41 +58,73 @@ class BuildReport:
     files: int
     statistics: list[StatisticReport]
     seconds: float
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class KeyFigureView:
     value: float
     text: str
-    others: list[tuple[float, str, int]]
+    others: list[tuple[float, str, int, bool]]
 
 
 def build(options: BuildOptions) -> BuildReport:
     start = time.perf_counter()
     root = options.root
+    if options.preview and options.out.resolve() == (root / "site").resolve():
+        raise BuildError("a preview is never written to site/: give another --out (default: preview/)")
+    site = content.parse(root / "site.toml", SiteConfig)
     stats = content.load_all(root / "content")
+    warnings = check_calendar(stats, options.strict)
     catalog = data.load_catalog(root)
-    locale = load_locale(root, options.language)
+    locale = load_locale(root, site.language)
     published, reports = [], []
     for s in stats:
-        p, report = publish(s, catalog, options.now)
+        p, report = publish(s, catalog, options.now, options.preview)
         published.append(p)
         reports.append(report)
-    files = render_site(root, locale, published)
+    files = render_site(root, site, locale, published, options)
     write_site(files, options.out)
-    return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start)
+    return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings)
 
 
-def publish(s: content.Statistic, catalog: data.Catalog, now: dt.datetime):
-    """A statistic as the public sees it at `now`: its due release and that release's tables."""
+def check_calendar(stats: list[content.Statistic], strict: bool) -> list[str]:
+    errors, warnings = [], []
+    for s in stats:
+        e, w = calendar.check_rules(s)
+        errors += e
+        warnings += w
+    if strict:
+        errors += [w + " (an error with --strict)" for w in warnings]
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise BuildError(errors[0] + more)
+    return warnings
+
+
+def publish(s: content.Statistic, catalog: data.Catalog, now: dt.datetime, preview: bool = False):
+    """A statistic as the public sees it at `now` (or, in a preview, its next release)."""
     release = calendar.due(s, now)
     next_release = calendar.next_release(s, now)
+    notes = []
+    if preview:
+        embargoed = calendar.next_due(s, now)
+        if embargoed is not None:
+            try:
+                computed = tables.compute(catalog, s.id, embargoed.period)
+            except BuildError as exc:
+                notes.append(f"not previewed: {exc}")
+            else:
+                key = key_figure_view(computed, embargoed.period)
+                later = calendar.next_release(s, embargoed.time_of_publication)
+                return (Published(s, embargoed, later, computed.tables, key, calendar.previous(s, embargoed.time_of_publication), embargoed=True),
+                        StatisticReport(s.meta.name, embargoed.id + " (embargoed preview)", len(computed.tables)))
     previous = calendar.previous(s, now)
     if release is None:
         return (Published(s, None, next_release, [], None, previous),
-                StatisticReport(s.meta.name, None, 0))
+                StatisticReport(s.meta.name, None, 0, notes))
     computed = tables.compute(catalog, s.id, release.period)
-    report = StatisticReport(s.meta.name, release.id, len(computed.tables))
+    report = StatisticReport(s.meta.name, release.id, len(computed.tables), notes)
     key = key_figure_view(computed, release.period)
     return Published(s, release, next_release, computed.tables, key, previous), report
 
@@ -90,14 +135,16 @@ def key_figure_view(computed: tables.Computed, year: int) -> KeyFigureView | Non
         return None
     table = next(t for t in computed.tables if t.id == spec.table)
     decimals = {c.id: c.decimals for c in table.columns}
-    facts = [(table.values.at[spec.row, f.column], tables.fill(f.text, year), decimals[f.column])
+    facts = [(table.values.at[spec.row, f.column], tables.fill(f.text, year), decimals[f.column], f.sign)
              for f in spec.facts]
     return KeyFigureView(facts[0][0], facts[0][1], facts[1:])
 
 
-def render_site(root: Path, locale: Locale, published: list[Published]) -> dict[str, bytes]:
+def render_site(root: Path, site: SiteConfig, locale: Locale, published: list[Published],
+                options: BuildOptions) -> dict[str, bytes]:
     r = Renderer(root / "templates", locale)
     r.env.filters["groupby_adjacent"] = groupby_adjacent
+    r.env.globals["preview"] = options.preview
     files: dict[str, bytes] = {}
     by_name = {p.statistic.meta.short_name: p.statistic for p in published}
     topics = [(topic, list(items)) for topic, items in itertools.groupby(
@@ -106,6 +153,8 @@ def render_site(root: Path, locale: Locale, published: list[Published]) -> dict[
     files["index.html"] = r.page("index.html", "index.html", title=locale.t("index_title"), topics=topics)
     files["symbols/index.html"] = r.page("symbols.html", "symbols/index.html",
                                          title=locale.t("symbols_title"), symbols=SYMBOLS)
+    files.update(calendar_files(r, site, locale, published, options.now))
+    sitemap_urls = [(site.base_url, None), (site.base_url + "calendar/", None), (site.base_url + "symbols/", None)]
     for p in published:
         short = p.statistic.meta.short_name
         path = f"{short}/index.html"
@@ -113,10 +162,36 @@ def render_site(root: Path, locale: Locale, published: list[Published]) -> dict[
                              key=p.key_figure, related=[by_name[n] for n in p.statistic.meta.related])
         for t in p.tables:
             files[f"{short}/tables/{t.id}.csv"] = table_csv(t)
+        sitemap_urls.append((f"{site.base_url}{short}/", p.release.date if p.release else None))
+    if not options.preview:
+        files["sitemap.xml"] = feeds.sitemap(sitemap_urls)
+        files["robots.txt"] = f"User-agent: *\nAllow: /\nSitemap: {site.base_url}sitemap.xml\n".encode()
+    else:
+        files["robots.txt"] = b"User-agent: *\nDisallow: /\n"
     for asset in sorted((root / "templates" / "assets").rglob("*")):
         if asset.is_file():
             files["assets/" + asset.relative_to(root / "templates" / "assets").as_posix()] = asset.read_bytes()
     return files
+
+
+def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: list[Published],
+                   now: dt.datetime) -> dict[str, bytes]:
+    """The release calendar page, its iCalendar file and the Atom feed of published releases."""
+    stats = [p.statistic for p in published]
+    upcoming = sorted(((s, rel) for s in stats for rel in calendar.upcoming(s, now)),
+                      key=lambda e: (e[1].time_of_publication, e[0].meta.name))
+    recent = sorted(((s, rel) for s in stats for rel in s.releases
+                     if rel.status != "cancelled" and rel.time_of_publication <= now),
+                    key=lambda e: (e[1].time_of_publication, e[0].meta.name), reverse=True)
+    months = [(key, list(items)) for key, items in itertools.groupby(
+        upcoming, key=lambda e: e[1].date.replace(day=1))]
+    return {
+        "calendar/index.html": r.page("calendar.html", "calendar/index.html", title=locale.t("calendar_title"),
+                                      months=months, recent=recent),
+        "calendar/releases.ics": feeds.ics(sorted(recent, key=lambda e: e[1].id) + upcoming,
+                                           site.base_url, site.host, locale.t("calendar_title")),
+        "releases.atom": feeds.atom(recent, site.base_url, site.host, locale.t("feed_title")),
+    }
 
 
 def groupby_adjacent(items, attribute: str):
@@ -128,6 +203,7 @@ def describe(report: BuildReport) -> str:
     for s in report.statistics:
         what = f"release {s.release}, {s.tables} tables" if s.release else "no release due yet"
         lines.append(f"  {s.name}: {what}" + "".join(f"; {n}" for n in s.notes))
+    lines += [f"warning: {w}" for w in report.warnings]
     lines.append(f"wrote {report.files} files to {report.out} in {report.seconds:.1f} s")
     return "\n".join(lines)
 

@@ -30,6 +30,7 @@ class Published:
     tables: list[Table]
     key_figure: object | None
     previous: list[Release]
+    embargoed: bool = False  # a preview of a release not yet due
 
 
 class Renderer:
@@ -40,7 +41,8 @@ class Renderer:
             loader=FileSystemLoader(templates), autoescape=True, undefined=StrictUndefined,
             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         )
-        self.env.globals.update(t=locale.t, num=locale.number, date=locale.date, time=locale.time)
+        self.env.globals.update(t=locale.t, num=locale.number, date=locale.date, time=locale.time,
+                                month_name=locale.month)
         self.env.filters["markdown"] = markdown_html
 
     def page(self, template: str, path: str, **context) -> bytes:

@@ -95,6 +95,7 @@ class TableSpec(Strict):
 class Fact(Strict):
     column: str
     text: str
+    sign: bool = False  # show + before a positive value (for changes)
 
 
 class KeyFigure(Strict):

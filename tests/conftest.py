@@ -34,6 +34,7 @@ def project(tmp_path) -> Path:
     dest = tmp_path / "project"
     for name in ("content", "stats", "templates", "locales"):
         shutil.copytree(ROOT / name, dest / name)
+    shutil.copy(ROOT / "site.toml", dest / "site.toml")
     (dest / "data").mkdir()
     for f in (ROOT / "data").glob("*.csv"):
         (dest / "data" / f.name).symlink_to(f)

@@ -1,5 +1,7 @@
-"""Session fixtures for the browser suite: one Chromium for the whole session,
-the built site served on 127.0.0.1, and a fresh browser context per test.
+"""Fixtures for the browser suite: one Chromium for the whole session, the
+built site served on 127.0.0.1, one shared desktop load per page (`desktop`)
+and fresh browser contexts on demand (`open_page`, `open_url`).
+See docs/testing.md.
 
 The site under test is site/ at the repo root, or $STATPRESS_SITE.
 """
@@ -26,7 +28,9 @@ def site_pages() -> list[str]:
 def pytest_generate_tests(metafunc):
     if "page_path" in metafunc.fixturenames:
         pages = site_pages()
-        metafunc.parametrize("page_path", pages, ids=pages)
+        # Module scope: pytest then groups the tests by page, so the shared
+        # desktop load (fixture `desktop`) happens once per page.
+        metafunc.parametrize("page_path", pages, ids=pages, scope="module")
 
 
 @pytest.fixture(scope="session")
@@ -83,3 +87,18 @@ def open_page(open_url, site_url):
         return open_url(checks.page_url(site_url, rel_path), **kwargs)
 
     return _open
+
+
+@pytest.fixture(scope="module")
+def desktop(browser, site_url, page_path):
+    """The page opened once at 1280 px with JavaScript, shared by the tests of
+    test_pages.py that only look at it (load errors, axe, chart, keyboard).
+    Those tests run in file order for each page; the keyboard ones come last
+    because they change the page's state."""
+    url = checks.page_url(site_url, page_path)
+    context, page, watcher = checks.new_page(browser, viewport=checks.DESKTOP)
+    try:
+        response = checks.load(page, url)
+        yield checks.Opened(url, page, watcher, response, context)
+    finally:
+        context.close()

@@ -1,0 +1,158 @@
+"""Release calendar and embargo: nothing before its time, in any file."""
+
+import datetime as dt
+import re
+
+import feedparser
+import icalendar
+import pytest
+
+from conftest import ROOT, build_site
+from statpress import calendar, pipeline
+from statpress.content import OSLO, load_all
+from statpress.data import load_catalog
+from statpress.errors import BuildError
+from statpress.tables import compute
+
+UTC = dt.timezone.utc
+SECOND = dt.timedelta(seconds=1)
+
+
+def release(stat_id, release_id):
+    s = next(s for s in load_all(ROOT / "content") if s.id == stat_id)
+    return s, next(r for r in s.releases if r.id == release_id)
+
+
+def test_0800_oslo_is_0700_utc_in_winter_and_0600_utc_in_summer():
+    _, winter = release("migration", "migration-2024")
+    _, summer = release("naturalisations", "naturalisations-2023")
+    assert winter.time_of_publication.astimezone(UTC) == dt.datetime(2025, 3, 13, 7, 0, tzinfo=UTC)
+    assert summer.time_of_publication.astimezone(UTC) == dt.datetime(2024, 5, 2, 6, 0, tzinfo=UTC)
+
+
+def test_due_switches_at_the_exact_second():
+    s, r = release("migration", "migration-2024")
+    assert calendar.due(s, r.time_of_publication - SECOND).id == "migration-2023"
+    assert calendar.due(s, r.time_of_publication).id == "migration-2024"
+
+
+def figures(stat_id, period):
+    """Every count and figure a release's tables show, as digit strings."""
+    out = set()
+    for t in compute(load_catalog(ROOT), stat_id, period).tables:
+        for c in t.visible_columns:
+            for v in t.values[c.id]:
+                if v == v and abs(v) >= 1000:
+                    out.add(str(int(round(abs(v)))))
+    # figures that read like a year cannot be told from the years the pages name
+    return {n for n in out if not 1900 <= int(n) <= 2100}
+
+
+def site_text(folder):
+    text = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in sorted(folder.rglob("*")) if p.is_file())
+    # one form for every way a page or download may print a number: "66 077", "66\u00a0077", "66077"
+    return re.sub(r"(?<=\d)[\u00a0\u202f ](?=\d{3}\b)", "", text)
+
+
+def contains(text, number):
+    return re.search(rf"(?<![\d.,]){number}(?![\d])", text) is not None
+
+
+@pytest.mark.parametrize("stat_id, release_id, previous_period", [
+    ("migration", "migration-2024", 2023),
+    ("migration", "migration-2023", 2022),
+    ("naturalisations", "naturalisations-2023", None),
+])
+def test_no_figure_of_a_release_appears_one_second_before_it(tmp_path, stat_id, release_id, previous_period):
+    s, r = release(stat_id, release_id)
+    new = figures(stat_id, r.period) - (figures(stat_id, previous_period) if previous_period else set())
+    # a figure another statistic shows at the same time may coincide with one of this release
+    for other in load_all(ROOT / "content"):
+        shown = calendar.due(other, r.time_of_publication - SECOND)
+        if other.id != stat_id and shown is not None:
+            new -= figures(other.id, shown.period)
+    assert len(new) > 10
+    before, at = tmp_path / "before", tmp_path / "at"
+    build_site(ROOT, before, r.time_of_publication - SECOND)
+    build_site(ROOT, at, r.time_of_publication)
+    text_before, text_at = site_text(before), site_text(at)
+    leaked = sorted(n for n in new if contains(text_before, n))
+    assert leaked == [], f"figures of {release_id} published early: {leaked[:10]}"
+    missing = sorted(n for n in new if not contains(text_at, n))
+    assert missing == [], f"figures of {release_id} missing at release time: {missing[:10]}"
+
+
+def test_the_calendar_file_parses_and_has_stable_uids(demo_site):
+    cal = icalendar.Calendar.from_ical((demo_site / "calendar" / "releases.ics").read_bytes())
+    events = {str(e["uid"]): e for e in cal.walk("VEVENT")}
+    assert "migration-2024@statistics.example.org" in events
+    start = events["migration-2024@statistics.example.org"].decoded("dtstart")
+    assert start.astimezone(UTC) == dt.datetime(2025, 3, 13, 7, 0, tzinfo=UTC)
+    postponed = events["migration-2025@statistics.example.org"]
+    assert postponed["sequence"] == 1 and "FREG" in str(postponed["description"])
+
+
+def test_the_feed_parses_and_lists_published_releases_only(tmp_path):
+    _, r = release("migration", "migration-2024")
+    out = tmp_path / "site"
+    build_site(ROOT, out, r.time_of_publication - SECOND)
+    feed = feedparser.parse((out / "releases.atom").read_bytes())
+    assert not feed.bozo
+    titles = [e.title for e in feed.entries]
+    assert "Migration, 2023" in titles and "Naturalisations, 2023" in titles
+    assert "Migration, 2024" not in titles
+
+
+def test_calendar_page_groups_upcoming_by_month_and_shows_postponement(demo_site):
+    html = (demo_site / "calendar" / "index.html").read_text(encoding="utf-8")
+    assert "March 2027" in html and "February 2027" in html
+    assert html.index("February 2027") < html.index("March 2027")
+    assert "Postponed from 12 March 2026" in html
+    page = (demo_site / "migration" / "index.html").read_text(encoding="utf-8")
+    assert "postponed from 12 March 2026 to 11 March 2027" in page
+
+
+def test_an_unannounced_release_is_not_in_the_calendar(tmp_path):
+    out = tmp_path / "site"
+    build_site(ROOT, out, dt.datetime(2025, 9, 30, 12, 0, tzinfo=OSLO))  # migration-2025 announced 1 Oct
+    assert "migration-2025" not in (out / "calendar" / "releases.ics").read_text()
+    assert "Not yet determined" in (out / "migration" / "index.html").read_text()
+
+
+def edit(path, old, new):
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_short_notice_is_a_warning_and_an_error_when_strict(project, tmp_path):
+    edit(project / "content/migration/releases.toml", "announced = 2024-10-01", "announced = 2025-01-20")
+    report = pipeline.build(pipeline.BuildOptions(project, tmp_path / "a", dt.datetime(2025, 4, 1, tzinfo=OSLO)))
+    assert any("less than three months" in w and "migration-2024" in w for w in report.warnings)
+    with pytest.raises(BuildError, match="less than three months"):
+        pipeline.build(pipeline.BuildOptions(project, tmp_path / "b", dt.datetime(2025, 4, 1, tzinfo=OSLO), strict=True))
+
+
+def test_postponed_release_needs_a_reason(project):
+    edit(project / "content/migration/releases.toml", 'reason = "The transition', '# reason = "The transition')
+    with pytest.raises(BuildError, match="migration-2025': a postponed release needs"):
+        pipeline.check_calendar(load_all(project / "content"), strict=False)
+
+
+def test_duplicate_release_id_across_statistics(project):
+    edit(project / "content/naturalisations/releases.toml", 'id = "naturalisations-2024"', 'id = "migration-2024"')
+    with pytest.raises(BuildError, match="release id 'migration-2024' is used twice"):
+        load_all(project / "content")
+
+
+def test_preview_marks_embargoed_pages_and_never_writes_site(tmp_path):
+    _, r = release("migration", "migration-2024")
+    with pytest.raises(BuildError, match="never written to site/"):
+        pipeline.build(pipeline.BuildOptions(ROOT, ROOT / "site", r.time_of_publication - SECOND, preview=True))
+    out = tmp_path / "preview"
+    pipeline.build(pipeline.BuildOptions(ROOT, out, r.time_of_publication - SECOND, preview=True))
+    page = (out / "migration" / "index.html").read_text(encoding="utf-8")
+    assert "Embargoed until 13 March 2025 08:00 — not for publication" in page
+    assert '<meta name="robots" content="noindex, nofollow">' in page
+    assert "66\u00a0077" in page
+    assert not (out / "sitemap.xml").exists()
