@@ -394,3 +394,36 @@ def check_protected(x, y_rounded, base, max_round=None, *, published=None) -> li
             if wrong.size > 50:
                 problems.append(f"... and {wrong.size - 50} more published cells that do not add up")
     return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# The confidentiality stage of the build: every count of a release rounded together, once.
+
+
+def protect(computed, settings) -> dict[str, RoundingSummary]:
+    """Round every published count of a statistic's release in place, from shared inner cells.
+
+    `computed` is the tables stage's result: its aggregated frames are the inner cells and each
+    count cell carries its mask over them, so X is built without knowing any table's layout. The
+    formula columns (net, change, rates) are recomputed from the rounded counts. Returns the
+    rounding summary per dataset, for the audit.
+    """
+    tables = {t.id: t for t in computed.tables}
+    summaries = {}
+    for dataset, frame in sorted(computed.frames.items()):
+        cells = [c for c in computed.cells if c.dataset == dataset]
+        if not cells:
+            continue
+        x = sp.csc_matrix(np.column_stack([c.mask for c in cells]).astype(np.int8))
+        y = frame["_n"].to_numpy(dtype=np.int64)
+        result = pls_round(x, y, base=settings.base, max_round=settings.max_round, seed=settings.seed)
+        problems = check_protected(x, result.inner, settings.base, settings.max_round,
+                                   published=result.published_after)
+        if problems:
+            raise BuildError(f"confidentiality check failed for dataset '{dataset}': {problems[0]}")
+        for cell, value in zip(cells, result.published_after):
+            tables[cell.table].values.at[cell.row, cell.column] = float(value)
+        summaries[dataset] = result.summary
+    for t in computed.tables:
+        t.recompute()
+    return summaries

@@ -8,16 +8,16 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from . import __version__, calendar, content, data, feeds, tables
+from . import __version__, calendar, confidentiality, content, data, feeds, tables
 from .errors import BuildError
 from .locale import Locale, load_locale
 from .render import Published, Renderer, table_csv
-from .write import write_site
+from .write import audit_path, write_audit, write_site
 
 SYMBOLS = [(".", "symbol_not_applicable"), ("..", "symbol_not_available"),
            ("...", "symbol_not_yet_available"), (":", "symbol_confidential"), ("-", "symbol_nil"),
@@ -49,6 +49,7 @@ class StatisticReport:
     release: str | None
     tables: int
     notes: list[str] = field(default_factory=list)
+    audit: dict = field(default_factory=dict)  # rounding summary per dataset: never published
 
 
 @dataclass
@@ -85,6 +86,7 @@ def build(options: BuildOptions) -> BuildReport:
         reports.append(report)
     files = render_site(root, site, locale, published, options)
     write_site(files, options.out)
+    write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings)
 
 
@@ -111,7 +113,7 @@ def publish(s: content.Statistic, catalog: data.Catalog, now: dt.datetime, previ
         embargoed = calendar.next_due(s, now)
         if embargoed is not None:
             try:
-                computed = tables.compute(catalog, s.id, embargoed.period)
+                computed, _ = compute_release(s, catalog, embargoed)
             except BuildError as exc:
                 notes.append(f"not previewed: {exc}")
             else:
@@ -123,10 +125,22 @@ def publish(s: content.Statistic, catalog: data.Catalog, now: dt.datetime, previ
     if release is None:
         return (Published(s, None, next_release, [], None, previous),
                 StatisticReport(s.meta.name, None, 0, notes))
-    computed = tables.compute(catalog, s.id, release.period)
-    report = StatisticReport(s.meta.name, release.id, len(computed.tables), notes)
+    computed, audit = compute_release(s, catalog, release)
+    report = StatisticReport(s.meta.name, release.id, len(computed.tables), notes, audit)
     key = key_figure_view(computed, release.period)
     return Published(s, release, next_release, computed.tables, key, previous), report
+
+
+def compute_release(s: content.Statistic, catalog: data.Catalog, release: content.Release):
+    """Tables of one release, protected as the statistic's settings say; and the rounding audit."""
+    computed = tables.compute(catalog, s.id, release.period)
+    settings = s.meta.confidentiality
+    if settings is None:
+        return computed, {}
+    summaries = confidentiality.protect(computed, settings)
+    audit = {dataset: {"method": settings.method, "base": settings.base, "max_round": settings.max_round,
+                       **asdict(summary)} for dataset, summary in summaries.items()}
+    return computed, audit
 
 
 def key_figure_view(computed: tables.Computed, year: int) -> KeyFigureView | None:
@@ -203,6 +217,10 @@ def describe(report: BuildReport) -> str:
     for s in report.statistics:
         what = f"release {s.release}, {s.tables} tables" if s.release else "no release due yet"
         lines.append(f"  {s.name}: {what}" + "".join(f"; {n}" for n in s.notes))
+        for dataset, a in s.audit.items():
+            lines.append(f"    rounded {dataset} (base {a['base']}): {a['cells']} cells, {a['candidates']} "
+                         f"candidates, {a['changed']} inner cells changed, max change {a['max_abs_change']}, "
+                         f"RMSE {a['rmse']:.2f}")
     lines += [f"warning: {w}" for w in report.warnings]
     lines.append(f"wrote {report.files} files to {report.out} in {report.seconds:.1f} s")
     return "\n".join(lines)

@@ -40,6 +40,7 @@ class RowSpec(Strict):
     by: str | None = None  # a dimension: one row per code
     classification: str | None = None  # labels and order of the codes of `by`
     codes: list[str] | None = None  # which codes, in which order (default: all)
+    skip_codes: list[str] = []  # codes left out of "all"
     years: str | None = None  # with by = "year": a range such as "1972-{year}"
     heading: str | None = None  # a heading row above the block
     notes: list[int] = []
@@ -297,7 +298,11 @@ def expand_rows(catalog: Catalog, path: Path, t: TableSpec, year: int) -> list[t
             cls = catalog.classifications.get(r.classification)
             if cls is None:
                 raise BuildError(f"{path}: table '{t.id}': unknown classification {r.classification!r}")
-            codes = r.codes if r.codes is not None else cls.codes
+            codes = r.codes if r.codes is not None else [c for c in cls.codes if c not in r.skip_codes]
+            unknown = [c for c in codes + r.skip_codes if c not in cls.table.index]
+            if unknown:
+                raise BuildError(f"{path}: table '{t.id}': code {unknown[0]!r} is not in classification "
+                                 f"'{r.classification}'")
             labels = {c: cls.label(c) for c in codes}
         out += [(Row(f"{r.by}:{c}", labels[c], tuple(r.notes)), r, c) for c in codes]
     keys = [row.key for row, _, _ in out]

@@ -6,6 +6,7 @@ file is there, so a failed build leaves the previous site exactly as it was.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -39,3 +40,14 @@ def swap(new: Path, out: Path) -> None:
         raise
     if old.exists():
         shutil.rmtree(old)
+
+
+def audit_path(out: Path) -> Path:
+    """Where the confidentiality audit goes: beside the site, never inside it."""
+    out = out.resolve()
+    return out.parent / f"{out.name}-audit" / "confidentiality.json"
+
+
+def write_audit(path: Path, audit: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(audit, indent=2, sort_keys=True) + "\n", encoding="utf-8")
