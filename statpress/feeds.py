@@ -12,6 +12,7 @@ from xml.sax.saxutils import escape
 import icalendar
 from feedgen.feed import FeedGenerator
 
+from . import __version__
 from .content import OSLO, Release, Statistic
 
 
@@ -55,6 +56,7 @@ def atom(published: list[tuple[Statistic, Release]], base_url: str, host: str, t
     fg.link(href=f"{base_url}releases.atom", rel="self")
     fg.link(href=base_url, rel="alternate")
     fg.language("en")
+    fg.generator("statpress", __version__)
     latest = max((r.time_of_publication for _, r in published), default=dt.datetime(2000, 1, 1, tzinfo=OSLO))
     fg.updated(latest)
     for s, r in sorted(published, key=lambda e: (e[1].time_of_publication, e[1].id)):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from . import __version__, calendar, confidentiality, content, data, feeds, tables
+from . import __version__, calendar, charts, confidentiality, content, data, feeds, tables
 from .errors import BuildError
 from .locale import Locale, load_locale
 from .render import Published, Renderer, table_csv
@@ -79,12 +79,15 @@ def build(options: BuildOptions) -> BuildReport:
     warnings = check_calendar(stats, options.strict)
     catalog = data.load_catalog(root)
     locale = load_locale(root, site.language)
+    cache = root / ".cache" / "charts"
     published, reports = [], []
     for s in stats:
-        p, report = publish(s, catalog, options.now, options.preview)
+        p, report = publish(s, catalog, options.now, options.preview, locale, cache)
         published.append(p)
         reports.append(report)
     files = render_site(root, site, locale, published, options)
+    if any(p.charts for p in published):
+        files["assets/vega.js"] = charts.javascript_bundle(cache)
     write_site(files, options.out)
     write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings)
@@ -104,7 +107,8 @@ def check_calendar(stats: list[content.Statistic], strict: bool) -> list[str]:
     return warnings
 
 
-def publish(s: content.Statistic, catalog: data.Catalog, now: dt.datetime, preview: bool = False):
+def publish(s: content.Statistic, catalog: data.Catalog, now: dt.datetime, preview: bool,
+            locale: Locale, cache: Path):
     """A statistic as the public sees it at `now` (or, in a preview, its next release)."""
     release = calendar.due(s, now)
     next_release = calendar.next_release(s, now)
@@ -119,7 +123,9 @@ def publish(s: content.Statistic, catalog: data.Catalog, now: dt.datetime, previ
             else:
                 key = key_figure_view(computed, embargoed.period)
                 later = calendar.next_release(s, embargoed.time_of_publication)
-                return (Published(s, embargoed, later, computed.tables, key, calendar.previous(s, embargoed.time_of_publication), embargoed=True),
+                drawn = draw(s, computed, locale, embargoed.period, cache)
+                return (Published(s, embargoed, later, computed.tables, key,
+                                  calendar.previous(s, embargoed.time_of_publication), True, drawn),
                         StatisticReport(s.meta.name, embargoed.id + " (embargoed preview)", len(computed.tables)))
     previous = calendar.previous(s, now)
     if release is None:
@@ -128,7 +134,14 @@ def publish(s: content.Statistic, catalog: data.Catalog, now: dt.datetime, previ
     computed, audit = compute_release(s, catalog, release)
     report = StatisticReport(s.meta.name, release.id, len(computed.tables), notes, audit)
     key = key_figure_view(computed, release.period)
-    return Published(s, release, next_release, computed.tables, key, previous), report
+    drawn = draw(s, computed, locale, release.period, cache)
+    return Published(s, release, next_release, computed.tables, key, previous, False, drawn), report
+
+
+def draw(s: content.Statistic, computed: tables.Computed, locale: Locale, year: int, cache: Path):
+    """Charts from the protected tables: a chart never sees an unrounded count."""
+    path = s.folder.parent.parent / "stats" / s.id / "tables.toml"
+    return charts.build_charts(path, computed.charts, computed.tables, locale, year, cache)
 
 
 def compute_release(s: content.Statistic, catalog: data.Catalog, release: content.Release):
@@ -176,6 +189,9 @@ def render_site(root: Path, site: SiteConfig, locale: Locale, published: list[Pu
                              key=p.key_figure, related=[by_name[n] for n in p.statistic.meta.related])
         for t in p.tables:
             files[f"{short}/tables/{t.id}.csv"] = table_csv(t)
+        for c in p.charts:
+            files[f"{short}/charts/{c.id}.svg"] = c.svg_file
+            files[f"{short}/charts/{c.id}.png"] = c.png_file
         sitemap_urls.append((f"{site.base_url}{short}/", p.release.date if p.release else None))
     if not options.preview:
         files["sitemap.xml"] = feeds.sitemap(sitemap_urls)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import markdown
@@ -31,6 +31,10 @@ class Published:
     key_figure: object | None
     previous: list[Release]
     embargoed: bool = False  # a preview of a release not yet due
+    charts: list = field(default_factory=list)
+
+    def charts_for(self, table) -> list:
+        return [c for c in self.charts if c.table == table.id]
 
 
 class Renderer:
@@ -44,6 +48,7 @@ class Renderer:
         self.env.globals.update(t=locale.t, num=locale.number, date=locale.date, time=locale.time,
                                 month_name=locale.month)
         self.env.filters["markdown"] = markdown_html
+        self.env.filters["json_script"] = json_script
 
     def page(self, template: str, path: str, **context) -> bytes:
         """Render a page; `path` is its place in the site, for relative links."""
@@ -75,6 +80,11 @@ def markdown_html(text: str, shift: int = 2) -> str:
     """Markdown to HTML, headings moved down so '###' nests under the page's own headings."""
     html = markdown.markdown(text, extensions=["extra", "sane_lists"], output_format="html")
     return HEADING.sub(lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + shift)}", html)
+
+
+def json_script(text: str) -> str:
+    """JSON safe inside a <script> element: no '</' can end it early."""
+    return text.replace("</", "<\\/")
 
 
 def table_csv(table: Table) -> bytes:
