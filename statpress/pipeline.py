@@ -117,7 +117,7 @@ def publish(s: content.Statistic, catalog: data.Catalog, now: dt.datetime, previ
         embargoed = calendar.next_due(s, now)
         if embargoed is not None:
             try:
-                computed, _ = compute_release(s, catalog, embargoed)
+                computed, _ = compute_release(s, catalog, embargoed.period)
             except BuildError as exc:
                 notes.append(f"not previewed: {exc}")
             else:
@@ -131,7 +131,7 @@ def publish(s: content.Statistic, catalog: data.Catalog, now: dt.datetime, previ
     if release is None:
         return (Published(s, None, next_release, [], None, previous),
                 StatisticReport(s.meta.name, None, 0, notes))
-    computed, audit = compute_release(s, catalog, release)
+    computed, audit = compute_release(s, catalog, release.period)
     report = StatisticReport(s.meta.name, release.id, len(computed.tables), notes, audit)
     key = key_figure_view(computed, release.period)
     drawn = draw(s, computed, locale, release.period, cache)
@@ -144,9 +144,9 @@ def draw(s: content.Statistic, computed: tables.Computed, locale: Locale, year: 
     return charts.build_charts(path, computed.charts, computed.tables, locale, year, cache)
 
 
-def compute_release(s: content.Statistic, catalog: data.Catalog, release: content.Release):
+def compute_release(s: content.Statistic, catalog: data.Catalog, period: int):
     """Tables of one release, protected as the statistic's settings say; and the rounding audit."""
-    computed = tables.compute(catalog, s.id, release.period)
+    computed = tables.compute(catalog, s.id, period)
     settings = s.meta.confidentiality
     if settings is None:
         return computed, {}

@@ -67,10 +67,10 @@ def test_a_failed_build_leaves_the_previous_site_untouched(project, tmp_path, br
         replace_data(project, "population.csv", POPULATION.replace("2020,5002020", "2020,-3"))
     elif breakage == "template":
         path = project / "templates" / "statistic.html"
-        path.write_text(path.read_text().replace("{{ s.meta.name }}", "{{ s.meta.nmae }}", 1))
+        path.write_text(path.read_text(encoding="utf-8").replace("{{ s.meta.name }}", "{{ s.meta.nmae }}", 1))
     else:
         path = project / "content" / "migration" / "releases.toml"
-        path.write_text(path.read_text().replace("date = 2025-03-13", "date = 2025-13-03"))
+        path.write_text(path.read_text(encoding="utf-8").replace("date = 2025-03-13", "date = 2025-13-03"))
     with pytest.raises(BuildError) as err:
         build_site(project, out)
     assert snapshot(out) == before
