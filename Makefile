@@ -8,6 +8,7 @@ DATA := data/migrations.csv data/internal_moves.csv data/naturalisations.csv dat
 .PHONY: build test test-fast bench data clean serve screenshots
 
 build: $(STAMP) data
+	$(PY) build.py verify
 	$(PY) build.py build
 
 # The virtual environment, with the pinned dependencies; redone when requirements.txt changes.

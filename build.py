@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""statpress command line: build, check, serve and round. Thin: the work is in statpress/."""
+"""statpress command line: build, serve, verify, snapshot and round. Thin: the work is in statpress/."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import datetime as dt
 import functools
 import http.server
 import sys
+import tempfile
 from pathlib import Path
 
-from statpress import pipeline
+from statpress import archive, pipeline
 from statpress.calendar import parse_instant
 from statpress.content import OSLO
 from statpress.errors import BuildError
@@ -36,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--dir", type=Path, default=ROOT / "site")
     s.add_argument("--port", type=int, default=8000)
     sub.add_parser("round", help="round an ad-hoc table: build.py round --help")
+    sub.add_parser("verify", help="check every archived snapshot against its manifest")
+    sn = sub.add_parser("snapshot", help="write the whole site as it was at an instant to a tar.gz")
+    sn.add_argument("--now", type=parse_now, required=True, help="the instant (ISO 8601)")
+    sn.add_argument("--out", type=Path, default=None, help="the tar.gz file (default: snapshots/site-<instant>.tar.gz)")
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
@@ -45,9 +50,29 @@ def main(argv: list[str] | None = None) -> int:
             print(pipeline.describe(report))
         elif args.command == "serve":
             serve(args.dir, args.port)
+        elif args.command == "verify":
+            return verify()
+        elif args.command == "snapshot":
+            stamp = args.now.strftime("%Y%m%dT%H%M%S%z")
+            out = args.out or ROOT / "snapshots" / f"site-{stamp}.tar.gz"
+            with tempfile.TemporaryDirectory() as tmp:
+                pipeline.build(pipeline.BuildOptions(ROOT, Path(tmp) / "site", args.now))
+                archive.tarball(Path(tmp) / "site", out, args.now.isoformat())
+            print(f"wrote the site as of {args.now.isoformat()} to {out}")
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def verify() -> int:
+    problems = archive.verify_all(ROOT / "archive")
+    for p in problems:
+        print(f"damaged: {p}", file=sys.stderr)
+    if problems:
+        print(f"error: {len(problems)} problems in the archive", file=sys.stderr)
+        return 1
+    print(f"archive OK: {len(archive.snapshots(ROOT / 'archive'))} snapshots match their manifests")
     return 0
 
 

@@ -13,14 +13,18 @@ from .content import OSLO, Release, Statistic
 
 def due(statistic: Statistic, now: dt.datetime) -> Release | None:
     """The latest release whose time has come, or None before the first."""
-    past = [r for r in statistic.releases if r.status != "cancelled" and r.time_of_publication <= now]
+    past = published_releases(statistic, now)
     return past[-1] if past else None
+
+
+def published_releases(statistic: Statistic, now: dt.datetime) -> list[Release]:
+    """Every release due at `now`, oldest first."""
+    return [r for r in statistic.releases if r.status != "cancelled" and r.time_of_publication <= now]
 
 
 def previous(statistic: Statistic, now: dt.datetime) -> list[Release]:
     """Releases due before the current one, newest first."""
-    past = [r for r in statistic.releases if r.status != "cancelled" and r.time_of_publication <= now]
-    return list(reversed(past[:-1]))
+    return list(reversed(published_releases(statistic, now)[:-1]))
 
 
 def upcoming(statistic: Statistic, now: dt.datetime) -> list[Release]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from . import __version__, calendar, charts, confidentiality, content, data, feeds, tables
+from . import __version__, archive, calendar, charts, confidentiality, content, data, feeds, tables
 from .errors import BuildError
 from .locale import Locale, load_locale
 from .render import Published, Renderer, table_csv
@@ -79,15 +79,26 @@ def build(options: BuildOptions) -> BuildReport:
     warnings = check_calendar(stats, options.strict)
     catalog = data.load_catalog(root)
     locale = load_locale(root, site.language)
-    cache = root / ".cache" / "charts"
+    problems = archive.verify_all(root / "archive")
+    if problems:
+        raise BuildError(f"damaged archive, refusing to publish: {problems[0]}"
+                         + (f" (and {len(problems) - 1} more; run 'build.py verify')" if len(problems) > 1 else ""))
+    stage = Stage(catalog, locale, root / ".cache" / "charts")
     published, reports = [], []
     for s in stats:
-        p, report = publish(s, catalog, options.now, options.preview, locale, cache)
+        p, report = publish(s, options.now, options.preview, stage)
         published.append(p)
         reports.append(report)
-    files = render_site(root, site, locale, published, options)
+    renderer = make_renderer(root, locale, options)
+    files = render_site(renderer, root, site, locale, published, options)
     if any(p.charts for p in published):
-        files["assets/vega.js"] = charts.javascript_bundle(cache)
+        files["assets/vega.js"] = charts.javascript_bundle(stage.cache)
+    if not options.preview:
+        files.update(archived(stats, options.now, stage, root,
+                              lambda p: snapshot_files(renderer, root, p)))
+        files["archive/index.html"] = renderer.page(
+            "archive.html", "archive/index.html", title=locale.t("archive_title"),
+            entries=[(s, list(reversed(calendar.published_releases(s, options.now)))) for s in stats])
     write_site(files, options.out)
     write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings)
@@ -107,35 +118,59 @@ def check_calendar(stats: list[content.Statistic], strict: bool) -> list[str]:
     return warnings
 
 
-def publish(s: content.Statistic, catalog: data.Catalog, now: dt.datetime, preview: bool,
-            locale: Locale, cache: Path):
+@dataclass(frozen=True)
+class Stage:
+    """What every statistic's publication needs, read once per build."""
+    catalog: data.Catalog
+    locale: Locale
+    cache: Path  # rendered charts, by the hash of their specification
+
+
+def view(s: content.Statistic, release: content.Release, stage: Stage, embargoed: bool = False):
+    """One release of a statistic as published: protected tables, key figure and charts."""
+    computed, audit = compute_release(s, stage.catalog, release.period)
+    at = release.time_of_publication
+    drawn = draw(s, computed, stage.locale, release.period, stage.cache)
+    published = Published(s, release, calendar.next_release(s, at), computed.tables,
+                          key_figure_view(computed, release.period), calendar.previous(s, at), embargoed, drawn)
+    return published, audit
+
+
+def publish(s: content.Statistic, now: dt.datetime, preview: bool, stage: Stage):
     """A statistic as the public sees it at `now` (or, in a preview, its next release)."""
-    release = calendar.due(s, now)
-    next_release = calendar.next_release(s, now)
     notes = []
-    if preview:
-        embargoed = calendar.next_due(s, now)
-        if embargoed is not None:
-            try:
-                computed, _ = compute_release(s, catalog, embargoed.period)
-            except BuildError as exc:
-                notes.append(f"not previewed: {exc}")
-            else:
-                key = key_figure_view(computed, embargoed.period)
-                later = calendar.next_release(s, embargoed.time_of_publication)
-                drawn = draw(s, computed, locale, embargoed.period, cache)
-                return (Published(s, embargoed, later, computed.tables, key,
-                                  calendar.previous(s, embargoed.time_of_publication), True, drawn),
-                        StatisticReport(s.meta.name, embargoed.id + " (embargoed preview)", len(computed.tables)))
-    previous = calendar.previous(s, now)
+    if preview and (embargoed := calendar.next_due(s, now)) is not None:
+        try:
+            p, _ = view(s, embargoed, stage, embargoed=True)
+            return p, StatisticReport(s.meta.name, embargoed.id + " (embargoed preview)", len(p.tables))
+        except BuildError as exc:
+            notes.append(f"not previewed: {exc}")
+    release = calendar.due(s, now)
     if release is None:
-        return (Published(s, None, next_release, [], None, previous),
+        return (Published(s, None, calendar.next_release(s, now), [], None, []),
                 StatisticReport(s.meta.name, None, 0, notes))
-    computed, audit = compute_release(s, catalog, release.period)
-    report = StatisticReport(s.meta.name, release.id, len(computed.tables), notes, audit)
-    key = key_figure_view(computed, release.period)
-    drawn = draw(s, computed, locale, release.period, cache)
-    return Published(s, release, next_release, computed.tables, key, previous, False, drawn), report
+    p, audit = view(s, release, stage)
+    # "Next update" is what is announced at `now`, not at the release's own time
+    p = replace(p, next_release=calendar.next_release(s, now), previous=calendar.previous(s, now))
+    return p, StatisticReport(s.meta.name, release.id, len(p.tables), notes, audit)
+
+
+def archived(stats: list[content.Statistic], now: dt.datetime, stage: Stage, root: Path,
+             renderer_for_snapshot) -> dict[str, bytes]:
+    """Every release due at `now`, from its frozen snapshot; a newly due release is frozen first."""
+    archive_dir = root / "archive"
+    files: dict[str, bytes] = {}
+    for s in stats:
+        short = s.meta.short_name
+        for release in calendar.published_releases(s, now):
+            snap = archive.folder(archive_dir, short, release.id)
+            frozen = archive.read(snap)
+            if frozen is None:
+                p, _ = view(s, release, stage)
+                frozen = archive.freeze(snap, renderer_for_snapshot(p), short, release.id,
+                                        release.time_of_publication.isoformat())
+            files.update({f"archive/{short}/{release.id}/{rel}": content for rel, content in frozen.items()})
+    return files
 
 
 def draw(s: content.Statistic, computed: tables.Computed, locale: Locale, year: int, cache: Path):
@@ -167,11 +202,35 @@ def key_figure_view(computed: tables.Computed, year: int) -> KeyFigureView | Non
     return KeyFigureView(facts[0][0], facts[0][1], facts[1:])
 
 
-def render_site(root: Path, site: SiteConfig, locale: Locale, published: list[Published],
-                options: BuildOptions) -> dict[str, bytes]:
+def make_renderer(root: Path, locale: Locale, options: BuildOptions) -> Renderer:
     r = Renderer(root / "templates", locale)
     r.env.filters["groupby_adjacent"] = groupby_adjacent
     r.env.globals["preview"] = options.preview
+    return r
+
+
+def snapshot_files(r: Renderer, root: Path, p: Published) -> dict[str, bytes]:
+    """A release's page as frozen for the archive: static charts, its own stylesheet, no script."""
+    short, rel = p.statistic.meta.short_name, p.release.id
+    files = {"index.html": r.page("statistic.html", f"archive/{short}/{rel}/index.html",
+                                  title=f"{p.statistic.meta.name} – {p.release.period}", published=p,
+                                  key=p.key_figure, related=[], archived=True, assets="assets/")}
+    files.update(release_files(p))
+    files["assets/style.css"] = (root / "templates" / "assets" / "style.css").read_bytes()
+    return files
+
+
+def release_files(p: Published) -> dict[str, bytes]:
+    """Downloads of one release: its tables as CSV, its charts as SVG and PNG."""
+    files = {f"tables/{t.id}.csv": table_csv(t) for t in p.tables}
+    for c in p.charts:
+        files[f"charts/{c.id}.svg"] = c.svg_file
+        files[f"charts/{c.id}.png"] = c.png_file
+    return files
+
+
+def render_site(r: Renderer, root: Path, site: SiteConfig, locale: Locale, published: list[Published],
+                options: BuildOptions) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     by_name = {p.statistic.meta.short_name: p.statistic for p in published}
     topics = [(topic, list(items)) for topic, items in itertools.groupby(
@@ -187,11 +246,7 @@ def render_site(root: Path, site: SiteConfig, locale: Locale, published: list[Pu
         path = f"{short}/index.html"
         files[path] = r.page("statistic.html", path, title=p.statistic.meta.name, published=p,
                              key=p.key_figure, related=[by_name[n] for n in p.statistic.meta.related])
-        for t in p.tables:
-            files[f"{short}/tables/{t.id}.csv"] = table_csv(t)
-        for c in p.charts:
-            files[f"{short}/charts/{c.id}.svg"] = c.svg_file
-            files[f"{short}/charts/{c.id}.png"] = c.png_file
+        files.update({f"{short}/{rel}": content for rel, content in release_files(p).items()})
         sitemap_urls.append((f"{site.base_url}{short}/", p.release.date if p.release else None))
     if not options.preview:
         files["sitemap.xml"] = feeds.sitemap(sitemap_urls)

@@ -36,6 +36,12 @@ class Published:
     def charts_for(self, table) -> list:
         return [c for c in self.charts if c.table == table.id]
 
+    def revised(self, table) -> set[str]:
+        """Keys of the rows a correction of this release revised ('r' after each figure)."""
+        if self.release is None:
+            return set()
+        return {f"year:{period}" for c in self.release.corrections if table.id in c.tables for period in c.periods}
+
 
 class Renderer:
     def __init__(self, templates: Path, locale: Locale):
@@ -52,10 +58,12 @@ class Renderer:
 
     def page(self, template: str, path: str, **context) -> bytes:
         """Render a page; `path` is its place in the site, for relative links."""
-        depth = len(PurePosixPath(path).parts) - 1
+        root = "../" * (len(PurePosixPath(path).parts) - 1)
+        context.setdefault("assets", root + "assets/")  # a snapshot carries its own
+        context.setdefault("archived", False)
         try:
             html = self.env.get_template(template).render(
-                root="../" * depth, page_path=path, lang=self.locale.language, **context)
+                root=root, page_path=path, lang=self.locale.language, **context)
         except TemplateSyntaxError as exc:
             raise BuildError(f"{exc.filename or template}, line {exc.lineno}: template error: {exc.message}") from None
         except TemplateError as exc:

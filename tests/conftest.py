@@ -32,7 +32,7 @@ def demo_site(tmp_path_factory) -> Path:
 def project(tmp_path) -> Path:
     """A copy of the repository's inputs to break; the big data files are linked, not copied."""
     dest = tmp_path / "project"
-    for name in ("content", "stats", "templates", "locales"):
+    for name in ("content", "stats", "templates", "locales", "archive"):
         shutil.copytree(ROOT / name, dest / name)
     shutil.copy(ROOT / "site.toml", dest / "site.toml")
     (dest / "data").mkdir()

@@ -1,0 +1,137 @@
+"""Archived snapshots: a release stays exactly as it was published."""
+
+import datetime as dt
+import hashlib
+import pathlib
+import shutil
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+from conftest import ROOT, build_site
+from statpress import archive
+from statpress.content import OSLO
+from statpress.errors import BuildError
+
+RELEASE_1 = dt.datetime(2024, 3, 12, 8, 0, tzinfo=OSLO)  # migration-2023
+RELEASE_2 = dt.datetime(2025, 3, 13, 8, 0, tzinfo=OSLO)  # migration-2024 (naturalisations-2023 before it)
+
+
+def digest(folder):
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def fresh(project):
+    """The project without any snapshot, as before its first release."""
+    shutil.rmtree(project / "archive")
+    return project
+
+
+def test_a_release_stays_byte_identical_after_later_releases_and_a_new_template(fresh, tmp_path):
+    build_site(fresh, tmp_path / "one", RELEASE_1)
+    snap = fresh / "archive" / "migration" / "migration-2023"
+    assert (snap / "manifest.json").exists()
+    assert not (fresh / "archive" / "migration" / "migration-2024").exists()  # not before its time
+    frozen = digest(snap)
+
+    build_site(fresh, tmp_path / "two", RELEASE_2)
+    assert (fresh / "archive" / "migration" / "migration-2024" / "manifest.json").exists()
+    css = fresh / "templates" / "assets" / "style.css"
+    css.write_text(css.read_text(encoding="utf-8") + "\nbody { color: red; }\n", encoding="utf-8")
+    page = fresh / "templates" / "statistic.html"
+    page.write_text(page.read_text(encoding="utf-8").replace("<h1>", "<h1 class=\"changed\">"), encoding="utf-8")
+    build_site(fresh, tmp_path / "three", RELEASE_2)
+
+    assert digest(snap) == frozen
+    assert digest(tmp_path / "three" / "archive" / "migration" / "migration-2023") == frozen
+    # while the current page did change
+    assert 'class="changed"' in (tmp_path / "three" / "migration" / "index.html").read_text(encoding="utf-8")
+
+
+def test_archived_pages_link_both_ways_and_stand_alone(demo_site):
+    page = (demo_site / "migration" / "index.html").read_text(encoding="utf-8")
+    assert 'href="../archive/migration/migration-2023/index.html"' in page
+    old = demo_site / "archive" / "migration" / "migration-2023"
+    html = (old / "index.html").read_text(encoding="utf-8")
+    assert "Archived release of 12 March 2024." in html
+    assert 'href="../../../migration/index.html">See the latest release' in html
+    # self-contained: its stylesheet, downloads and charts are inside the snapshot folder
+    assert 'href="assets/style.css"' in html and (old / "assets" / "style.css").exists()
+    assert 'href="tables/by-citizenship.csv"' in html and (old / "tables" / "by-citizenship.csv").exists()
+    assert "<script" not in html.replace('<script type="application/json"', "")
+    assert "86\u00a0589" in html  # the 2023 figures it published
+
+
+def test_verify_names_a_tampered_file_and_the_build_refuses(project, tmp_path):
+    target = project / "archive" / "migration" / "migration-2023" / "tables" / "by-citizenship.csv"
+    data = bytearray(target.read_bytes())
+    data[10] ^= 1
+    target.write_bytes(bytes(data))
+    (project / "archive" / "migration" / "migration-2023" / "extra.txt").write_text("x")
+    (project / "archive" / "migration" / "migration-2024" / "index.html").unlink()
+    problems = archive.verify_all(project / "archive")
+    assert any("by-citizenship.csv: changed" in p for p in problems)
+    assert any("extra.txt: added" in p for p in problems)
+    assert any("migration-2024/index.html: removed" in p for p in problems)
+    with pytest.raises(BuildError, match="damaged archive, refusing to publish"):
+        build_site(project, tmp_path / "site")
+
+
+def test_verify_command_exit_status():
+    result = subprocess.run([sys.executable, "build.py", "verify"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0 and "snapshots match their manifests" in result.stdout
+
+
+def test_an_interrupted_snapshot_leaves_nothing_behind(fresh, tmp_path, monkeypatch):
+    real = pathlib.Path.write_bytes
+    calls = {"n": 0}
+
+    def flaky(self, content):
+        if ".migration-2023.partial" in str(self):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise KeyboardInterrupt  # the machine stops mid-way
+        return real(self, content)
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        build_site(fresh, tmp_path / "site", RELEASE_1)
+    assert not (fresh / "archive" / "migration" / "migration-2023").exists()
+    assert not list((fresh / "archive" / "migration").glob(".*"))
+    monkeypatch.setattr(pathlib.Path, "write_bytes", real)
+    build_site(fresh, tmp_path / "site", RELEASE_1)
+    assert archive.verify(fresh / "archive" / "migration" / "migration-2023") == []
+
+
+def test_corrections_are_shown_and_revised_figures_marked(demo_site):
+    page = (demo_site / "naturalisations" / "index.html").read_text(encoding="utf-8")
+    assert "Figures for the years 2017, 2018 and 2019 were corrected on 01.02.2024" in page
+    by_year = page[page.index('id="table-by-year"'):]
+    by_year = by_year[by_year.index("</figure>"):]  # the table itself, after its chart
+    by_year = by_year[:by_year.index("</table>")]
+    row_2018 = by_year[by_year.index('<th scope="row">2018'):]
+    row_2018 = row_2018[:row_2018.index("</tr>")]
+    assert row_2018.count('title="Revised since the previous issue">r</abbr>') == 8
+    row_2020 = by_year[by_year.index('<th scope="row">2020'):]
+    assert ">r</abbr>" not in row_2020[:row_2020.index("</tr>")]
+    index = (demo_site / "archive" / "index.html").read_text(encoding="utf-8")
+    assert "Correction of 1 February 2024" in index
+
+
+def test_whole_site_snapshot_is_deterministic_and_has_a_manifest(tmp_path):
+    outs = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.tar.gz"
+        subprocess.run([sys.executable, "build.py", "snapshot", "--now", "2025-03-13T07:59:59+01:00",
+                        "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    with tarfile.open(tmp_path / "a.tar.gz") as tar:
+        names = tar.getnames()
+    assert "site/MANIFEST.json" in names and "site/migration/index.html" in names
+    assert "site/archive/migration/migration-2023/index.html" in names
+    assert not any("migration-2024" in n for n in names)  # one second before it: not yet published
