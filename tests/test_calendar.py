@@ -50,9 +50,19 @@ def figures(stat_id, period):
 
 
 def site_text(folder):
-    text = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in sorted(folder.rglob("*")) if p.is_file())
+    """Everything a reader can see in the site's files: text files whole, and of SVG charts their
+    text (the drawing's coordinates are not figures). PNG charts are drawn from the same
+    specification as the SVG ones."""
+    parts = []
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file() or p.suffix == ".png" or p.name == "vega.js":
+            continue
+        text = p.read_text(encoding="utf-8")
+        if p.suffix == ".svg":
+            text = " ".join(re.findall(r"<(?:text|title|desc)[^>]*>([^<]*)<", text))
+        parts.append(text)
     # one form for every way a page or download may print a number: "66 077", "66\u00a0077", "66077"
-    return re.sub(r"(?<=\d)[\u00a0\u202f ](?=\d{3}\b)", "", text)
+    return re.sub(r"(?<=\d)[\u00a0\u202f ](?=\d{3}\b)", "", "\n".join(parts))
 
 
 def contains(text, number):
