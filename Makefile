@@ -39,5 +39,10 @@ bench: $(STAMP) data
 serve: build
 	$(PY) build.py serve
 
+# Pictures of the index and each statistic page for the README (needs the browser test tools).
+screenshots: build
+	bash scripts/install-test-deps.sh
+	$(PY) scripts/screenshots.py
+
 clean:
 	rm -rf site .site.staging .site.old data $(VENV)

@@ -36,6 +36,10 @@ def main() -> int:
     for label, seconds, mib in rows:
         print(f"{label:40} {seconds:8.1f} {mib:9.0f}")
     print()
+    print("charts (bench/bench_charts.py):")
+    sys.stdout.flush()
+    subprocess.run([sys.executable, "bench/bench_charts.py"], cwd=ROOT, check=True)
+    print()
     print("rounding benchmark (bench/bench_rounding.py):")
     sys.stdout.flush()
     return subprocess.run([sys.executable, "bench/bench_rounding.py"], cwd=ROOT).returncode
