@@ -55,6 +55,7 @@ class Renderer:
                                 month_name=locale.month)
         self.env.filters["markdown"] = markdown_html
         self.env.filters["json_script"] = json_script
+        self.env.filters["slug"] = lambda text: re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
     def page(self, template: str, path: str, **context) -> bytes:
         """Render a page; `path` is its place in the site, for relative links."""
