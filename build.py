@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--preview", action="store_true",
                    help="render each statistic's next, embargoed release for proofreading (never into site/)")
     b.add_argument("--strict", action="store_true", help="treat release calendar warnings as errors")
+    c = sub.add_parser("check", help="validate content and data and compute everything, writing nothing")
+    c.add_argument("--now", type=parse_now, default=None, help="check the site as of this instant (default: now)")
+    c.add_argument("--strict", action="store_true", help="treat release calendar warnings as errors")
     s = sub.add_parser("serve", help="serve the built site on http://127.0.0.1:8000/")
     s.add_argument("--dir", type=Path, default=ROOT / "site")
     s.add_argument("--port", type=int, default=8000)
@@ -47,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
             now = args.now or dt.datetime.now(OSLO)
             out = args.out or ROOT / ("preview" if args.preview else "site")
             report = pipeline.build(pipeline.BuildOptions(ROOT, out, now, args.preview, args.strict))
+            print(pipeline.describe(report))
+        elif args.command == "check":
+            now = args.now or dt.datetime.now(OSLO)
+            report = pipeline.build(pipeline.BuildOptions(ROOT, ROOT / "site", now, strict=args.strict), write=False)
             print(pipeline.describe(report))
         elif args.command == "serve":
             serve(args.dir, args.port)

@@ -71,6 +71,11 @@ class Correction(Strict):
     periods: list[int] = []
 
 
+class Provisional(Strict):
+    tables: list[str] = Field(min_length=1)
+    periods: list[int] = Field(min_length=1)
+
+
 class Release(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     period: int = Field(ge=1900, le=2100)
@@ -82,6 +87,7 @@ class Release(Strict):
     reason: str | None = None
     notices: list[Notice] = []
     corrections: list[Correction] = []
+    provisional: list[Provisional] = []  # figures marked '*' in this release
 
     @field_validator("reason")
     @classmethod

@@ -60,6 +60,7 @@ class BuildReport:
     statistics: list[StatisticReport]
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    written: bool = True
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class KeyFigureView:
     others: list[tuple[float, str, int, bool]]
 
 
-def build(options: BuildOptions) -> BuildReport:
+def build(options: BuildOptions, write: bool = True) -> BuildReport:
+    """Build the site; with write=False, do everything but touch the disk (`build.py check`)."""
     start = time.perf_counter()
     root = options.root
     if options.preview and options.out.resolve() == (root / "site").resolve():
@@ -95,13 +97,14 @@ def build(options: BuildOptions) -> BuildReport:
         files["assets/vega.js"] = charts.javascript_bundle(stage.cache)
     if not options.preview:
         files.update(archived(stats, options.now, stage, root,
-                              lambda p: snapshot_files(renderer, root, p)))
+                              lambda p: snapshot_files(renderer, root, p), freeze=write))
         files["archive/index.html"] = renderer.page(
             "archive.html", "archive/index.html", title=locale.t("archive_title"),
             entries=[(s, list(reversed(calendar.published_releases(s, options.now)))) for s in stats])
-    write_site(files, options.out)
-    write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
-    return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings)
+    if write:
+        write_site(files, options.out)
+        write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
+    return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings, write)
 
 
 def check_calendar(stats: list[content.Statistic], strict: bool) -> list[str]:
@@ -156,7 +159,7 @@ def publish(s: content.Statistic, now: dt.datetime, preview: bool, stage: Stage)
 
 
 def archived(stats: list[content.Statistic], now: dt.datetime, stage: Stage, root: Path,
-             renderer_for_snapshot) -> dict[str, bytes]:
+             renderer_for_snapshot, freeze: bool = True) -> dict[str, bytes]:
     """Every release due at `now`, from its frozen snapshot; a newly due release is frozen first."""
     archive_dir = root / "archive"
     files: dict[str, bytes] = {}
@@ -167,8 +170,10 @@ def archived(stats: list[content.Statistic], now: dt.datetime, stage: Stage, roo
             frozen = archive.read(snap)
             if frozen is None:
                 p, _ = view(s, release, stage)
-                frozen = archive.freeze(snap, renderer_for_snapshot(p), short, release.id,
-                                        release.time_of_publication.isoformat())
+                frozen = renderer_for_snapshot(p)
+                if freeze:
+                    frozen = archive.freeze(snap, frozen, short, release.id,
+                                            release.time_of_publication.isoformat())
             files.update({f"archive/{short}/{release.id}/{rel}": content for rel, content in frozen.items()})
     return files
 
@@ -206,6 +211,7 @@ def make_renderer(root: Path, locale: Locale, options: BuildOptions) -> Renderer
     r = Renderer(root / "templates", locale)
     r.env.filters["groupby_adjacent"] = groupby_adjacent
     r.env.globals["preview"] = options.preview
+    r.env.globals["symbol_keys"] = dict(SYMBOLS)
     return r
 
 
@@ -293,7 +299,10 @@ def describe(report: BuildReport) -> str:
                          f"candidates, {a['changed']} inner cells changed, max change {a['max_abs_change']}, "
                          f"RMSE {a['rmse']:.2f}")
     lines += [f"warning: {w}" for w in report.warnings]
-    lines.append(f"wrote {report.files} files to {report.out} in {report.seconds:.1f} s")
+    if report.written:
+        lines.append(f"wrote {report.files} files to {report.out} in {report.seconds:.1f} s")
+    else:
+        lines.append(f"check passed: {report.files} files would be written, in {report.seconds:.1f} s (nothing written)")
     return "\n".join(lines)
 
 

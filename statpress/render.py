@@ -36,11 +36,16 @@ class Published:
     def charts_for(self, table) -> list:
         return [c for c in self.charts if c.table == table.id]
 
-    def revised(self, table) -> set[str]:
-        """Keys of the rows a correction of this release revised ('r' after each figure)."""
+    def marks(self, table) -> dict[str, str]:
+        """Symbols after the figures of whole rows: 'r' revised by a correction, '*' provisional."""
         if self.release is None:
-            return set()
-        return {f"year:{period}" for c in self.release.corrections if table.id in c.tables for period in c.periods}
+            return {}
+        marks = {}
+        for symbol, items in (("*", self.release.provisional), ("r", self.release.corrections)):
+            for item in items:
+                if table.id in item.tables:
+                    marks.update({f"year:{period}": symbol for period in item.periods})
+        return marks
 
 
 class Renderer:

@@ -135,3 +135,19 @@ def test_whole_site_snapshot_is_deterministic_and_has_a_manifest(tmp_path):
     assert "site/MANIFEST.json" in names and "site/migration/index.html" in names
     assert "site/archive/migration/migration-2023/index.html" in names
     assert not any("migration-2024" in n for n in names)  # one second before it: not yet published
+
+
+def test_provisional_figures_are_marked(project, tmp_path):
+    path = project / "content" / "migration" / "releases.toml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace('date = 2025-03-13\nannounced = 2024-10-01\n',
+                        'date = 2025-03-13\nannounced = 2024-10-01\n\n[[releases.provisional]]\n'
+                        'tables = ["internal-by-year"]\nperiods = [2024]\n')
+    path.write_text(text, encoding="utf-8")
+    build_site(project, tmp_path / "site", RELEASE_2)
+    page = (tmp_path / "site" / "migration" / "index.html").read_text(encoding="utf-8")
+    table = page[page.index('id="table-internal-by-year"'):]
+    table = table[:table.index("</table>")]
+    row = table[table.index('<th scope="row">2024'):]
+    assert row[:row.index("</tr>")].count('title="Provisional or preliminary figure">*</abbr>') == 2
+    assert 'title="Provisional or preliminary figure">*' not in table[:table.index('<th scope="row">2024')]

@@ -167,3 +167,20 @@ def test_preview_marks_embargoed_pages_and_never_writes_site(tmp_path):
     assert '<meta name="robots" content="noindex, nofollow">' in page
     assert "66\u00a0077" in page
     assert not (out / "sitemap.xml").exists()
+
+
+def test_a_cancelled_release_is_announced_as_cancelled_and_never_published(project, tmp_path):
+    path = project / "content/naturalisations/releases.toml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace('status = "postponed"\npostponed_from = 2025-05-06\n', 'status = "cancelled"\n')
+    path.write_text(text, encoding="utf-8")
+    build_site(project, tmp_path / "site")
+    page = (tmp_path / "site" / "calendar" / "index.html").read_text(encoding="utf-8")
+    assert "Cancelled: The transition to the modernised Population Register" in page
+    cal = icalendar.Calendar.from_ical((tmp_path / "site" / "calendar" / "releases.ics").read_bytes())
+    event = next(e for e in cal.walk("VEVENT") if str(e["uid"]).startswith("naturalisations-2024@"))
+    assert str(event["status"]) == "CANCELLED"
+    stat_page = (tmp_path / "site" / "naturalisations" / "index.html").read_text(encoding="utf-8")
+    assert "Next update:</dt> <dd>Not yet determined" in stat_page
+    s = next(s for s in load_all(project / "content") if s.id == "naturalisations")
+    assert calendar.due(s, dt.datetime(2030, 1, 1, tzinfo=OSLO)).id == "naturalisations-2023"
