@@ -66,14 +66,22 @@ def verify_all(archive_dir: Path) -> list[str]:
     return problems
 
 
+def refuse(problems: list[str]) -> None:
+    if problems:
+        raise BuildError(f"damaged archive, refusing to publish: {problems[0]}"
+                         + (f" (and {len(problems) - 1} more; run 'build.py verify')" if len(problems) > 1 else ""))
+
+
+def check(archive_dir: Path) -> None:
+    """Stop the build if any snapshot differs from its manifest."""
+    refuse(verify_all(archive_dir))
+
+
 def read(snapshot: Path) -> dict[str, bytes] | None:
     """The files of a verified snapshot, or None if the release was never frozen."""
     if not snapshot.exists():
         return None
-    problems = verify(snapshot)
-    if problems:
-        raise BuildError(f"damaged archive, refusing to publish: {problems[0]}"
-                         + (f" (and {len(problems) - 1} more; run 'build.py verify')" if len(problems) > 1 else ""))
+    refuse(verify(snapshot))
     return {p.relative_to(snapshot).as_posix(): p.read_bytes()
             for p in sorted(snapshot.rglob("*")) if p.is_file()}
 

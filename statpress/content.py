@@ -103,6 +103,16 @@ class Release(Strict):
         return dt.datetime.combine(self.date, dt.time(hour, minute), tzinfo=OSLO)
 
 
+class SiteConfig(Strict):
+    """site.toml: the site as a whole."""
+    base_url: str
+    language: str = "en"
+
+    @property
+    def host(self) -> str:
+        return self.base_url.split("//", 1)[-1].split("/", 1)[0]
+
+
 class Metadata(Strict):
     name: str
     short_name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")

@@ -6,33 +6,15 @@ Each stage takes plain values and returns new ones; only `write` touches the out
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
-from . import __version__, archive, calendar, charts, confidentiality, content, data, feeds, tables
+from . import __version__, archive, calendar, charts, confidentiality, content, data, render, tables
 from .errors import BuildError
 from .locale import Locale, load_locale
-from .render import Published, Renderer, table_csv
+from .render import Published
 from .write import audit_path, write_audit, write_site
-
-SYMBOLS = [(".", "symbol_not_applicable"), ("..", "symbol_not_available"),
-           ("...", "symbol_not_yet_available"), (":", "symbol_confidential"), ("-", "symbol_nil"),
-           ("0", "symbol_less_than_half"), ("*", "symbol_provisional"), ("r", "symbol_revised")]
-
-
-class SiteConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    base_url: str
-    language: str = "en"
-
-    @property
-    def host(self) -> str:
-        return self.base_url.split("//", 1)[-1].split("/", 1)[0]
-
 
 @dataclass(frozen=True)
 class BuildOptions:
@@ -63,41 +45,31 @@ class BuildReport:
     written: bool = True
 
 
-@dataclass(frozen=True)
-class KeyFigureView:
-    value: float
-    text: str
-    others: list[tuple[float, str, int, bool]]
-
-
 def build(options: BuildOptions, write: bool = True) -> BuildReport:
     """Build the site; with write=False, do everything but touch the disk (`build.py check`)."""
     start = time.perf_counter()
     root = options.root
     if options.preview and options.out.resolve() == (root / "site").resolve():
         raise BuildError("a preview is never written to site/: give another --out (default: preview/)")
-    site = content.parse(root / "site.toml", SiteConfig)
+    site = content.parse(root / "site.toml", content.SiteConfig)
     stats = content.load_all(root / "content")
     warnings = check_calendar(stats, options.strict)
     catalog = data.load_catalog(root)
     locale = load_locale(root, site.language)
-    problems = archive.verify_all(root / "archive")
-    if problems:
-        raise BuildError(f"damaged archive, refusing to publish: {problems[0]}"
-                         + (f" (and {len(problems) - 1} more; run 'build.py verify')" if len(problems) > 1 else ""))
+    archive.check(root / "archive")
     stage = Stage(catalog, locale, root / ".cache" / "charts")
     published, reports = [], []
     for s in stats:
         p, report = publish(s, options.now, options.preview, stage)
         published.append(p)
         reports.append(report)
-    renderer = make_renderer(root, locale, options)
-    files = render_site(renderer, root, site, locale, published, options)
+    renderer = render.make_renderer(root, locale, options.preview)
+    files = render.render_site(renderer, root, site, locale, published, options.now, options.preview)
     if any(p.charts for p in published):
         files["assets/vega.js"] = charts.javascript_bundle(stage.cache)
     if not options.preview:
         files.update(archived(stats, options.now, stage, root,
-                              lambda p: snapshot_files(renderer, root, p), freeze=write))
+                              lambda p: render.snapshot_files(renderer, root, p), freeze=write))
         files["archive/index.html"] = renderer.page(
             "archive.html", "archive/index.html", title=locale.t("archive_title"),
             entries=[(s, list(reversed(calendar.published_releases(s, options.now)))) for s in stats])
@@ -135,7 +107,7 @@ def view(s: content.Statistic, release: content.Release, stage: Stage, embargoed
     at = release.time_of_publication
     drawn = draw(s, computed, stage.locale, release.period, stage.cache)
     published = Published(s, release, calendar.next_release(s, at), computed.tables,
-                          key_figure_view(computed, release.period), calendar.previous(s, at), embargoed, drawn)
+                          tables.key_figure_view(computed, release.period), calendar.previous(s, at), embargoed, drawn)
     return published, audit
 
 
@@ -194,99 +166,6 @@ def compute_release(s: content.Statistic, catalog: data.Catalog, period: int):
     audit = {dataset: {"method": settings.method, "base": settings.base, "max_round": settings.max_round,
                        **asdict(summary)} for dataset, summary in summaries.items()}
     return computed, audit
-
-
-def key_figure_view(computed: tables.Computed, year: int) -> KeyFigureView | None:
-    spec = computed.key_figure
-    if spec is None:
-        return None
-    table = next(t for t in computed.tables if t.id == spec.table)
-    decimals = {c.id: c.decimals for c in table.columns}
-    facts = [(table.values.at[spec.row, f.column], tables.fill(f.text, year), decimals[f.column], f.sign)
-             for f in spec.facts]
-    return KeyFigureView(facts[0][0], facts[0][1], facts[1:])
-
-
-def make_renderer(root: Path, locale: Locale, options: BuildOptions) -> Renderer:
-    r = Renderer(root / "templates", locale)
-    r.env.filters["groupby_adjacent"] = groupby_adjacent
-    r.env.globals["preview"] = options.preview
-    r.env.globals["symbol_keys"] = dict(SYMBOLS)
-    return r
-
-
-def snapshot_files(r: Renderer, root: Path, p: Published) -> dict[str, bytes]:
-    """A release's page as frozen for the archive: static charts, its own stylesheet, no script."""
-    short, rel = p.statistic.meta.short_name, p.release.id
-    files = {"index.html": r.page("statistic.html", f"archive/{short}/{rel}/index.html",
-                                  title=f"{p.statistic.meta.name} – {p.release.period}", published=p,
-                                  key=p.key_figure, related=[], archived=True, assets="assets/")}
-    files.update(release_files(p))
-    files["assets/style.css"] = (root / "templates" / "assets" / "style.css").read_bytes()
-    return files
-
-
-def release_files(p: Published) -> dict[str, bytes]:
-    """Downloads of one release: its tables as CSV, its charts as SVG and PNG."""
-    files = {f"tables/{t.id}.csv": table_csv(t) for t in p.tables}
-    for c in p.charts:
-        files[f"charts/{c.id}.svg"] = c.svg_file
-        files[f"charts/{c.id}.png"] = c.png_file
-    return files
-
-
-def render_site(r: Renderer, root: Path, site: SiteConfig, locale: Locale, published: list[Published],
-                options: BuildOptions) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
-    by_name = {p.statistic.meta.short_name: p.statistic for p in published}
-    topics = [(topic, list(items)) for topic, items in itertools.groupby(
-        sorted(published, key=lambda p: (p.statistic.meta.topic, p.statistic.meta.name)),
-        key=lambda p: p.statistic.meta.topic)]
-    files["index.html"] = r.page("index.html", "index.html", title=locale.t("index_title"), topics=topics)
-    files["symbols/index.html"] = r.page("symbols.html", "symbols/index.html",
-                                         title=locale.t("symbols_title"), symbols=SYMBOLS)
-    files.update(calendar_files(r, site, locale, published, options.now))
-    sitemap_urls = [(site.base_url, None), (site.base_url + "calendar/", None), (site.base_url + "symbols/", None)]
-    for p in published:
-        short = p.statistic.meta.short_name
-        path = f"{short}/index.html"
-        files[path] = r.page("statistic.html", path, title=p.statistic.meta.name, published=p,
-                             key=p.key_figure, related=[by_name[n] for n in p.statistic.meta.related])
-        files.update({f"{short}/{rel}": content for rel, content in release_files(p).items()})
-        sitemap_urls.append((f"{site.base_url}{short}/", p.release.date if p.release else None))
-    if not options.preview:
-        files["sitemap.xml"] = feeds.sitemap(sitemap_urls)
-        files["robots.txt"] = f"User-agent: *\nAllow: /\nSitemap: {site.base_url}sitemap.xml\n".encode()
-    else:
-        files["robots.txt"] = b"User-agent: *\nDisallow: /\n"
-    for asset in sorted((root / "templates" / "assets").rglob("*")):
-        if asset.is_file():
-            files["assets/" + asset.relative_to(root / "templates" / "assets").as_posix()] = asset.read_bytes()
-    return files
-
-
-def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: list[Published],
-                   now: dt.datetime) -> dict[str, bytes]:
-    """The release calendar page, its iCalendar file and the Atom feed of published releases."""
-    stats = [p.statistic for p in published]
-    upcoming = sorted(((s, rel) for s in stats for rel in calendar.upcoming(s, now)),
-                      key=lambda e: (e[1].time_of_publication, e[0].meta.name))
-    recent = sorted(((s, rel) for s in stats for rel in s.releases
-                     if rel.status != "cancelled" and rel.time_of_publication <= now),
-                    key=lambda e: (e[1].time_of_publication, e[0].meta.name), reverse=True)
-    months = [(key, list(items)) for key, items in itertools.groupby(
-        upcoming, key=lambda e: e[1].date.replace(day=1))]
-    return {
-        "calendar/index.html": r.page("calendar.html", "calendar/index.html", title=locale.t("calendar_title"),
-                                      months=months, recent=recent),
-        "calendar/releases.ics": feeds.ics(sorted(recent, key=lambda e: e[1].id) + upcoming,
-                                           site.base_url, site.host, locale.t("calendar_title")),
-        "releases.atom": feeds.atom(recent, site.base_url, site.host, locale.t("feed_title")),
-    }
-
-
-def groupby_adjacent(items, attribute: str):
-    return [(k, list(g)) for k, g in itertools.groupby(items, key=lambda x: getattr(x, attribute))]
 
 
 def describe(report: BuildReport) -> str:

@@ -7,7 +7,9 @@ of any web server, from a file:// URL and inside a web archive.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -15,7 +17,8 @@ from pathlib import Path, PurePosixPath
 import markdown
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
 
-from .content import Release, Statistic
+from . import calendar, feeds
+from .content import Release, SiteConfig, Statistic
 from .errors import BuildError
 from .locale import Locale, plain_number
 from .tables import Table
@@ -46,6 +49,11 @@ class Published:
                 if table.id in item.tables:
                     marks.update({f"year:{period}": symbol for period in item.periods})
         return marks
+
+
+SYMBOLS = [(".", "symbol_not_applicable"), ("..", "symbol_not_available"),
+           ("...", "symbol_not_yet_available"), (":", "symbol_confidential"), ("-", "symbol_nil"),
+           ("0", "symbol_less_than_half"), ("*", "symbol_provisional"), ("r", "symbol_revised")]
 
 
 class Renderer:
@@ -116,3 +124,86 @@ def table_csv(table: Table) -> bytes:
             cells.append(plain_number(value, c.decimals))
         writer.writerow([row.label] + cells)
     return out.getvalue().encode("utf-8")
+
+
+def make_renderer(root: Path, locale: Locale, preview: bool) -> Renderer:
+    r = Renderer(root / "templates", locale)
+    r.env.filters["groupby_adjacent"] = groupby_adjacent
+    r.env.globals["preview"] = preview
+    r.env.globals["symbol_keys"] = dict(SYMBOLS)
+    return r
+
+
+def snapshot_files(r: Renderer, root: Path, p: Published) -> dict[str, bytes]:
+    """A release's page as frozen for the archive: static charts, its own stylesheet, no script."""
+    short, rel = p.statistic.meta.short_name, p.release.id
+    files = {"index.html": r.page("statistic.html", f"archive/{short}/{rel}/index.html",
+                                  title=f"{p.statistic.meta.name} – {p.release.period}", published=p,
+                                  key=p.key_figure, related=[], archived=True, assets="assets/")}
+    files.update(release_files(p))
+    files["assets/style.css"] = (root / "templates" / "assets" / "style.css").read_bytes()
+    return files
+
+
+def release_files(p: Published) -> dict[str, bytes]:
+    """Downloads of one release: its tables as CSV, its charts as SVG and PNG."""
+    files = {f"tables/{t.id}.csv": table_csv(t) for t in p.tables}
+    for c in p.charts:
+        files[f"charts/{c.id}.svg"] = c.svg_file
+        files[f"charts/{c.id}.png"] = c.png_file
+    return files
+
+
+def render_site(r: Renderer, root: Path, site: SiteConfig, locale: Locale, published: list[Published],
+                now: dt.datetime, preview: bool) -> dict[str, bytes]:
+    """Every page of the site but the archive, with downloads, calendar files and assets."""
+    files: dict[str, bytes] = {}
+    by_name = {p.statistic.meta.short_name: p.statistic for p in published}
+    topics = [(topic, list(items)) for topic, items in itertools.groupby(
+        sorted(published, key=lambda p: (p.statistic.meta.topic, p.statistic.meta.name)),
+        key=lambda p: p.statistic.meta.topic)]
+    files["index.html"] = r.page("index.html", "index.html", title=locale.t("index_title"), topics=topics)
+    files["symbols/index.html"] = r.page("symbols.html", "symbols/index.html",
+                                         title=locale.t("symbols_title"), symbols=SYMBOLS)
+    files.update(calendar_files(r, site, locale, published, now))
+    sitemap_urls = [(site.base_url, None), (site.base_url + "calendar/", None), (site.base_url + "symbols/", None)]
+    for p in published:
+        short = p.statistic.meta.short_name
+        path = f"{short}/index.html"
+        files[path] = r.page("statistic.html", path, title=p.statistic.meta.name, published=p,
+                             key=p.key_figure, related=[by_name[n] for n in p.statistic.meta.related])
+        files.update({f"{short}/{rel}": content for rel, content in release_files(p).items()})
+        sitemap_urls.append((f"{site.base_url}{short}/", p.release.date if p.release else None))
+    if not preview:
+        files["sitemap.xml"] = feeds.sitemap(sitemap_urls)
+        files["robots.txt"] = f"User-agent: *\nAllow: /\nSitemap: {site.base_url}sitemap.xml\n".encode()
+    else:
+        files["robots.txt"] = b"User-agent: *\nDisallow: /\n"
+    for asset in sorted((root / "templates" / "assets").rglob("*")):
+        if asset.is_file():
+            files["assets/" + asset.relative_to(root / "templates" / "assets").as_posix()] = asset.read_bytes()
+    return files
+
+
+def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: list[Published],
+                   now: dt.datetime) -> dict[str, bytes]:
+    """The release calendar page, its iCalendar file and the Atom feed of published releases."""
+    stats = [p.statistic for p in published]
+    upcoming = sorted(((s, rel) for s in stats for rel in calendar.upcoming(s, now)),
+                      key=lambda e: (e[1].time_of_publication, e[0].meta.name))
+    recent = sorted(((s, rel) for s in stats for rel in s.releases
+                     if rel.status != "cancelled" and rel.time_of_publication <= now),
+                    key=lambda e: (e[1].time_of_publication, e[0].meta.name), reverse=True)
+    months = [(key, list(items)) for key, items in itertools.groupby(
+        upcoming, key=lambda e: e[1].date.replace(day=1))]
+    return {
+        "calendar/index.html": r.page("calendar.html", "calendar/index.html", title=locale.t("calendar_title"),
+                                      months=months, recent=recent),
+        "calendar/releases.ics": feeds.ics(sorted(recent, key=lambda e: e[1].id) + upcoming,
+                                           site.base_url, site.host, locale.t("calendar_title")),
+        "releases.atom": feeds.atom(recent, site.base_url, site.host, locale.t("feed_title")),
+    }
+
+
+def groupby_adjacent(items, attribute: str):
+    return [(k, list(g)) for k, g in itertools.groupby(items, key=lambda x: getattr(x, attribute))]

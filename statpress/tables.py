@@ -13,7 +13,7 @@ confidentiality stage builds its model matrix from them, so rounding needs no ta
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -370,7 +370,19 @@ def check_key_figure(path: Path, key: KeyFigure, tables: list[Table]) -> None:
             raise BuildError(f"{path}: key_figure: table '{key.table}' has no column {f.column!r}")
 
 
-def with_values(table: Table, values: pd.DataFrame) -> Table:
-    new = replace(table, values=values.copy())
-    new.recompute()
-    return new
+@dataclass(frozen=True)
+class KeyFigureView:
+    value: float
+    text: str
+    others: list[tuple[float, str, int, bool]]
+
+
+def key_figure_view(computed: Computed, year: int) -> KeyFigureView | None:
+    spec = computed.key_figure
+    if spec is None:
+        return None
+    table = next(t for t in computed.tables if t.id == spec.table)
+    decimals = {c.id: c.decimals for c in table.columns}
+    facts = [(table.values.at[spec.row, f.column], fill(f.text, year), decimals[f.column], f.sign)
+             for f in spec.facts]
+    return KeyFigureView(facts[0][0], facts[0][1], facts[1:])

@@ -1,6 +1,5 @@
 """Each declared table, computed from the demo microdata, equals the figures SSB published."""
 
-from pathlib import Path
 
 import pandas as pd
 import pytest

@@ -10,7 +10,6 @@ Usage: python stats/demo/generate.py [OUT_DIR]    (default: data/)
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
 from dataclasses import dataclass
