@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from importlib import metadata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -32,6 +33,7 @@ PALETTE = ["#00654d", "#b34700", "#3d5a99", "#8a2a6e", "#5c6b00", "#6b4c2a", "#0
 DASHES = [[1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [4, 4], [1, 3], [10, 2], [3, 6]]
 SHAPES = ["circle", "square", "triangle-up", "diamond", "cross", "triangle-down", "triangle-right", "triangle-left"]
 WIDTH = 640
+RENDERER = f"vl-convert-python {metadata.version('vl-convert-python')}\n"
 
 
 class ChartSpec(BaseModel):
@@ -167,8 +169,8 @@ def accessible_svg(svg: str, chart_id: str, title: str, description: str) -> str
 
 def render(spec_json: str, cache: Path) -> tuple[bytes, bytes]:
     """SVG and PNG of a Vega-Lite spec, from the cache when this exact spec was drawn before."""
-    key = hashlib.sha256((vlc.__version__ if hasattr(vlc, "__version__") else "")
-                         .encode() + spec_json.encode()).hexdigest()[:32]
+    # the renderer's version is part of the key: a new vl-convert draws every chart again
+    key = hashlib.sha256((RENDERER + spec_json).encode()).hexdigest()[:32]
     svg_path, png_path = cache / f"{key}.svg", cache / f"{key}.png"
     if svg_path.exists() and png_path.exists():
         return svg_path.read_bytes(), png_path.read_bytes()
