@@ -92,7 +92,8 @@ def vega_lite(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int) ->
     categories = list(dict.fromkeys(data["category"]))
     colour = alt.Color("series:N", title=None, sort=series,
                        scale=alt.Scale(domain=series, range=PALETTE[:len(series)]),
-                       legend=alt.Legend(orient="top") if len(series) > 1 else None)
+                       legend=alt.Legend(orient="bottom", columns=min(len(series), 3), labelLimit=0, columnPadding=24,
+                                         symbolStrokeWidth=2) if len(series) > 1 else None)
     tooltip = [alt.Tooltip("category:N", title=locale.t("chart_category")),
                alt.Tooltip("series:N", title=locale.t("chart_series")),
                alt.Tooltip("value:Q", title=locale.t("chart_value"), format=number)]
