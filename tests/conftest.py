@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -46,3 +47,16 @@ def replace_data(project: Path, name: str, text: str) -> Path:
     path.unlink()
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def digest(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file below a folder, by relative path: to compare two trees byte for byte."""
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace the first `old` in a text file, failing if it is not there."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")

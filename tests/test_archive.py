@@ -1,7 +1,6 @@
 """Archived snapshots: a release stays exactly as it was published."""
 
 import datetime as dt
-import hashlib
 import pathlib
 import shutil
 import subprocess
@@ -10,18 +9,13 @@ import tarfile
 
 import pytest
 
-from conftest import ROOT, build_site
+from conftest import ROOT, build_site, digest
 from statpress import archive
 from statpress.content import OSLO
 from statpress.errors import BuildError
 
 RELEASE_1 = dt.datetime(2024, 3, 12, 8, 0, tzinfo=OSLO)  # migration-2023
 RELEASE_2 = dt.datetime(2025, 3, 13, 8, 0, tzinfo=OSLO)  # migration-2024 (naturalisations-2023 before it)
-
-
-def digest(folder):
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture

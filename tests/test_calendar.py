@@ -7,7 +7,7 @@ import feedparser
 import icalendar
 import pytest
 
-from conftest import ROOT, build_site
+from conftest import ROOT, build_site, edit
 from statpress import calendar, pipeline
 from statpress.content import OSLO, load_all
 from statpress.data import load_catalog
@@ -128,12 +128,6 @@ def test_an_unannounced_release_is_not_in_the_calendar(tmp_path):
     build_site(ROOT, out, dt.datetime(2025, 9, 30, 12, 0, tzinfo=OSLO))  # migration-2025 announced 1 Oct
     assert "migration-2025" not in (out / "calendar" / "releases.ics").read_text(encoding="utf-8")
     assert "Not yet determined" in (out / "migration" / "index.html").read_text(encoding="utf-8")
-
-
-def edit(path, old, new):
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def test_short_notice_is_a_warning_and_an_error_when_strict(project, tmp_path):

@@ -2,14 +2,9 @@
 
 import pytest
 
+from conftest import edit
 from statpress.content import load_all, load_statistic
 from statpress.errors import BuildError
-
-
-def edit(path, old, new):
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def error_of(project):

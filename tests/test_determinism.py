@@ -1,13 +1,6 @@
 """The same inputs give byte-identical output."""
 
-import hashlib
-
-from conftest import build_site, ROOT
-
-
-def digest(folder):
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+from conftest import ROOT, build_site, digest
 
 
 def test_two_builds_are_byte_identical(demo_site, tmp_path):
