@@ -124,12 +124,9 @@ def _dimension_levels(name: str, leaves: list[str], hierarchy: Mapping[str, str]
     chains: list[list[int]] = []
     for leaf in leaves:
         chain = [index[leaf]]
-        node, seen = leaf, {leaf}
-        while node in hier:
+        node = leaf
+        while node in hier:  # no cycle: _check_tree has seen to that
             node = hier[node]
-            if node in seen:
-                raise BuildError(f"{source}: {where}: cycle through {node!r}; a hierarchy must be a tree")
-            seen.add(node)
             if node == TOTAL:
                 break
             chain.append(index[node])

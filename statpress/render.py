@@ -191,8 +191,7 @@ def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: lis
     stats = [p.statistic for p in published]
     upcoming = sorted(((s, rel) for s in stats for rel in calendar.upcoming(s, now)),
                       key=lambda e: (e[1].time_of_publication, e[0].meta.name))
-    recent = sorted(((s, rel) for s in stats for rel in s.releases
-                     if rel.status != "cancelled" and rel.time_of_publication <= now),
+    recent = sorted(((s, rel) for s in stats for rel in calendar.published_releases(s, now)),
                     key=lambda e: (e[1].time_of_publication, e[0].meta.name), reverse=True)
     months = [(key, list(items)) for key, items in itertools.groupby(
         upcoming, key=lambda e: e[1].date.replace(day=1))]
