@@ -15,7 +15,11 @@ year), base 3, with 15 % of the inner cells small (1 or 2). Two layouts of it:
   otherwise large. No register looks like this; it spreads the candidates
   over every municipality, so nearly every margin has some to balance.
 
-    python bench/bench_rounding.py [--repeat N] [--seed N] [--data-seed N]
+    python bench/bench_rounding.py [--repeat N] [--seed N] [--data-seed N] [--export DIR]
+
+--export DIR writes the register table (register.csv) and its hierarchy
+(hierarchy.csv: child,parent) so that the same table can be rounded elsewhere,
+for example by PLSrounding in R.
 """
 
 from __future__ import annotations
@@ -132,7 +136,16 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=123, help="seed of the rounding")
     ap.add_argument("--data-seed", type=int, default=2024, help="seed of the generated table")
+    ap.add_argument("--export", type=Path, help="write the register table and hierarchy here, then stop")
     args = ap.parse_args(argv)
+    if args.export:
+        frame, hierarchy = register_table(args.data_seed)
+        args.export.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(args.export / "register.csv", index=False)
+        pd.DataFrame(sorted(hierarchy.items()), columns=["child", "parent"]).to_csv(
+            args.export / "hierarchy.csv", index=False)
+        print(f"wrote {args.export / 'register.csv'} and {args.export / 'hierarchy.csv'}")
+        return 0
 
     print(f"python: {platform.python_version()}  numpy: {np.__version__}  scipy: {scipy.__version__}  "
           f"pandas: {pd.__version__}  cpus: {os.cpu_count()}")
