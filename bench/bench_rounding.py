@@ -38,7 +38,7 @@ import scipy
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from statpress.adhoc import model_matrix  # noqa: E402
-from statpress.confidentiality import check_protected, pls_round  # noqa: E402
+from statpress.rounding import check_protected, pls_round  # noqa: E402
 
 MUNICIPALITIES, COUNTIES, SEXES, AGES, YEARS = 356, 15, 2, 10, 5
 SMALL_SHARE = 0.15
@@ -104,8 +104,9 @@ def scattered_table(seed: int = 2024):
 
 def run(name: str, frame, hierarchy, repeat: int, seed: int) -> bool:
     t = time.perf_counter()
-    X, y, _ = model_matrix(frame, [["municipality", "sex", "age", "year"]], {"municipality": hierarchy},
+    model, _ = model_matrix(frame, [["municipality", "sex", "age", "year"]], {"municipality": hierarchy},
                            freq="count", source="bench")
+    X, y = model.x, model.y
     build_seconds = time.perf_counter() - t
     runs = []
     for _ in range(repeat):

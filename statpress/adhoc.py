@@ -3,7 +3,8 @@
 ``model_matrix`` turns a data frame (microdata or a frequency table), a list of
 tables (each a crossing of dimensions, published with all its margins) and
 optional hierarchies into the linear model ``published = Xᵀ·y`` that
-:func:`statpress.confidentiality.pls_round` rounds.
+:func:`statpress.confidentiality.protect_model` rounds and checks, exactly as the
+build does.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
-from statpress.confidentiality import pls_round
+from statpress.confidentiality import ProtectionModel, protect_model
 from statpress.errors import BuildError
+from statpress.rounding import check_limits
 
 __all__ = ["TOTAL", "model_matrix", "read_hierarchy", "read_table", "round_frame", "run"]
 
@@ -144,16 +145,16 @@ def model_matrix(
     freq: str | None = None,
     source: str = "input",
 ):
-    """Build ``(X, y, cells)`` for the published tables.
+    """Build ``(model, cells)`` for the published tables.
 
     ``tables``: each a list of dimension columns, published with all its margins
     (every subset of its dimensions summed over, written ``Total``).
     ``hierarchies``: dimension → {child: parent}; parents are published as
     subtotals.  ``freq``: count column (frequency table) or None (microdata,
     one row per unit).  Inner cells are the finest crossing of all dimensions
-    present in the data.  ``X`` is scipy.sparse CSR (n_inner × n_published),
-    ``y`` int64 inner counts, ``cells`` one row of dimension labels per
-    published cell (column order of ``X``).
+    present in the data.  ``model`` is the :class:`ProtectionModel` the build
+    uses too; ``cells`` has one row of dimension labels per published cell
+    (``model.cell_column`` maps each to its column of ``model.x``).
     """
     hierarchies = dict(hierarchies or {})
     if not tables:
@@ -233,23 +234,21 @@ def model_matrix(
     else:
         decoded, col = np.unique(np.concatenate(keys_all, axis=0), axis=0, return_inverse=True)
     col = col.ravel()
-    X = sp.csr_matrix((np.ones(rows.size, dtype=np.int64), (rows, col)), shape=(n_inner, decoded.shape[0]))
-    X.sum_duplicates()
-    X.data[:] = 1
     cells = pd.DataFrame(
         {d: np.asarray(dim_labels[i], dtype=object)[decoded[:, i]] for i, d in enumerate(dims)}
     )
-    return X, y, cells
+    labels = [", ".join(f"{d}={v}" for d, v in zip(dims, values)) for values in cells.itertuples(index=False)]
+    return ProtectionModel.from_members(y, rows, col, labels), cells
 
 
 def round_frame(frame, tables, hierarchies=None, freq=None, base=3, max_round=None, seed=123, source="input"):
-    """Model, round and label: returns (published cells with original/rounded, RoundingResult)."""
-    X, y, cells = model_matrix(frame, tables, hierarchies, freq=freq, source=source)
-    result = pls_round(X, y, base=base, max_round=max_round, seed=seed)
+    """Model, round, check and label: returns (published cells with original/rounded, RoundingResult)."""
+    model, cells = model_matrix(frame, tables, hierarchies, freq=freq, source=source)
+    protected = protect_model(model, base, max_round, seed)
     out = cells.copy()
-    out["original"] = result.published_before
-    out["rounded"] = result.published_after
-    return out, result
+    out["original"] = model.published
+    out["rounded"] = protected.published
+    return out, protected.result
 
 
 # ----------------------------------------------------------------------------
@@ -290,10 +289,12 @@ def _run(args) -> int:
         if dim.strip() in hierarchies:
             raise BuildError(f"--hierarchy {spec!r}: dimension {dim.strip()!r} has two hierarchies")
         hierarchies[dim.strip()] = read_hierarchy(path.strip())
-    if args.base < 2:
-        raise BuildError(f"--base {args.base}: expected an integer of at least 2")
-    if args.max_round is not None and args.max_round < 1:
-        raise BuildError(f"--max-round {args.max_round}: expected a positive integer")
+    for option, value, limits in (("--base", args.base, (args.base,)),
+                                  ("--max-round", args.max_round, (args.base, args.max_round))):
+        try:
+            check_limits(*limits)
+        except BuildError as exc:
+            raise BuildError(f"{option} {value}: {str(exc).removeprefix('rounding: ')}") from None
     frame = read_table(args.input)
     out, result = round_frame(frame, tables, hierarchies, freq=args.freq, base=args.base,
                               max_round=args.max_round, seed=args.seed, source=str(args.input))
@@ -302,12 +303,16 @@ def _run(args) -> int:
     except OSError as exc:
         raise BuildError(f"{args.out}: cannot write the output ({exc.strerror or exc})") from None
     s = result.summary
-    print(f"cells: {s.cells}")
+    # measured over the cells as listed in OUT.csv; a cell listed twice (a parent with one child)
+    # is one distinct cell to the rounding
+    change = (out["rounded"] - out["original"]).to_numpy(dtype=np.float64)
+    print(f"cells: {len(out)}")
+    print(f"distinct cells: {s.cells}")
     print(f"inner cells: {s.inner_cells}")
     print(f"candidates: {s.candidates}")
     print(f"cells changed: {s.changed}")
-    print(f"max absolute change: {s.max_abs_change}")
-    print(f"rmse: {s.rmse:.4f}")
+    print(f"max absolute change: {int(np.abs(change).max()) if change.size else 0}")
+    print(f"rmse: {float(np.sqrt(np.mean(change ** 2))) if change.size else 0.0:.4f}")
     print(f"grand total before: {s.total_before}")
     print(f"grand total after: {s.total_after}")
     print(f"seconds: {s.seconds:.3f}")

@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .content import describe
 from .errors import BuildError
 from .locale import Locale
-from .tables import Table, fill
+from .model import Table
+from .tables import substitute_year as fill
 
 # Colours with at least 3:1 contrast against white (WCAG 1.4.11), told apart by dashes and
 # point shapes as well, never by colour alone.
@@ -43,7 +44,7 @@ class ChartSpec(BaseModel):
     title: str
     kind: Literal["line", "bar"]
     series: list[str] = Field(min_length=1)  # column ids of the table
-    rows: str | None = None  # only rows whose key starts with this, e.g. "county:"
+    rows: str | None = None  # only the rows of this dimension, e.g. "county" (default: every row)
     y_title: str = ""
 
 
@@ -59,6 +60,8 @@ class Chart:
     svg_file: bytes
     png_file: bytes
     decimals: int
+    series_labels: tuple[str, ...]  # the chart's data as a table, formatted for the page
+    table_rows: tuple[tuple[str, tuple[str, ...]], ...]  # (category, one figure per series)
 
 
 def parse_specs(path: Path, raw: list[dict]) -> list[ChartSpec]:
@@ -72,17 +75,26 @@ def parse_specs(path: Path, raw: list[dict]) -> list[ChartSpec]:
 
 
 def chart_data(spec: ChartSpec, table: Table, path: Path) -> pd.DataFrame:
-    columns = {c.id: c for c in table.columns}
     for s in spec.series:
-        if s not in columns:
+        if not table.has_measure(s):
             raise BuildError(f"{path}: chart '{spec.id}': table '{table.id}' has no column {s!r}")
-    rows = [r for r in table.rows if not r.heading and (spec.rows is None or r.key.startswith(spec.rows))]
+    rows = [r for r in table.data_rows if spec.rows is None or r.dimension == spec.rows]
     if not rows:
-        raise BuildError(f"{path}: chart '{spec.id}': no rows of table '{table.id}' start with {spec.rows!r}")
-    records = [{"category": r.label, "series": columns[s].label, "value": float(table.values.at[r.key, s]),
-                "decimals": columns[s].decimals}
+        dims = sorted({r.dimension for r in table.data_rows if r.dimension})
+        raise BuildError(f"{path}: chart '{spec.id}': table '{table.id}' has no rows by {spec.rows!r} "
+                         f"(its dimensions: {', '.join(dims) or 'none'})")
+    records = [{"category": r.label, "series": table.measure(s).label, "value": table.cell(r.id, s).value,
+                "decimals": table.measure(s).decimals}
                for s in spec.series for r in rows]
     return pd.DataFrame(records)
+
+
+def data_table(data: pd.DataFrame, decimals: int, locale: Locale):
+    """The chart's values as (category, figures) rows under one header per series."""
+    series = tuple(dict.fromkeys(data["series"]))
+    rows = tuple((category, tuple(locale.number(v, decimals) for v in group["value"]))
+                 for category, group in data.groupby("category", sort=False))
+    return series, rows
 
 
 def vega_lite(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int) -> dict:
@@ -199,8 +211,10 @@ def build_charts(path: Path, raw: list[dict], tables: list[Table], locale: Local
         spec_json = json.dumps(vega_lite(spec, data, locale, year), sort_keys=True, ensure_ascii=False)
         svg, png = render(spec_json, cache)
         inline = accessible_svg(svg.decode("utf-8"), f"chart-{spec.id}", title, description)
+        decimals = int(data["decimals"].max())
         charts.append(Chart(spec.id, spec.table, title, description, inline, spec_json,
-                            data[["category", "series", "value"]], svg, png, int(data["decimals"].max())))
+                            data[["category", "series", "value"]], svg, png, decimals,
+                            *data_table(data, decimals, locale)))
     return charts
 
 

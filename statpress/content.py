@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import BuildError
+from .rounding import check_limits
 
 OSLO = ZoneInfo("Europe/Oslo")
 
@@ -53,9 +54,17 @@ class Contact(Strict):
 
 class Confidentiality(Strict):
     method: Literal["pls"] = "pls"
-    base: int = Field(3, ge=2)
-    max_round: int | None = Field(None, ge=2)
+    base: int = 3
+    max_round: int | None = None
     seed: int = 123
+
+    @model_validator(mode="after")
+    def _limits(self):
+        try:
+            check_limits(self.base, self.max_round)
+        except BuildError as exc:  # pydantic names the file and field
+            raise ValueError(str(exc).removeprefix("rounding: ")) from None
+        return self
 
 
 class Notice(Strict):

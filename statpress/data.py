@@ -69,6 +69,14 @@ class Classification:
         return list(self.table.index)
 
 
+@dataclass(frozen=True)
+class Domain:
+    """The values a dataset column holds: whole numbers, or codes of a classification."""
+    kind: Literal["integer", "code"]
+    codes: frozenset[str] | None = None
+    classification: str | None = None
+
+
 @dataclass
 class Catalog:
     root: Path
@@ -99,6 +107,40 @@ class Catalog:
                 out += [c.prefix + a for a in self.attributes(c.classification)]
             out += list(c.bands)
         return out
+
+    def domain(self, name: str, column: str) -> Domain:
+        """What a column of dataset `name` may hold, for checking the codes a filter names."""
+        spec = self.spec.datasets[name]
+        for col, c in spec.columns.items():
+            if col == column:
+                if c.type == "integer":
+                    return Domain("integer")
+                return Domain("code", frozenset(allowed_codes(c, self)), c.classification)
+            if column in c.bands:
+                cid = c.bands[column]
+                return Domain("code", frozenset(self.classifications[cid].codes), cid)
+            if c.classification and column.startswith(c.prefix):
+                found = self.attribute_domain(c.classification, column[len(c.prefix):])
+                if found is not None:
+                    return found
+        raise KeyError(column)
+
+    def attribute_domain(self, cid: str, attribute: str) -> Domain | None:
+        """The codes of a classification's attribute column, following links to other classifications."""
+        cls = self.classifications[cid]
+        links = self.spec.classifications[cid].links
+        for a in cls.table.columns:
+            if a in ("name", "from", "to"):
+                continue
+            if a == attribute:
+                target = links.get(a)
+                codes = self.classifications[target].codes if target else set(cls.table[a]) - {""}
+                return Domain("code", frozenset(codes), target)
+            if a in links:
+                found = self.attribute_domain(links[a], attribute)
+                if found is not None:
+                    return found
+        return None
 
     def attributes(self, cid: str) -> list[str]:
         cls = self.classifications[cid]

@@ -77,9 +77,9 @@ class Locale:
         return value.strftime("%H:%M")
 
 
-def plain_number(value: float, decimals: int = 0) -> str:
+def plain_number(value: float | None, decimals: int = 0) -> str:
     """A figure for machine-readable downloads: no grouping, a point, a hyphen-minus, half-up."""
-    if value != value:
+    if value is None or value != value:
         return ""
     exact = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     return str(abs(exact) if exact == 0 else exact)

@@ -103,11 +103,11 @@ class Stage:
 
 def view(s: content.Statistic, release: content.Release, stage: Stage, embargoed: bool = False):
     """One release of a statistic as published: protected tables, key figure and charts."""
-    computed, audit = compute_release(s, stage.catalog, release.period)
+    computed, audit = compute_release(s, stage.catalog, release)
     at = release.time_of_publication
     drawn = draw(s, computed, stage.locale, release.period, stage.cache)
     published = Published(s, release, calendar.next_release(s, at), computed.tables,
-                          tables.key_figure_view(computed, release.period), calendar.previous(s, at), embargoed, drawn)
+                          computed.key_figure, calendar.previous(s, at), embargoed, drawn)
     return published, audit
 
 
@@ -156,16 +156,20 @@ def draw(s: content.Statistic, computed: tables.Computed, locale: Locale, year: 
     return charts.build_charts(path, computed.charts, computed.tables, locale, year, cache)
 
 
-def compute_release(s: content.Statistic, catalog: data.Catalog, period: int):
-    """Tables of one release, protected as the statistic's settings say; and the rounding audit."""
-    computed = tables.compute(catalog, s.id, period)
+def compute_release(s: content.Statistic, catalog: data.Catalog, release: content.Release):
+    """Tables of one release, protected as the statistic's settings say and marked with the
+    release's revisions ('r') and provisional figures ('*'); and the rounding audit."""
+    computed = tables.compute(catalog, s.id, release.period)
+    audit = {}
     settings = s.meta.confidentiality
-    if settings is None:
-        return computed, {}
-    summaries = confidentiality.protect(computed, settings)
-    audit = {dataset: {"method": settings.method, "base": settings.base, "max_round": settings.max_round,
-                       **asdict(summary)} for dataset, summary in summaries.items()}
-    return computed, audit
+    if settings is not None:
+        protected, summaries = confidentiality.protect(computed, settings)
+        computed = replace(computed, tables=protected)
+        audit = {dataset: {"method": settings.method, "base": settings.base, "max_round": settings.max_round,
+                           **asdict(summary)} for dataset, summary in summaries.items()}
+    marked = [tables.mark_periods(t, release.corrections, "r") for t in computed.tables]
+    marked = [tables.mark_periods(t, release.provisional, "*") for t in marked]
+    return replace(computed, tables=marked), audit
 
 
 def describe(report: BuildReport) -> str:

@@ -21,7 +21,9 @@ from . import calendar, feeds
 from .content import Release, SiteConfig, Statistic
 from .errors import BuildError
 from .locale import Locale, plain_number
-from .tables import Table
+from .model import Table
+from .tables import KeyFigure
+from .views import SYMBOL_KEYS, SYMBOLS, key_figure_view, table_view
 
 
 @dataclass(frozen=True)
@@ -31,29 +33,13 @@ class Published:
     release: Release | None  # the latest release due; None before the first
     next_release: Release | None  # the next announced release, if any
     tables: list[Table]
-    key_figure: object | None
+    key_figure: KeyFigure | None
     previous: list[Release]
     embargoed: bool = False  # a preview of a release not yet due
     charts: list = field(default_factory=list)
 
     def charts_for(self, table) -> list:
         return [c for c in self.charts if c.table == table.id]
-
-    def marks(self, table) -> dict[str, str]:
-        """Symbols after the figures of whole rows: 'r' revised by a correction, '*' provisional."""
-        if self.release is None:
-            return {}
-        marks = {}
-        for symbol, items in (("*", self.release.provisional), ("r", self.release.corrections)):
-            for item in items:
-                if table.id in item.tables:
-                    marks.update({f"year:{period}": symbol for period in item.periods})
-        return marks
-
-
-SYMBOLS = [(".", "symbol_not_applicable"), ("..", "symbol_not_available"),
-           ("...", "symbol_not_yet_available"), (":", "symbol_confidential"), ("-", "symbol_nil"),
-           ("0", "symbol_less_than_half"), ("*", "symbol_provisional"), ("r", "symbol_revised")]
 
 
 class Renderer:
@@ -110,27 +96,28 @@ def json_script(text: str) -> str:
 
 
 def table_csv(table: Table) -> bytes:
-    """A table as CSV: visible columns, figures unformatted (a point as decimal mark)."""
+    """A table as CSV: visible measures, figures unformatted (a point as decimal mark).
+
+    A cell without a figure holds its symbol ("..", ":"); a revised or provisional figure is the
+    figure alone, as statistical software expects a number there.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    columns = table.visible_columns
-    writer.writerow([table.stub or ""] + [" ".join(filter(None, [c.group, c.label, c.period])) for c in columns])
-    for row in table.rows:
-        if row.heading:
-            continue
+    measures = table.visible_measures
+    writer.writerow([table.stub or ""] + [" ".join(filter(None, [m.group, m.label, m.period])) for m in measures])
+    for row in table.data_rows:
         cells = []
-        for c in columns:
-            value = table.values.at[row.key, c.id]
-            cells.append(plain_number(value, c.decimals))
+        for m in measures:
+            cell = table.cell(row.id, m.id)
+            cells.append(cell.status if cell.value is None else plain_number(cell.value, m.decimals))
         writer.writerow([row.label] + cells)
     return out.getvalue().encode("utf-8")
 
 
 def make_renderer(root: Path, locale: Locale, preview: bool) -> Renderer:
     r = Renderer(root / "templates", locale)
-    r.env.filters["groupby_adjacent"] = groupby_adjacent
     r.env.globals["preview"] = preview
-    r.env.globals["symbol_keys"] = dict(SYMBOLS)
+    r.env.globals["symbol_keys"] = SYMBOL_KEYS
     return r
 
 
@@ -139,10 +126,18 @@ def snapshot_files(r: Renderer, root: Path, p: Published) -> dict[str, bytes]:
     short, rel = p.statistic.meta.short_name, p.release.id
     files = {"index.html": r.page("statistic.html", f"archive/{short}/{rel}/index.html",
                                   title=f"{p.statistic.meta.name} – {p.release.period}", published=p,
-                                  key=p.key_figure, related=[], archived=True, assets="assets/")}
+                                  related=[], archived=True, assets="assets/", **statistic_views(r, p))}
     files.update(release_files(p))
     files["assets/style.css"] = (root / "templates" / "assets" / "style.css").read_bytes()
     return files
+
+
+def statistic_views(r: Renderer, p: Published) -> dict:
+    """What a statistic page shows of its tables, formatted in the page's locale."""
+    if p.release is None:
+        return {"key": None, "tables": []}
+    return {"key": key_figure_view(p.key_figure, p.tables, r.locale, p.release.period),
+            "tables": [table_view(t, r.locale) for t in p.tables]}
 
 
 def release_files(p: Published) -> dict[str, bytes]:
@@ -171,7 +166,7 @@ def render_site(r: Renderer, root: Path, site: SiteConfig, locale: Locale, publi
         short = p.statistic.meta.short_name
         path = f"{short}/index.html"
         files[path] = r.page("statistic.html", path, title=p.statistic.meta.name, published=p,
-                             key=p.key_figure, related=[by_name[n] for n in p.statistic.meta.related])
+                             related=[by_name[n] for n in p.statistic.meta.related], **statistic_views(r, p))
         files.update({f"{short}/{rel}": content for rel, content in release_files(p).items()})
         sitemap_urls.append((f"{site.base_url}{short}/", p.release.date if p.release else None))
     if not preview:
@@ -202,7 +197,3 @@ def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: lis
                                            site.base_url, site.host, locale.t("calendar_title")),
         "releases.atom": feeds.atom(recent, site.base_url, site.host, locale.t("feed_title")),
     }
-
-
-def groupby_adjacent(items, attribute: str):
-    return [(k, list(g)) for k, g in itertools.groupby(items, key=lambda x: getattr(x, attribute))]

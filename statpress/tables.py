@@ -1,32 +1,35 @@
 """Tables stage: compute each declared table of a statistic from its datasets.
 
-A table is declared in `stats/<statistic>/tables.toml`: blocks of rows (a total, single rows with a
-filter, or one row per code of a dimension), and columns (a count or sum over a dataset with a
-filter, or a formula over other columns). `{year}`, `{year-1}`, … stand for the release's reference
-year, so one declaration serves every release.
+A table is declared in `stats/<statistic>/tables.toml` (docs/tables.md describes the language):
+blocks of rows (a total, single rows with a filter, or one row per code of a dimension) and
+measures of the kinds in measures.py. `{year}`, `{year-1}`, … stand for the release's reference
+year, so one declaration serves every release. Filters and formulas are parsed by
+expressions.py, never evaluated as Python.
 
-Each dataset is first aggregated over just the columns the statistic's tables use; every count
-cell is then a sum over a boolean mask of that small frame. The masks are kept: the
-confidentiality stage builds its model matrix from them, so rounding needs no table-specific code.
+Each dataset is first aggregated over just the columns the statistic's tables use: those are
+the inner cells. Every published count is the sum of a set of inner cells, and that set is kept
+(as indices) for the confidentiality stage, so rounding needs no table-specific code.
 """
 
 from __future__ import annotations
 
+import graphlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from . import expressions as ex
 from .content import parse
 from .data import Catalog
 from .errors import BuildError
+from .measures import COUNT, IDENT, Aggregate, Broadcast, Formula, MeasureSpec
+from .model import Dimension, Measure, Row, Table
 
-IDENT = r"^[a-z][a-z0-9_]*$"
 PLACEHOLDER = re.compile(r"\{year([+-]\d+)?\}")
-NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class Strict(BaseModel):
@@ -56,38 +59,12 @@ class RowSpec(Strict):
         return self
 
 
-class ColumnSpec(Strict):
-    id: str = Field(pattern=IDENT)
-    label: str = ""
-    period: str = ""
-    group: str = ""  # a header spanning adjacent columns of the same group
-    dataset: str | None = None  # default: the table's
-    where: str | None = None
-    sum: str | None = None  # sum this column instead of counting rows
-    formula: str | None = None
-    decimals: int = Field(0, ge=0, le=3)
-    hidden: bool = False
-    broadcast: bool = False  # one value for every row: the rows' filters do not apply
-    dims: dict[str, str] = {}  # the dataset column that stands for a row dimension
-    breakdown_where: str | None = None  # applies to rows broken down by a dimension only
-
-    @model_validator(mode="after")
-    def _formula_alone(self):
-        if self.formula and (self.where or self.sum or self.dataset or self.broadcast):
-            raise ValueError("a formula column has no dataset, where, sum or broadcast")
-        return self
-
-    @property
-    def is_count(self) -> bool:
-        return self.formula is None and self.sum is None
-
-
 class TableSpec(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     title: str
     dataset: str
     rows: list[RowSpec] = Field(min_length=1)
-    columns: list[ColumnSpec] = Field(min_length=1)
+    columns: list[MeasureSpec] = Field(min_length=1)
     notes: list[str] = []
     title_notes: list[int] = []
     stub: str = ""  # header of the row-label column
@@ -112,69 +89,28 @@ class TablesFile(Strict):
 
 
 @dataclass(frozen=True)
-class Row:
-    key: str
-    label: str
-    notes: tuple[int, ...] = ()
-    heading: bool = False
-    total: bool = False
-
-
-@dataclass(frozen=True)
-class Column:
-    id: str
-    label: str
-    period: str
-    group: str
-    decimals: int
-    hidden: bool
-    is_count: bool
-
-
-@dataclass
-class Table:
-    id: str
-    title: str
-    stub: str
-    rows: list[Row]
-    columns: list[Column]
-    values: pd.DataFrame  # index: keys of the non-heading rows; columns: column ids
-    notes: list[str]
-    title_notes: list[int]
-    formulas: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def visible_columns(self) -> list[Column]:
-        return [c for c in self.columns if not c.hidden]
-
-    def recompute(self) -> None:
-        """Formula columns from the (possibly rounded) counts, in declaration order."""
-        for cid, formula in self.formulas.items():
-            with np.errstate(divide="ignore", invalid="ignore"):
-                result = self.values.astype(float).eval(formula)
-            self.values[cid] = result.replace([np.inf, -np.inf], np.nan)
-
-
-@dataclass(frozen=True)
 class CountCell:
-    """A published count: the sum of `dataset`'s aggregated counts where `mask` is true."""
+    """A published count: the sum of the inner cells `inner` of `dataset`'s aggregated frame."""
     table: str
-    row: str
-    column: str
+    row: str  # row id
+    row_label: str
+    column: str  # measure id
     dataset: str
-    mask: np.ndarray
+    inner: np.ndarray  # indices into the aggregated frame, ascending
 
 
-@dataclass
+@dataclass(frozen=True)
 class Computed:
     tables: list[Table]
     cells: list[CountCell]
-    frames: dict[str, pd.DataFrame]  # aggregated datasets, `_n` counts each inner cell
+    frames: dict[str, pd.DataFrame]  # aggregated datasets: the inner cells, COUNT rows in each
     key_figure: KeyFigure | None
     charts: list[dict]
+    formulas: dict[str, list["CompiledFormula"]]  # per table, in the order they are computed
 
 
-def fill(text: str | None, year: int) -> str | None:
+def substitute_year(text: str | None, year: int) -> str | None:
+    """`{year}`, `{year-1}`, … replaced by the release's reference year and its neighbours."""
     if text is None:
         return None
     return PLACEHOLDER.sub(lambda m: str(year + int(m.group(1) or 0)), text)
@@ -186,41 +122,131 @@ def load_specs(stats_dir: Path, statistic: str) -> tuple[Path, TablesFile]:
     ids = [t.id for t in spec.tables]
     if len(set(ids)) != len(ids):
         raise BuildError(f"{path}: two tables share an id")
+    for t in spec.tables:
+        measure_ids = [c.id for c in t.columns]
+        dupes = sorted({m for m in measure_ids if measure_ids.count(m) > 1})
+        if dupes:
+            raise BuildError(f"{path}: table '{t.id}': two columns share the id {dupes[0]!r}")
     return path, spec
 
 
 def compute(catalog: Catalog, statistic: str, year: int) -> Computed:
     path, spec = load_specs(catalog.root / "stats", statistic)
-    frames = aggregate(catalog, path, spec, year)
-    # One evaluator per aggregated frame, so each filter is evaluated once for all tables.
-    evaluators = {name: Evaluator(path, frame) for name, frame in frames.items()}
+    filters = Filters(catalog, path, year)
+    formulas = {}
+    for t in spec.tables:  # every expression is parsed and checked before any data is read
+        filters.check_table(t)
+        formulas[t.id] = formulas_of(path, t)
+    frames = aggregate(catalog, path, spec, filters)
     tables, cells = [], []
     for t in spec.tables:
-        table, table_cells = compute_table(catalog, path, t, frames, evaluators, year)
+        table, table_cells = compute_table(catalog, path, t, frames, filters, formulas[t.id], year)
         tables.append(table)
         cells += table_cells
     if spec.key_figure:
         check_key_figure(path, spec.key_figure, tables)
-    return Computed(tables, cells, frames, spec.key_figure, spec.charts)
+    return Computed(tables, cells, frames, spec.key_figure, spec.charts, formulas)
 
 
-def aggregate(catalog: Catalog, path: Path, spec: TablesFile, year: int) -> dict[str, pd.DataFrame]:
+# ----------------------------------------------------------------------------------------------
+# filters: parsed once, checked against the datasets, evaluated over aggregated frames
+
+
+class Filters:
+    """Every `where` of a statistic parsed, checked and evaluated once per aggregated frame."""
+
+    def __init__(self, catalog: Catalog, path: Path, year: int):
+        self.catalog, self.path, self.year = catalog, path, year
+        self.parsed: dict[str, ex.Condition] = {}
+        self.masks: dict[tuple[str, str], np.ndarray] = {}
+        self.groups: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+
+    def condition(self, text: str | None, dataset: str, context: str) -> ex.Condition | None:
+        text = substitute_year(text, self.year)
+        if not text:
+            return None
+        if text not in self.parsed:
+            try:
+                self.parsed[text] = ex.parse_filter(text)
+            except ex.ExpressionError as exc:
+                raise BuildError(f"{self.path}: {context}: where {text!r}: {exc}") from None
+        node = self.parsed[text]
+        self.check(node, dataset, f"{context}: where {text!r}")
+        return node
+
+    def check(self, node: ex.Condition, dataset: str, context: str) -> None:
+        """Every name is a column of the dataset and every code compared exists in its classification."""
+        known = self.catalog.columns(dataset)
+        for name in ex.names(node):
+            if name not in known:
+                raise BuildError(f"{self.path}: {context}: dataset '{dataset}' has no column {name!r} "
+                                 f"(columns: {', '.join(known)})")
+        for name, constant in ex.comparisons(node):
+            domain = self.catalog.domain(dataset, name)
+            value = constant.value
+            if domain.kind == "integer" and isinstance(value, str):
+                raise BuildError(f"{self.path}: {context}: column {name!r} holds whole numbers, "
+                                 f"not the text {value!r}")
+            if domain.kind == "code" and not isinstance(value, str):
+                raise BuildError(f"{self.path}: {context}: column {name!r} holds codes; write the code "
+                                 f"in quotes, e.g. '{value}'")
+            if domain.kind == "code" and domain.codes is not None and value not in domain.codes:
+                where = f"classification '{domain.classification}'" if domain.classification else "its values"
+                raise BuildError(f"{self.path}: {context}: {value!r} is not a code of column {name!r} "
+                                 f"(not in {where}: {', '.join(sorted(domain.codes)[:8])}…)")
+
+    def check_table(self, t: TableSpec) -> None:
+        for c in t.columns:
+            if isinstance(c, Aggregate):
+                dataset = c.dataset or t.dataset
+                if dataset not in self.catalog.spec.datasets:
+                    raise BuildError(f"{self.path}: table '{t.id}', column '{c.id}': unknown dataset {dataset!r}")
+                context = f"table '{t.id}', column '{c.id}'"
+                self.condition(c.where, dataset, context)
+                self.condition(getattr(c, "breakdown_where", None), dataset, context)
+                if c.per_row:
+                    for r in t.rows:
+                        self.condition(r.where, dataset, f"{context}, row '{r.label or r.by}'")
+
+    def mask(self, frame_name: str, frame: pd.DataFrame, text: str | None) -> np.ndarray:
+        text = substitute_year(text, self.year)
+        if not text:
+            return np.ones(len(frame), dtype=bool)
+        key = (frame_name, text)
+        if key not in self.masks:
+            node = self.parsed[text]
+            columns = {n: frame[n].to_numpy() for n in ex.names(node)}
+            self.masks[key] = ex.evaluate_filter(node, columns, len(frame))
+        return self.masks[key]
+
+    def by_code(self, frame_name: str, frame: pd.DataFrame, column: str) -> dict[str, np.ndarray]:
+        """The inner cells of each code of a column: ascending indices per code."""
+        key = (frame_name, column)
+        if key not in self.groups:
+            indices = frame.groupby(column, sort=False, observed=True).indices
+            self.groups[key] = {str(code): np.asarray(idx, dtype=np.int64) for code, idx in indices.items()}
+        return self.groups[key]
+
+
+# ----------------------------------------------------------------------------------------------
+# aggregation: each dataset summed over the columns the statistic's tables use
+
+
+def aggregate(catalog: Catalog, path: Path, spec: TablesFile, filters: Filters) -> dict[str, pd.DataFrame]:
     """Each dataset summed over the columns the tables use: the inner cells of the statistic."""
     used: dict[str, set[str]] = {}
     sums: dict[str, set[str]] = {}
     for t in spec.tables:
         for c in t.columns:
-            if c.formula:
+            if not isinstance(c, Aggregate):
                 continue
             name = c.dataset or t.dataset
-            if name not in catalog.spec.datasets:
-                raise BuildError(f"{path}: table '{t.id}', column '{c.id}': unknown dataset {name!r}")
             known = set(catalog.columns(name))
             names = used.setdefault(name, set())
-            texts = [c.where, c.breakdown_where] + ([] if c.broadcast else [r.where for r in t.rows])
-            for text in filter(None, texts):
-                names |= set(NAME.findall(fill(text, year))) & known
-            if not c.broadcast:
+            texts = [c.where, getattr(c, "breakdown_where", None)] + ([r.where for r in t.rows] if c.per_row else [])
+            for text in filter(None, (substitute_year(x, filters.year) for x in texts)):
+                names |= set(ex.names(filters.parsed[text]))
+            if c.per_row:
                 for r in t.rows:
                     if r.by:
                         dim = c.dims.get(r.by, r.by)
@@ -228,161 +254,208 @@ def aggregate(catalog: Catalog, path: Path, spec: TablesFile, year: int) -> dict
                             raise BuildError(f"{path}: table '{t.id}', column '{c.id}': dataset "
                                              f"'{name}' has no column '{dim}' for rows by '{r.by}'")
                         names.add(dim)
-            if c.sum:
-                if c.sum not in known:
+            if c.summed():
+                if c.summed() not in known:
                     raise BuildError(f"{path}: table '{t.id}', column '{c.id}': dataset '{name}' "
-                                     f"has no column '{c.sum}' to sum")
-                sums.setdefault(name, set()).add(c.sum)
-    frames = {}
-    for name, names in sorted(used.items()):
-        data = catalog.dataset(name)
-        keys = sorted(names)
-        values = sorted(sums.get(name, set()))
-        if keys:
-            grouped = data.groupby(keys, observed=True, sort=True)
-            agg = grouped.size().rename("_n").to_frame()
-            for v in values:
-                agg["_sum_" + v] = grouped[v].sum()
-            agg = agg.reset_index()
-        else:
-            agg = pd.DataFrame({"_n": [len(data)], **{"_sum_" + v: [data[v].sum()] for v in values}})
-        for k in keys:
-            if isinstance(agg[k].dtype, pd.CategoricalDtype):
-                agg[k] = agg[k].astype(str)
-        frames[name] = agg
-    return frames
+                                     f"has no column '{c.summed()}' to sum")
+                sums.setdefault(name, set()).add(c.summed())
+    return {name: aggregate_dataset(catalog.dataset(name), sorted(names), sorted(sums.get(name, set())))
+            for name, names in sorted(used.items())}
 
 
-class Evaluator:
-    """Boolean masks over an aggregated frame, one per filter text, computed once."""
-
-    def __init__(self, path: Path, frame: pd.DataFrame):
-        self.path, self.frame, self.cache = path, frame, {}
-
-    def mask(self, text: str | None, context: str) -> np.ndarray:
-        if not text:
-            return np.ones(len(self.frame), dtype=bool)
-        if text not in self.cache:
-            try:
-                result = self.frame.eval(text)
-            except Exception as exc:  # pandas raises many kinds for a bad expression
-                raise BuildError(f"{self.path}: {context}: cannot evaluate {text!r}: {exc}") from None
-            if not (isinstance(result, pd.Series) and result.dtype == bool):
-                raise BuildError(f"{self.path}: {context}: {text!r} is not a condition (true/false)")
-            self.cache[text] = result.to_numpy()
-        return self.cache[text]
-
-    def equals(self, column: str, code: str) -> np.ndarray:
-        key = ("=", column, code)
-        if key not in self.cache:
-            values = self.frame[column]
-            self.cache[key] = (values == int(code) if values.dtype.kind in "iu" else values == code).to_numpy()
-        return self.cache[key]
+def aggregate_dataset(data: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
+    if not keys:
+        return pd.DataFrame({COUNT: [len(data)], **{"_sum_" + v: [data[v].sum()] for v in values}})
+    grouped = data.groupby(keys, observed=True, sort=True)
+    agg = grouped.size().rename(COUNT).to_frame()
+    for v in values:
+        agg["_sum_" + v] = grouped[v].sum()
+    agg = agg.reset_index()
+    for k in keys:
+        if isinstance(agg[k].dtype, pd.CategoricalDtype):
+            agg[k] = agg[k].astype(str).to_numpy(dtype=object)
+    return agg
 
 
-def expand_rows(catalog: Catalog, path: Path, t: TableSpec, year: int) -> list[tuple[Row, RowSpec, str | None]]:
-    """The table's rows, each with its block and (for dimension rows) its code."""
-    out = []
+# ----------------------------------------------------------------------------------------------
+# rows
+
+
+@dataclass(frozen=True)
+class ExpandedRow:
+    row: Row
+    spec: RowSpec
+
+
+def expand_rows(catalog: Catalog, path: Path, t: TableSpec, year: int) -> tuple[list[ExpandedRow], list[Dimension]]:
+    """The table's rows, each with its block; and the dimensions the blocks break down by."""
+    out, dimensions = [], []
     for i, r in enumerate(t.rows):
         if r.heading:
-            out.append((Row(f"heading-{i}", fill(r.heading, year), heading=True), r, None))
+            out.append(ExpandedRow(Row(f"heading-{i}", substitute_year(r.heading, year), "heading"), r))
         if r.label is not None:
-            key = r.id or re.sub(r"[^a-z0-9]+", "_", fill(r.label, year).lower()).strip("_")
-            out.append((Row(key, fill(r.label, year), tuple(r.notes), total=r.where is None), r, None))
+            label = substitute_year(r.label, year)
+            row_id = r.id or re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+            kind = "total" if r.where is None else "filter"
+            out.append(ExpandedRow(Row(row_id, label, kind, notes=tuple(r.notes)), r))
             continue
-        if r.by == "year":
-            first, _, last = fill(r.years, year).partition("-")
-            codes = [str(y) for y in range(int(first), int(last) + 1)]
-            labels = dict(zip(codes, codes))
-        else:
-            cls = catalog.classifications.get(r.classification)
-            if cls is None:
-                raise BuildError(f"{path}: table '{t.id}': unknown classification {r.classification!r}")
-            codes = r.codes if r.codes is not None else [c for c in cls.codes if c not in r.skip_codes]
-            unknown = [c for c in codes + r.skip_codes if c not in cls.table.index]
-            if unknown:
-                raise BuildError(f"{path}: table '{t.id}': code {unknown[0]!r} is not in classification "
-                                 f"'{r.classification}'")
-            labels = {c: cls.label(c) for c in codes}
-        out += [(Row(f"{r.by}:{c}", labels[c], tuple(r.notes)), r, c) for c in codes]
-    keys = [row.key for row, _, _ in out]
-    if len(set(keys)) != len(keys):
-        raise BuildError(f"{path}: table '{t.id}': two rows share the key {keys[0]!r}; give rows an 'id'")
-    return out
+        dimension = row_dimension(catalog, path, t, r, year)
+        dimensions.append(dimension)
+        out += [ExpandedRow(Row(f"{r.by}:{code}", label, "code", r.by, code, tuple(r.notes)), r)
+                for code, label in zip(dimension.codes, dimension.labels)]
+    ids = [e.row.id for e in out]
+    dupes = [i for i in ids if ids.count(i) > 1]
+    if dupes:
+        raise BuildError(f"{path}: table '{t.id}': two rows share the id {dupes[0]!r}; give rows an 'id'")
+    return out, dimensions
 
 
-def compute_table(catalog, path, t: TableSpec, frames, evaluators, year) -> tuple[Table, list[CountCell]]:
-    rows = expand_rows(catalog, path, t, year)
-    data_rows = [(row, spec, code) for row, spec, code in rows if not row.heading]
-    values = pd.DataFrame(index=[row.key for row, _, _ in data_rows], dtype=float)
-    cells, formulas = [], {}
-    for c in t.columns:
-        context = f"table '{t.id}', column '{c.id}'"
-        if c.formula:
-            formulas[c.id] = c.formula
-            values[c.id] = np.nan
-            continue
-        name = c.dataset or t.dataset
-        frame = frames[name]
-        ev = evaluators[name]
-        measure = frame["_sum_" + c.sum].to_numpy() if c.sum else frame["_n"].to_numpy()
-        base = ev.mask(fill(c.where, year), context)
-        column = []
-        for row, spec, code in data_rows:
-            mask = base
-            if not c.broadcast:
-                mask = mask & ev.mask(fill(spec.where, year), f"{context}, row '{row.label}'")
-                if code is not None:
-                    mask = mask & ev.equals(c.dims.get(spec.by, spec.by), code)
-                    mask = mask & ev.mask(fill(c.breakdown_where, year), context)
-            column.append(measure[mask].sum())
-            if c.is_count:
-                cells.append(CountCell(t.id, row.key, c.id, name, mask))
-        values[c.id] = np.array(column, dtype=float)
-    table = Table(
-        id=t.id, title=fill(t.title, year), stub=fill(t.stub, year),
-        rows=[row for row, _, _ in rows],
-        columns=[Column(c.id, fill(c.label, year), fill(c.period, year), fill(c.group, year),
-                        c.decimals, c.hidden, c.is_count) for c in t.columns],
-        values=values, notes=[fill(n, year) for n in t.notes], title_notes=t.title_notes,
-        formulas=formulas,
-    )
-    try:
-        table.recompute()
-    except Exception as exc:
-        raise BuildError(f"{path}: table '{t.id}': cannot compute a formula: {exc}") from None
-    counts = [c.id for c in table.columns if c.is_count]
-    if counts and not table.values[counts].to_numpy().any():
+def row_dimension(catalog: Catalog, path: Path, t: TableSpec, r: RowSpec, year: int) -> Dimension:
+    if r.by == "year":
+        first, _, last = substitute_year(r.years, year).partition("-")
+        try:
+            codes = tuple(str(y) for y in range(int(first), int(last) + 1))
+        except ValueError:
+            raise BuildError(f"{path}: table '{t.id}': years {r.years!r}: expected a range such as "
+                             "\"1972-{year}\"") from None
+        return Dimension("year", None, codes, codes, role="time")
+    cls = catalog.classifications.get(r.classification)
+    if cls is None:
+        raise BuildError(f"{path}: table '{t.id}': unknown classification {r.classification!r}")
+    codes = r.codes if r.codes is not None else [c for c in cls.codes if c not in r.skip_codes]
+    unknown = [c for c in codes + r.skip_codes if c not in cls.table.index]
+    if unknown:
+        raise BuildError(f"{path}: table '{t.id}': code {unknown[0]!r} is not in classification "
+                         f"'{r.classification}'")
+    return Dimension(r.by, r.classification, tuple(codes), tuple(cls.label(c) for c in codes))
+
+
+# ----------------------------------------------------------------------------------------------
+# one table
+
+
+def compute_table(catalog: Catalog, path: Path, t: TableSpec, frames: dict[str, pd.DataFrame],
+                  filters: Filters, formulas: list["CompiledFormula"], year: int) -> tuple[Table, list[CountCell]]:
+    rows, dimensions = expand_rows(catalog, path, t, year)
+    data_rows = [e for e in rows if not e.row.heading]
+    values = np.full((len(data_rows), len(t.columns)), np.nan)
+    cells = []
+    for j, c in enumerate(t.columns):
+        if isinstance(c, Aggregate):
+            column, inner = aggregate_measure(t, c, data_rows, frames, filters)
+            values[:, j] = column
+            if c.protected:
+                cells += [CountCell(t.id, e.row.id, e.row.label, c.id, c.dataset or t.dataset, idx)
+                          for e, idx in zip(data_rows, inner)]
+    measures = tuple(Measure(c.id, substitute_year(c.label, year), c.kind, substitute_year(c.period, year),
+                             substitute_year(c.group, year), c.unit, c.decimals, c.hidden, c.protected)
+                     for c in t.columns)
+    table = Table(t.id, path, substitute_year(t.title, year), substitute_year(t.stub, year),
+                  tuple(e.row for e in rows), measures, tuple(dimensions), values,
+                  np.full(values.shape, "", dtype=object),
+                  tuple(substitute_year(n, year) for n in t.notes), tuple(t.title_notes))
+    counts = [j for j, c in enumerate(t.columns) if c.protected]
+    if counts and not np.nan_to_num(values[:, counts]).any():
         raise BuildError(f"{path}: table '{t.id}' has no data for {year}: every count is zero "
                          "(is the data for this release's period missing?)")
-    return table, cells
+    return apply_formulas(table, formulas), cells
+
+
+def aggregate_measure(t: TableSpec, c: Aggregate, data_rows: list[ExpandedRow], frames, filters: Filters):
+    """One aggregate measure over every data row: its values and each cell's inner cells."""
+    name = c.dataset or t.dataset
+    frame = frames[name]
+    quantity = c.inner_values(frame)
+    base = filters.mask(name, frame, c.where)
+    column, inner = [], []
+    for e in data_rows:
+        if not c.per_row:
+            idx = np.flatnonzero(base)
+        elif e.row.kind != "code":
+            idx = np.flatnonzero(base & filters.mask(name, frame, e.spec.where))
+        else:
+            mask = base & filters.mask(name, frame, e.spec.where) & filters.mask(name, frame, c.breakdown_where)
+            group = filters.by_code(name, frame, c.dims.get(e.row.dimension, e.row.dimension)).get(e.row.code)
+            idx = np.zeros(0, dtype=np.int64) if group is None else group[mask[group]]
+        column.append(quantity[idx].sum())
+        inner.append(idx)
+    return np.asarray(column, dtype=float), inner
+
+
+# ----------------------------------------------------------------------------------------------
+# formulas
+
+
+@dataclass(frozen=True)
+class CompiledFormula:
+    measure: str
+    term: ex.Term
+    on_zero: str | None
+    context: str  # "file: table 't', column 'c'" for messages
+
+
+def formulas_of(path: Path, t: TableSpec) -> list[CompiledFormula]:
+    """The table's formulas, parsed and ordered so each comes after the measures it reads."""
+    ids = {c.id for c in t.columns}
+    parsed, graph = {}, {}
+    for c in t.columns:
+        if not isinstance(c, Formula):
+            continue
+        context = f"{path}: table '{t.id}', column '{c.id}'"
+        try:
+            term = ex.parse_formula(c.formula)
+        except ex.ExpressionError as exc:
+            raise BuildError(f"{context}: formula {c.formula!r}: {exc}") from None
+        unknown = [n for n in ex.names(term) if n not in ids]
+        if unknown:
+            raise BuildError(f"{context}: formula {c.formula!r}: unknown column {unknown[0]!r} "
+                             f"(columns of this table: {', '.join(sorted(ids))})")
+        parsed[c.id] = CompiledFormula(c.id, term, c.on_zero, context)
+        graph[c.id] = {n for n in ex.names(term) if n in {f.id for f in t.columns if isinstance(f, Formula)}}
+    try:
+        order = list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as exc:
+        cycle = exc.args[1]
+        raise BuildError(f"{path}: table '{t.id}', column '{cycle[0]}': formulas refer to each other in a "
+                         f"circle ({' → '.join(cycle)}); a formula can use only columns computed without it") from None
+    return [parsed[m] for m in order]
+
+
+def apply_formulas(table: Table, formulas: list[CompiledFormula]) -> Table:
+    """Formula measures from the (possibly rounded) counts, each after those it depends on."""
+    for f in formulas:
+        size = table.values.shape[0]
+        columns = {n: table.column(n) for n in ex.names(f.term)}
+        result = ex.evaluate(f.term, columns, size)
+        values = np.broadcast_to(result.values, (size,)).astype(float)
+        status = np.where(np.isnan(values), "..", "").astype(object)
+        if result.zero_division.any():
+            if f.on_zero is None:
+                row = table.data_rows[int(np.flatnonzero(result.zero_division)[0])]
+                raise BuildError(f"{f.context}: division by zero in row '{row.label}'; add on_zero = \"..\" "
+                                 "(or \".\" or \":\") to show such cells with that symbol")
+            values = np.where(result.zero_division, np.nan, values)
+            status = np.where(result.zero_division, f.on_zero, status).astype(object)
+        values = np.where(np.isinf(values), np.nan, values)
+        table = table.with_column(f.measure, values, status)
+    return table
 
 
 def check_key_figure(path: Path, key: KeyFigure, tables: list[Table]) -> None:
     table = next((t for t in tables if t.id == key.table), None)
     if table is None:
         raise BuildError(f"{path}: key_figure: unknown table {key.table!r}")
-    if key.row not in table.values.index:
+    if not table.has_row(key.row):
         raise BuildError(f"{path}: key_figure: table '{key.table}' has no row {key.row!r} "
-                         f"(rows: {', '.join(table.values.index)})")
+                         f"(rows: {', '.join(r.id for r in table.data_rows)})")
     for f in key.facts:
-        if f.column not in table.values.columns:
+        if not table.has_measure(f.column):
             raise BuildError(f"{path}: key_figure: table '{key.table}' has no column {f.column!r}")
 
 
-@dataclass(frozen=True)
-class KeyFigureView:
-    value: float
-    text: str
-    others: list[tuple[float, str, int, bool]]
-
-
-def key_figure_view(computed: Computed, year: int) -> KeyFigureView | None:
-    spec = computed.key_figure
-    if spec is None:
-        return None
-    table = next(t for t in computed.tables if t.id == spec.table)
-    decimals = {c.id: c.decimals for c in table.columns}
-    facts = [(table.values.at[spec.row, f.column], fill(f.text, year), decimals[f.column], f.sign)
-             for f in spec.facts]
-    return KeyFigureView(facts[0][0], facts[0][1], facts[1:])
+def mark_periods(table: Table, items, symbol: str) -> Table:
+    """Every figure in the rows of the years that `items` (corrections or provisional figures of a
+    release) name for this table carries `symbol`."""
+    years = {str(period) for item in items if table.id in item.tables for period in item.periods}
+    rows = {r.id for r in table.data_rows if r.dimension == "year" and r.code in years}
+    return table.with_status(rows, symbol) if rows else table

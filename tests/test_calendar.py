@@ -39,10 +39,12 @@ def figures(stat_id, period):
     """Every count and figure a release's tables show, as digit strings."""
     out = set()
     s = next(s for s in load_all(ROOT / "content") if s.id == stat_id)
-    computed, _ = pipeline.compute_release(s, load_catalog(ROOT), period)
+    # a period without a release of its own (the year before the first) is computed as one would be
+    release = s.releases[0].model_copy(update={"period": period, "corrections": [], "provisional": []})
+    computed, _ = pipeline.compute_release(s, load_catalog(ROOT), release)
     for t in computed.tables:
-        for c in t.visible_columns:
-            for v in t.values[c.id]:
+        for m in t.visible_measures:
+            for v in t.column(m.id):
                 if v == v and abs(v) >= 1000:
                     out.add(str(int(round(abs(v)))))
     # figures that read like a year cannot be told from the years the pages name

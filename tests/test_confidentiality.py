@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from statpress.adhoc import model_matrix
-from statpress.confidentiality import RoundingResult, RoundingSummary, check_protected, pls_round
+from statpress.rounding import RoundingResult, RoundingSummary, check_protected, pls_round
 from statpress.errors import BuildError
 
 SMALLISH = [0, 0, 1, 1, 1, 2, 2, 2, 3, 4, 5, 6, 8, 13, 40]
@@ -87,7 +87,8 @@ def _check_invariants(X, y, res: RoundingResult, base: int, max_round=None):
 @given(tables(), st.sampled_from([3, 5]), st.integers(0, 2**31))
 def test_rounding_properties(case, base, seed):
     frame, tabs, hier = case
-    X, y, cells = model_matrix(frame, tabs, hier, freq="n")
+    model, cells = model_matrix(frame, tabs, hier, freq="n")
+    X, y = model.x, model.y
     res = pls_round(X, y, base=base, seed=seed)
     _check_invariants(X, y, res, base)
 
@@ -96,7 +97,8 @@ def test_rounding_properties(case, base, seed):
 @given(tables(), st.sampled_from([3, 5]), st.integers(0, 2**31))
 def test_same_input_same_seed_same_output(case, base, seed):
     frame, tabs, hier = case
-    X, y, _ = model_matrix(frame, tabs, hier, freq="n")
+    model, _ = model_matrix(frame, tabs, hier, freq="n")
+    X, y = model.x, model.y
     a = pls_round(X, y, base=base, seed=seed)
     b = pls_round(X.copy(), y.copy(), base=base, seed=seed)
     assert np.array_equal(a.inner, b.inner)
@@ -108,7 +110,8 @@ def test_same_input_same_seed_same_output(case, base, seed):
 def test_max_round_properties(case, base_max, seed):
     frame, tabs, hier = case
     base, max_round = base_max
-    X, y, _ = model_matrix(frame, tabs, hier, freq="n")
+    model, _ = model_matrix(frame, tabs, hier, freq="n")
+    X, y = model.x, model.y
     res = pls_round(X, y, base=base, max_round=max_round, seed=seed)
     _check_invariants(X, y, res, base, max_round)
 
@@ -196,7 +199,7 @@ def test_dense_input_and_float_integers_are_accepted():
         (np.array([[2, 0], [0, 1]]), [1, 2], {}, "only 0 and 1"),
         (np.eye(2), [1, 2], {"base": 1}, "base must be at least 2"),
         (np.eye(2), [1, 2], {"base": 2.5}, "base must be an integer"),
-        (np.eye(2), [1, 2], {"max_round": 0}, "max_round must be at least 1"),
+        (np.eye(2), [1, 2], {"max_round": 1}, "max_round must be at least 2"),
         (np.eye(2), [[1, 2]], {}, "1-dimensional"),
         (np.eye(2), ["a", "b"], {}, "non-negative integers"),
         (np.ones(3), [1, 2, 3], {}, "2-dimensional"),
@@ -226,7 +229,8 @@ def test_greedy_and_swaps_keep_margins_close():
     rng = np.random.default_rng(7)
     frame = pd.DataFrame([(f"r{i}", f"c{j}") for i in range(30) for j in range(8)], columns=["R", "C"])
     frame["n"] = rng.choice([1, 2, 5, 9, 20], size=len(frame), p=[0.3, 0.3, 0.1, 0.1, 0.2])
-    X, y, _ = model_matrix(frame, [["R", "C"]], {}, freq="n")
+    model, _ = model_matrix(frame, [["R", "C"]], {}, freq="n")
+    X, y = model.x, model.y
     res = pls_round(X, y, base=3)
     _check_invariants(X, y, res, 3)
     assert res.summary.max_abs_change <= 4
@@ -238,12 +242,13 @@ def test_greedy_and_swaps_keep_margins_close():
 
 
 def test_swap_refinement_lowers_error_and_keeps_state_consistent():
-    from statpress.confidentiality import _refine_swaps
+    from statpress.rounding import _refine_swaps
 
     rng = np.random.default_rng(11)
     frame = pd.DataFrame([(f"r{i}", f"c{j}") for i in range(20) for j in range(6)], columns=["R", "C"])
     frame["n"] = rng.choice([1, 2], size=len(frame))
-    X, y, _ = model_matrix(frame, [["R", "C"]], {}, freq="n")
+    model, _ = model_matrix(frame, [["R", "C"]], {}, freq="n")
+    X, y = model.x, model.y
     Xs = sp.csr_matrix(X)
     Xsc = Xs.tocsc()
     nc = Xs.shape[0]
@@ -274,7 +279,8 @@ def test_quality_beats_independent_nearest_rounding():
     kind = rng.random(len(frame))
     frame["n"] = np.where(kind < 0.2, rng.integers(1, 3, len(frame)),
                           np.where(kind < 0.25, 0, 3 + rng.negative_binomial(2, 0.05, len(frame))))
-    X, y, _ = model_matrix(frame, [["M", "S", "A", "Y"]], {"M": hier}, freq="n")
+    model, _ = model_matrix(frame, [["M", "S", "A", "Y"]], {"M": hier}, freq="n")
+    X, y = model.x, model.y
     b = 3
     res = pls_round(X, y, base=b)
     _check_invariants(X, y, res, b)
@@ -307,8 +313,9 @@ def test_benchmark_register_table_meets_the_quality_targets():
     frame, hierarchy = register_table()
     assert len(frame) == 356 * 2 * 10 * 5
     assert len(set(hierarchy.values())) == 15
-    X, y, _ = model_matrix(frame, [["municipality", "sex", "age", "year"]], {"municipality": hierarchy},
+    model, _ = model_matrix(frame, [["municipality", "sex", "age", "year"]], {"municipality": hierarchy},
                            freq="count")
+    X, y = model.x, model.y
     assert X.shape[1] == 73656  # (356 + 15 + 1) × 3 × 11 × 6: every margin published
     assert abs(small_share(y) - 0.15) < 0.005
     res = pls_round(X, y, base=3)

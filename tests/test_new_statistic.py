@@ -46,6 +46,7 @@ years = "{year-4}-{year}"
 
 [[tables.columns]]
 id = "mean"
+kind = "sum"
 label = "Mean population"
 sum = "mean_population"
 

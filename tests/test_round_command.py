@@ -96,12 +96,17 @@ def test_base_and_max_round_options(micro, tmp_path, capsys):
 
 def test_model_matrix_shapes():
     frame = pd.DataFrame({"a": ["x", "y", "y"], "b": ["1", "1", "2"], "n": [1, 2, 3]})
-    X, y, cells = model_matrix(frame, [["a", "b"]], {}, freq="n")
-    assert X.shape == (3, 3 * 3 - 1)  # a∈{x,y,T} × b∈{1,2,T}, (x,2) absent
+    model, cells = model_matrix(frame, [["a", "b"]], {}, freq="n")
+    X, y = model.x, model.y
+    assert len(cells) == 3 * 3 - 1  # a∈{x,y,T} × b∈{1,2,T}, (x,2) absent
+    # (x,Total) is the same cell as (x,1), and (Total,2) as (y,2): the model holds each once
+    assert X.shape == (3, len(cells) - 2)
     assert list(y) == [1, 2, 3]
     assert list(cells.columns) == ["a", "b"]
     total = cells.index[(cells.a == "Total") & (cells.b == "Total")][0]
-    assert (X.T @ y)[total] == 6
+    assert model.published[total] == 6
+    same = cells.index[(cells.a == "x") & (cells.b == "Total")][0], cells.index[(cells.a == "x") & (cells.b == "1")][0]
+    assert model.cell_column[same[0]] == model.cell_column[same[1]]
 
 
 def _err(capsys):

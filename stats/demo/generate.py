@@ -403,9 +403,10 @@ def calibrate_rounding(frame: pd.DataFrame, out: Path) -> pd.DataFrame:
         catalog = load_catalog(ROOT)
         catalog.use("naturalisations", out / "naturalisations.csv")
         computed = tables.compute(catalog, "naturalisations", 2023)
-        confidentiality.protect(computed, settings)
-        shown = next(x for x in computed.tables if x.id == "by-sex-age").values["total"]
-        off = {g: n - int(shown[f"citizenship_natgroup:{g}"]) for g, n in target.items()}
+        protected, _ = confidentiality.protect(computed, settings)
+        table = next(x for x in protected if x.id == "by-sex-age")
+        shown = {r.code: table.cell(r.id, "total").value for r in table.data_rows if r.dimension == "citizenship_natgroup"}
+        off = {g: n - int(shown[g]) for g, n in target.items()}
         if not any(off.values()):
             return frame
         for group, delta in sorted(off.items()):

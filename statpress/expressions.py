@@ -1,0 +1,284 @@
+"""The expression language of tables.toml: filters (`where`) and formulas (`formula`).
+
+A table definition is content, written by editors, so an expression must never be able to run
+code. Expressions are parsed with Python's `ast` module (the syntax editors already read) and
+then translated into a small tree of our own; anything outside the grammar is rejected before
+any value is computed. The tree is evaluated over numpy arrays here, and other engines can
+translate it (to SQL, to Spark) without ever seeing the text.
+
+Grammar (docs/tables.md has examples):
+
+    filter     := condition
+    condition  := condition "or" condition | condition "and" condition | "not" condition
+                | "(" condition ")" | comparison
+    comparison := term (("==" | "!=" | "<" | "<=" | ">" | ">=") term)+
+                | NAME ("in" | "not in") "[" constant ("," constant)* "]"
+    formula    := term
+    term       := term ("+" | "-" | "*" | "/") term | "-" term | "(" term ")" | NAME | constant
+    constant   := integer | decimal number | 'text' | "text"
+
+NAME is a dataset column (in a filter) or a column id of the same table (in a formula).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Mapping, Union
+
+import numpy as np
+
+
+class ExpressionError(ValueError):
+    """An expression outside the grammar; the message names the offending token."""
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+
+
+@dataclass(frozen=True)
+class Constant:
+    value: int | float | str
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    op: str  # + - * /
+    left: "Term"
+    right: "Term"
+
+
+@dataclass(frozen=True)
+class Negative:
+    operand: "Term"
+
+
+@dataclass(frozen=True)
+class Compare:
+    op: str  # == != < <= > >=
+    left: "Term"
+    right: "Term"
+
+
+@dataclass(frozen=True)
+class Member:
+    name: Name
+    values: tuple[Constant, ...]
+    negated: bool = False  # "not in"
+
+
+@dataclass(frozen=True)
+class Logical:
+    op: str  # and, or
+    operands: tuple["Condition", ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: "Condition"
+
+
+Term = Union[Name, Constant, Arithmetic, Negative]
+Condition = Union[Compare, Member, Logical, Not]
+
+ARITHMETIC = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+COMPARISON = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+LOGICAL = {ast.And: "and", ast.Or: "or"}
+
+
+def parse_filter(text: str) -> Condition:
+    """A `where` condition; ExpressionError names what is not allowed."""
+    return _condition(_parse(text), text)
+
+
+def parse_formula(text: str) -> Term:
+    """A `formula`: arithmetic over column ids and numbers."""
+    node = _term(_parse(text), text)
+    for constant in constants(node):
+        if isinstance(constant.value, str):
+            raise ExpressionError(f"text {constant.value!r} in a formula: a formula computes numbers")
+    return node
+
+
+def _parse(text: str) -> ast.expr:
+    if not text.strip():
+        raise ExpressionError("the expression is empty")
+    try:
+        return ast.parse(text.strip(), mode="eval").body
+    except SyntaxError as exc:
+        at = text.strip()[exc.offset - 1: exc.offset] if exc.offset else ""
+        where = f" at {at!r} (character {exc.offset})" if at else ""
+        raise ExpressionError(f"not a valid expression{where}: {exc.msg}") from None
+
+
+def _token(node: ast.AST, text: str) -> str:
+    segment = ast.get_source_segment(text.strip(), node)
+    return repr(segment) if segment else type(node).__name__
+
+
+def _forbidden(node: ast.AST, text: str, what: str) -> ExpressionError:
+    kinds = {ast.Attribute: "an attribute access", ast.Call: "a function call", ast.Subscript: "an index",
+             ast.Lambda: "a lambda", ast.MatMult: "the operator @"}
+    kind = next((v for k, v in kinds.items() if isinstance(node, k)), type(node).__name__)
+    return ExpressionError(f"{_token(node, text)} is not allowed ({kind}); {what}")
+
+
+def _condition(node: ast.expr, text: str) -> Condition:
+    if isinstance(node, ast.BoolOp):
+        return Logical(LOGICAL[type(node.op)], tuple(_condition(v, text) for v in node.values))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return Not(_condition(node.operand, text))
+    if isinstance(node, ast.Compare):
+        return _comparison(node, text)
+    raise _forbidden(node, text, "expected a condition such as year == 2024 or sex in ['M', 'F']")
+
+
+def _comparison(node: ast.Compare, text: str) -> Condition:
+    parts = []
+    left = node.left
+    for op, right in zip(node.ops, node.comparators):
+        if isinstance(op, (ast.In, ast.NotIn)):
+            if not isinstance(left, ast.Name) or not isinstance(right, (ast.List, ast.Tuple)) or len(node.ops) > 1:
+                raise ExpressionError(f"{_token(node, text)}: 'in' takes a column name and a list such as "
+                                      "['M', 'F']")
+            values = tuple(_constant(v, text) for v in right.elts)
+            if not values:
+                raise ExpressionError(f"{_token(node, text)}: the list after 'in' is empty")
+            parts.append(Member(_name(left, text), values, isinstance(op, ast.NotIn)))
+        elif type(op) in COMPARISON:
+            parts.append(Compare(COMPARISON[type(op)], _term(left, text), _term(right, text)))
+        else:
+            raise ExpressionError(f"{_token(node, text)}: the comparison {type(op).__name__} is not allowed; "
+                                  "use ==, !=, <, <=, >, >=, in or not in")
+        left = right
+    return parts[0] if len(parts) == 1 else Logical("and", tuple(parts))
+
+
+def _term(node: ast.expr, text: str) -> Term:
+    if isinstance(node, ast.BinOp) and type(node.op) in ARITHMETIC:
+        return Arithmetic(ARITHMETIC[type(node.op)], _term(node.left, text), _term(node.right, text))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        operand = _term(node.operand, text)
+        return Negative(operand) if isinstance(node.op, ast.USub) else operand
+    if isinstance(node, ast.Name):
+        return _name(node, text)
+    if isinstance(node, ast.Constant):
+        return _constant(node, text)
+    if isinstance(node, ast.BinOp):
+        raise ExpressionError(f"{_token(node, text)}: the operator {type(node.op).__name__} is not allowed; "
+                              "arithmetic is +, -, * and /")
+    raise _forbidden(node, text, "expected a column name, a number, a text in quotes or arithmetic")
+
+
+def _name(node: ast.Name, text: str) -> Name:
+    if node.id.startswith("_"):
+        raise ExpressionError(f"{node.id!r} is not allowed: names starting with '_' are reserved")
+    return Name(node.id)
+
+
+def _constant(node: ast.expr, text: str) -> Constant:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+        inner = _constant(node.operand, text)
+        if isinstance(inner.value, str):
+            raise ExpressionError(f"{_token(node, text)}: a text cannot be negative")
+        return Constant(-inner.value)
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float, str):
+        return Constant(node.value)
+    raise _forbidden(node, text, "expected a number or a text in quotes")
+
+
+# ----------------------------------------------------------------------------------------------
+# reading a tree
+
+
+def walk(node):
+    """Every node of a tree, the node itself first."""
+    yield node
+    children = {Arithmetic: lambda n: (n.left, n.right), Negative: lambda n: (n.operand,),
+                Compare: lambda n: (n.left, n.right), Member: lambda n: (n.name, *n.values),
+                Logical: lambda n: n.operands, Not: lambda n: (n.operand,)}
+    for child in children.get(type(node), lambda n: ())(node):
+        yield from walk(child)
+
+
+def names(node) -> list[str]:
+    """The column names an expression reads, in order of appearance, each once."""
+    return list(dict.fromkeys(n.id for n in walk(node) if isinstance(n, Name)))
+
+
+def constants(node) -> list[Constant]:
+    return [n for n in walk(node) if isinstance(n, Constant)]
+
+
+def comparisons(node) -> list[tuple[str, Constant]]:
+    """(column, constant) pairs compared directly: the codes a filter names, to check them."""
+    out = []
+    for n in walk(node):
+        if isinstance(n, Member):
+            out += [(n.name.id, v) for v in n.values]
+        elif isinstance(n, Compare):
+            for a, b in ((n.left, n.right), (n.right, n.left)):
+                if isinstance(a, Name) and isinstance(b, Constant):
+                    out.append((a.id, b))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# evaluation over numpy arrays
+
+
+@dataclass(frozen=True)
+class Result:
+    values: np.ndarray
+    zero_division: np.ndarray  # rows where a denominator was zero
+
+
+def evaluate_filter(node: Condition, columns: Mapping[str, np.ndarray], size: int) -> np.ndarray:
+    """A boolean mask over `size` rows."""
+    if isinstance(node, Logical):
+        masks = [evaluate_filter(n, columns, size) for n in node.operands]
+        combine = np.logical_and if node.op == "and" else np.logical_or
+        return np.asarray(combine.reduce(masks), dtype=bool)
+    if isinstance(node, Not):
+        return ~evaluate_filter(node.operand, columns, size)
+    if isinstance(node, Member):
+        values = columns[node.name.id]
+        wanted = np.array([_like(v.value, values) for v in node.values], dtype=values.dtype)
+        return np.isin(values, wanted, invert=node.negated)
+    left = _broadcast(evaluate(node.left, columns, size).values, size)
+    right = _broadcast(evaluate(node.right, columns, size).values, size)
+    op = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
+          ">": np.greater, ">=": np.greater_equal}[node.op]
+    return np.asarray(op(left, right), dtype=bool)
+
+
+def _like(value, values: np.ndarray):
+    return str(value) if values.dtype.kind in "OUS" else value
+
+
+def _broadcast(values: np.ndarray, size: int) -> np.ndarray:
+    return np.broadcast_to(values, (size,)) if values.ndim == 0 else values
+
+
+def evaluate(node: Term, columns: Mapping[str, np.ndarray], size: int) -> Result:
+    """A term's values over `size` rows, and where a division had a zero denominator."""
+    none = np.zeros(size, dtype=bool)
+    if isinstance(node, Name):
+        return Result(columns[node.id], none)
+    if isinstance(node, Constant):
+        return Result(np.asarray(node.value), none)
+    if isinstance(node, Negative):
+        inner = evaluate(node.operand, columns, size)
+        return Result(-inner.values.astype(float), inner.zero_division)
+    left, right = evaluate(node.left, columns, size), evaluate(node.right, columns, size)
+    a, b = left.values.astype(float), right.values.astype(float)
+    zero = left.zero_division | right.zero_division
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if node.op == "/":
+            zero = zero | _broadcast(b == 0, size)
+            values = np.divide(a, b)
+        else:
+            values = {"+": np.add, "-": np.subtract, "*": np.multiply}[node.op](a, b)
+    return Result(values, zero)
