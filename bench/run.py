@@ -42,7 +42,13 @@ def main() -> int:
     print()
     print("rounding benchmark (bench/bench_rounding.py):")
     sys.stdout.flush()
-    return subprocess.run([sys.executable, "bench/bench_rounding.py"], cwd=ROOT).returncode
+    status = subprocess.run([sys.executable, "bench/bench_rounding.py"], cwd=ROOT).returncode
+    for base in (3, 5):
+        print()
+        print(f"the benchmark table published by the build, base {base} (bench/bench_statistic.py):")
+        sys.stdout.flush()
+        status |= subprocess.run([sys.executable, "bench/bench_statistic.py", "--base", str(base)], cwd=ROOT).returncode
+    return status
 
 
 if __name__ == "__main__":

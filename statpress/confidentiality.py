@@ -28,7 +28,8 @@ class ProtectionModel:
     `x` (n_inner × n_unique, 0/1, CSC) has one column per distinct set of inner cells; `cell_column`
     maps each requested published cell to its column, and `labels` names each column in messages.
     A cell shown twice (the same total in two tables) is one cell to the rounding: counting it
-    twice would weigh its error twice.
+    twice would weigh its error twice. A cell with no inner cells (a code absent from the data) is
+    0 whatever the rounding does, so it is left out (its `cell_column` is -1).
     """
     x: sp.csc_matrix
     y: np.ndarray  # int64 counts of the inner cells
@@ -48,6 +49,9 @@ class ProtectionModel:
         keep = []
         for j in range(n_cells):
             members = x.indices[x.indptr[j]:x.indptr[j + 1]]
+            if members.size == 0:
+                cell_column[j] = -1
+                continue
             key = hashlib.blake2b(members.tobytes(), digest_size=16).digest()
             if key not in first:
                 first[key] = len(keep)
@@ -55,10 +59,14 @@ class ProtectionModel:
             cell_column[j] = first[key]
         return cls(x[:, keep], np.asarray(y, dtype=np.int64), tuple(labels[j] for j in keep), cell_column)
 
+    def per_cell(self, values: np.ndarray) -> np.ndarray:
+        """Values of the model's columns, one per requested published cell (0 for an empty cell)."""
+        return np.where(self.cell_column >= 0, np.append(values, 0)[self.cell_column], 0)
+
     @property
     def published(self) -> np.ndarray:
         """Each requested published cell's unprotected value."""
-        return (self.x.T @ self.y)[self.cell_column]
+        return self.per_cell(self.x.T @ self.y)
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,7 @@ def protect_model(model: ProtectionModel, base: int, max_round: int | None, seed
     if problems:
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
         raise BuildError(f"confidentiality check failed: {problems[0]}{more}")
-    return Protected(result.published_after[model.cell_column], result)
+    return Protected(model.per_cell(result.published_after), result)
 
 
 # ----------------------------------------------------------------------------------------------

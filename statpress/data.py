@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from .content import parse
 from .errors import BuildError
@@ -45,6 +45,15 @@ class DatasetSpec(Strict):
     description: str
     columns: dict[str, ColumnSpec]
     generated_by: str | None = None
+    # a frequency table: this integer column holds how many units each row stands for
+    frequency: str | None = None
+
+    @model_validator(mode="after")
+    def _frequency_is_an_integer_column(self):
+        if self.frequency is not None and (self.frequency not in self.columns
+                                           or self.columns[self.frequency].type != "integer"):
+            raise ValueError(f"frequency {self.frequency!r} must name one of the dataset's integer columns")
+        return self
 
 
 class CatalogFile(Strict):

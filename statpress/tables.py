@@ -209,10 +209,10 @@ class Filters:
                         self.condition(r.where, dataset, f"{context}, row '{r.label or r.by}'")
 
     def mask(self, frame_name: str, frame: pd.DataFrame, text: str | None) -> np.ndarray:
-        text = substitute_year(text, self.year)
-        if not text:
-            return np.ones(len(frame), dtype=bool)
+        text = substitute_year(text, self.year) or ""
         key = (frame_name, text)
+        if not text:
+            return self.masks.setdefault(key, np.ones(len(frame), dtype=bool))
         if key not in self.masks:
             node = self.parsed[text]
             columns = {n: frame[n].to_numpy() for n in ex.names(node)}
@@ -259,15 +259,19 @@ def aggregate(catalog: Catalog, path: Path, spec: TablesFile, filters: Filters) 
                     raise BuildError(f"{path}: table '{t.id}', column '{c.id}': dataset '{name}' "
                                      f"has no column '{c.summed()}' to sum")
                 sums.setdefault(name, set()).add(c.summed())
-    return {name: aggregate_dataset(catalog.dataset(name), sorted(names), sorted(sums.get(name, set())))
+    return {name: aggregate_dataset(catalog.dataset(name), sorted(names), sorted(sums.get(name, set())),
+                                    catalog.spec.datasets[name].frequency)
             for name, names in sorted(used.items())}
 
 
-def aggregate_dataset(data: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
+def aggregate_dataset(data: pd.DataFrame, keys: list[str], values: list[str], frequency: str | None) -> pd.DataFrame:
+    """Rows (or, in a frequency table, units) counted and values summed per crossing of `keys`."""
     if not keys:
-        return pd.DataFrame({COUNT: [len(data)], **{"_sum_" + v: [data[v].sum()] for v in values}})
+        units = len(data) if frequency is None else data[frequency].sum()
+        return pd.DataFrame({COUNT: [units], **{"_sum_" + v: [data[v].sum()] for v in values}})
     grouped = data.groupby(keys, observed=True, sort=True)
-    agg = grouped.size().rename(COUNT).to_frame()
+    units = grouped.size() if frequency is None else grouped[frequency].sum()
+    agg = units.rename(COUNT).to_frame()
     for v in values:
         agg["_sum_" + v] = grouped[v].sum()
     agg = agg.reset_index()
@@ -367,16 +371,18 @@ def aggregate_measure(t: TableSpec, c: Aggregate, data_rows: list[ExpandedRow], 
     frame = frames[name]
     quantity = c.inner_values(frame)
     base = filters.mask(name, frame, c.where)
+    blocks: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # per row block: its inner cells, its mask for codes
     column, inner = [], []
     for e in data_rows:
-        if not c.per_row:
-            idx = np.flatnonzero(base)
-        elif e.row.kind != "code":
-            idx = np.flatnonzero(base & filters.mask(name, frame, e.spec.where))
-        else:
-            mask = base & filters.mask(name, frame, e.spec.where) & filters.mask(name, frame, c.breakdown_where)
+        block = e.spec if c.per_row else None  # a broadcast measure ignores the rows' filters
+        if id(block) not in blocks:
+            mask = base if block is None else base & filters.mask(name, frame, block.where)
+            by_code = mask if block is None or not block.by else mask & filters.mask(name, frame, c.breakdown_where)
+            blocks[id(block)] = (np.flatnonzero(mask), by_code)
+        idx, by_code = blocks[id(block)]
+        if block is not None and e.row.kind == "code":
             group = filters.by_code(name, frame, c.dims.get(e.row.dimension, e.row.dimension)).get(e.row.code)
-            idx = np.zeros(0, dtype=np.int64) if group is None else group[mask[group]]
+            idx = np.zeros(0, dtype=np.int64) if group is None else group[by_code[group]]
         column.append(quantity[idx].sum())
         inner.append(idx)
     return np.asarray(column, dtype=float), inner
