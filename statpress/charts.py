@@ -61,7 +61,7 @@ class Chart:
     png_file: bytes
     decimals: int
     series_labels: tuple[str, ...]  # the chart's data as a table, formatted for the page
-    table_rows: tuple[tuple[str, tuple[str, ...]], ...]  # (category, one figure per series)
+    table_rows: tuple["ChartRow", ...]
 
 
 def parse_specs(path: Path, raw: list[dict]) -> list[ChartSpec]:
@@ -89,10 +89,16 @@ def chart_data(spec: ChartSpec, table: Table, path: Path) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def data_table(data: pd.DataFrame, decimals: int, locale: Locale):
-    """The chart's values as (category, figures) rows under one header per series."""
+@dataclass(frozen=True)
+class ChartRow:
+    category: str
+    figures: tuple[str, ...]  # one per series, formatted
+
+
+def data_table(data: pd.DataFrame, decimals: int, locale: Locale) -> tuple[tuple[str, ...], tuple[ChartRow, ...]]:
+    """The chart's values as rows (one per category) under one header per series."""
     series = tuple(dict.fromkeys(data["series"]))
-    rows = tuple((category, tuple(locale.number(v, decimals) for v in group["value"]))
+    rows = tuple(ChartRow(category, tuple(locale.number(v, decimals) for v in group["value"]))
                  for category, group in data.groupby("category", sort=False))
     return series, rows
 

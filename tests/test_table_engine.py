@@ -1,5 +1,6 @@
 """The table engine on a tiny dataset: every kind of row and column, and clear errors."""
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -235,3 +236,15 @@ def test_rows_by_an_unknown_dimension(tmp_path):
     root = make(tmp_path, TABLES.replace('by = "colour"', 'by = "flavour"'))
     with pytest.raises(BuildError, match="has no column 'flavour'"):
         compute(load_catalog(root), "demo", 2021)
+
+
+def test_every_expression_in_the_table_guide_is_accepted():
+    """docs/tables.md shows the language; each filter and formula it shows must parse."""
+    from statpress import expressions
+
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "tables.md").read_text(encoding="utf-8")
+    shown = re.findall(r'^(where|breakdown_where|formula) = "([^"]*)"', guide, flags=re.M)
+    assert len(shown) >= 10
+    for key, text in shown:
+        text = re.sub(r"\{year([+-]\d+)?\}", "2024", text)
+        (expressions.parse_formula if key == "formula" else expressions.parse_filter)(text)
