@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DATA := data/migrations.csv data/internal_moves.csv data/naturalisations.csv data/population.csv
 
 .PHONY: build test test-fast bench data clean serve screenshots
 
@@ -20,7 +19,7 @@ $(STAMP): requirements.txt
 
 # The demo microdata are generated, not committed (git-ignored); a fixed seed makes them identical.
 data: $(STAMP)
-	@if [ ! -f data/migrations.csv ] || [ ! -f data/internal_moves.csv ] || [ ! -f data/naturalisations.csv ] || [ ! -f data/population.csv ] || [ stats/demo/generate.py -nt data/migrations.csv ]; then \
+	@if [ ! -f data/migrations.parquet ] || [ ! -f data/internal_moves.parquet ] || [ ! -f data/naturalisations.parquet ] || [ ! -f data/population.csv ] || [ stats/demo/generate.py -nt data/migrations.parquet ]; then \
 		$(PY) stats/demo/generate.py data; \
 	fi
 

@@ -1,23 +1,25 @@
-"""Data stage: read the microdata and classifications declared in `stats/datasets.toml`.
+"""Data stage: the microdata and classifications declared in `stats/datasets.toml`.
 
-Each dataset is a CSV file with one row per event (or an aggregate with a value column). Every
-column is checked against its declaration, and code columns are joined with their classification
-(municipality → county → region, country → citizenship group), so tables can refer to `county` or
-`citizenship_group` without knowing where those come from.
+Each dataset is a Parquet file (or a hive-partitioned folder of them) or a CSV file (optionally
+gzipped), with one row per event, a frequency table (`frequency`), or an aggregate with a value
+column. The microdata are never loaded here: every column is checked against its declaration by
+queries of the aggregation engine (engines.py), and tables get aggregates. Code columns are joined
+with their classification on the aggregate (municipality → county → region, country →
+citizenship group), so tables can refer to `county` or `citizenship_group` without knowing where
+those come from.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-import warnings
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from .content import parse
+from .engines import Derived, DuckDB, Engine, Rule, Source
 from .errors import BuildError
 
 
@@ -92,19 +94,118 @@ class Catalog:
     path: Path
     spec: CatalogFile
     classifications: dict[str, Classification]
-    _cache: dict[str, pd.DataFrame] = field(default_factory=dict)
+    engine: Engine
+    _paths: dict[str, Path] = field(default_factory=dict)
+    _checked: set[str] = field(default_factory=set)
 
-    def dataset(self, name: str) -> pd.DataFrame:
-        """The dataset with its classification columns, read once per build."""
+    def source(self, name: str) -> Source:
         if name not in self.spec.datasets:
             raise BuildError(f"{self.path}: unknown dataset {name!r}")
-        if name not in self._cache:
-            self._cache[name] = load_dataset(self, name)
-        return self._cache[name]
+        spec = self.spec.datasets[name]
+        path = self._paths.get(name, self.root / spec.file)
+        if not path.exists():
+            hint = f" (generate it with: python {spec.generated_by})" if spec.generated_by else (
+                f" (put the data there, or change datasets.{name}.file in {self.path})")
+            raise BuildError(f"{path}: data file not found{hint}")
+        return Source(name, path, {col: c.type for col, c in spec.columns.items()})
 
     def use(self, name: str, path: Path) -> None:
         """Read dataset `name` from another file (the demo generator checks its own output)."""
-        self._cache[name] = load_dataset(self, name, path)
+        self._paths[name] = path
+        self._checked.discard(name)
+
+    def check(self, name: str) -> None:
+        """Every value of every column as declared, or a BuildError naming file, column and line."""
+        if name in self._checked:
+            return
+        source = self.source(name)
+        expected = dict(rules(self.spec.datasets[name], self))
+        found = self.engine.violation(source, list(expected))
+        if found:
+            rule, rows = found
+            where = "line" if source.format == "csv" else "row"
+            shown = ", ".join(f"{value!r} on {where} {line}" for line, value in rows[:3])
+            more = " (and more rows)" if len(rows) > 3 else ""
+            raise BuildError(f"{source.path}, column '{rule.column}': expected {expected[rule]}, got {shown}{more}")
+        self._checked.add(name)
+
+    def aggregate(self, name: str, keys: list[str], sums: list[str]) -> pd.DataFrame:
+        """The dataset counted (and `sums` summed) per crossing of `keys`, classification columns included.
+
+        The engine groups by the dataset's own columns; the columns classifications add are
+        derived on that aggregate and grouped again, so the microdata are never in memory here.
+        """
+        self.check(name)
+        spec = self.spec.datasets[name]
+        # an attribute of a column that is itself a key (county of municipality) is added to the
+        # aggregate afterwards: the engine then groups by no more than it must
+        later = [k for k in keys if k not in spec.columns and not self.band_of(name, k)
+                 and self.raw_column(name, k) in keys]
+        frame = self.engine.aggregate(self.source(name), [self.key(name, k) for k in keys if k not in later],
+                                      sums, spec.frequency)
+        for k in later:
+            raw = self.raw_column(name, k)
+            c = spec.columns[raw]
+            frame[k] = frame[raw].map(self.attribute_map(c.classification, k[len(c.prefix):])).fillna("")
+        for k in keys:  # the dtypes that order the inner cells: codes in their classification's order
+            kind = self.domain(name, k)
+            if k in spec.columns and kind.kind == "code":
+                frame[k] = frame[k].astype(pd.CategoricalDtype(allowed_codes(spec.columns[k], self)))
+            elif kind.kind == "code" and self.band_of(name, k):
+                frame[k] = frame[k].astype(pd.CategoricalDtype([code for _, _, code in self.band_of(name, k)]))
+            elif kind.kind == "code":
+                frame[k] = frame[k].fillna("").astype(object)
+        values = ["_n"] + ["_sum_" + v for v in sums]
+        if not keys:
+            return frame[values].astype("int64")
+        agg = frame.groupby(keys, observed=True, sort=True)[values].sum().reset_index()
+        for k in keys:
+            if isinstance(agg[k].dtype, pd.CategoricalDtype):
+                agg[k] = agg[k].astype(str).to_numpy(dtype=object)
+        return agg
+
+    def key(self, name: str, column: str) -> str | Derived:
+        """A column for the engine to group by: the dataset's own, or how to derive it from one."""
+        raw = self.raw_column(name, column)
+        if raw == column:
+            return column
+        bands = self.band_of(name, column)
+        if bands:
+            return Derived(column, raw, bands=bands)
+        c = self.spec.datasets[name].columns[raw]
+        mapping = self.attribute_map(c.classification, column[len(c.prefix):])
+        return Derived(column, raw, mapping=tuple(sorted(mapping.items())))
+
+    def band_of(self, name: str, column: str) -> tuple[tuple[int, int, str], ...]:
+        for c in self.spec.datasets[name].columns.values():
+            if column in c.bands:
+                table = self.classifications[c.bands[column]].table.astype({"from": int, "to": int})
+                return tuple((int(r["from"]), int(r["to"]), code) for code, r in table.sort_values("from").iterrows())
+        return ()
+
+    def attribute_map(self, cid: str, attribute: str) -> dict[str, str] | None:
+        """Each code of classification `cid` → its `attribute`, following links to other classifications."""
+        table = self.classifications[cid].table
+        if attribute in table.columns:
+            return dict(zip(table.index, table[attribute]))
+        for a, target in self.spec.classifications[cid].links.items():
+            further = self.attribute_map(target, attribute)
+            if further is not None:
+                return {code: further.get(value, "") for code, value in zip(table.index, table[a])}
+        return None
+
+    def raw_column(self, name: str, column: str) -> str:
+        """The dataset's own column that `column` (its own, a band or a classification attribute) comes from."""
+        spec = self.spec.datasets[name]
+        if column in spec.columns:
+            return column
+        for col, c in spec.columns.items():
+            if column in c.bands:
+                return col
+            if c.classification and column.startswith(c.prefix) and \
+                    column[len(c.prefix):] in self.attributes(c.classification):
+                return col
+        raise BuildError(f"{self.path}: dataset '{name}' has no column {column!r}")
 
     def columns(self, name: str) -> list[str]:
         """Every column a table may refer to, without reading the data."""
@@ -160,7 +261,7 @@ class Catalog:
         return attrs
 
 
-def load_catalog(root: Path) -> Catalog:
+def load_catalog(root: Path, engine: Engine | None = None) -> Catalog:
     path = root / "stats" / "datasets.toml"
     spec = parse(path, CatalogFile)
     classifications = {cid: read_classification(root / "stats" / c.file, cid)
@@ -178,7 +279,7 @@ def load_catalog(root: Path) -> Catalog:
             for cid in [c.classification, *c.bands.values()]:
                 if cid and cid not in classifications:
                     raise BuildError(f"{path}: datasets.{name}.columns.{col}: unknown classification {cid!r}")
-    return Catalog(root, path, spec, classifications)
+    return Catalog(root, path, spec, classifications, engine or DuckDB())
 
 
 def read_classification(path: Path, cid: str) -> Classification:
@@ -197,107 +298,26 @@ def read_classification(path: Path, cid: str) -> Classification:
     return Classification(cid, path, table.set_index("code"))
 
 
-def load_dataset(catalog: Catalog, name: str, path: Path | None = None) -> pd.DataFrame:
-    spec = catalog.spec.datasets[name]
-    path = path or catalog.root / spec.file
-    if not path.exists():
-        hint = f" (generate it with: python {spec.generated_by})" if spec.generated_by else ""
-        raise BuildError(f"{path}: data file not found{hint}")
-    frame = read_csv(path, spec, catalog)
+def rules(spec: DatasetSpec, catalog: Catalog) -> list[tuple[Rule, str]]:
+    """What each column must hold, as engine rules with the words for an error message."""
+    out = []
     for col, c in spec.columns.items():
-        frame[col] = check_column(frame[col], c, path, col, catalog)
-    for col, c in spec.columns.items():
-        if c.classification:
-            join(frame, frame[col], c.classification, c.prefix, catalog)
-        for new, cid in c.bands.items():
-            frame[new] = band(frame[col], catalog.classifications[cid], f"{path}, column '{col}'")
-    return frame
-
-
-def read_csv(path: Path, spec: DatasetSpec, catalog: Catalog) -> pd.DataFrame:
-    try:
-        header = pd.read_csv(path, nrows=0).columns.tolist()
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise BuildError(f"{path}: not a valid CSV file: {exc}") from None
-    missing = [c for c in spec.columns if c not in header]
-    if missing:
-        raise BuildError(f"{path}: missing column '{missing[0]}' "
-                         f"(expected columns: {', '.join(spec.columns)})")
-    extra = [c for c in header if c not in spec.columns]
-    if extra:
-        raise BuildError(f"{path}: unexpected column '{extra[0]}' "
-                         f"(expected columns: {', '.join(spec.columns)})")
-    # Fast path: whole numbers and known codes. A value that does not fit is found by check_column,
-    # which re-reads that one column as text to name the line.
-    dtypes = {c: pd.CategoricalDtype(allowed_codes(s, catalog)) if s.type == "code" else "str"
-              for c, s in spec.columns.items()}
-    fast = {c: "int64" if t == "str" else t for c, t in dtypes.items()}
-    text = {c: "str" for c in dtypes}
-    for attempt in (fast, text):
-        try:
-            with warnings.catch_warnings():
-                # pandas warns (and will raise) when a value is not one of the known codes
-                warnings.simplefilter("error", category=Warning)
-                return pd.read_csv(path, dtype=attempt, keep_default_na=False, na_values={c: [] for c in dtypes})
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise BuildError(f"{path}: not a valid CSV file: {exc}") from None
-        except (ValueError, TypeError, OverflowError, Warning):
-            continue  # a value does not fit: read as text, and check_column names the line
-    raise AssertionError("unreachable")
+        if c.type == "integer":
+            out.append((Rule(col, "integer"), "a whole number"))
+            if c.min is not None:
+                out.append((Rule(col, "min", c.min), f"a number of at least {c.min}"))
+            if c.max is not None:
+                out.append((Rule(col, "max", c.max), f"a number of at most {c.max}"))
+            for cid in c.bands.values():
+                table = catalog.classifications[cid].table
+                bands = tuple((int(a), int(b)) for a, b in zip(table["from"], table["to"]))
+                out.append((Rule(col, "ranges", bands), f"a value inside the bands of '{cid}'"))
+        else:
+            what = (f"a code of classification '{c.classification}'" if c.classification
+                    else "one of " + ", ".join(c.values))
+            out.append((Rule(col, "codes", frozenset(allowed_codes(c, catalog))), what))
+    return out
 
 
 def allowed_codes(spec: ColumnSpec, catalog: Catalog) -> list[str]:
     return spec.values if spec.values is not None else catalog.classifications[spec.classification].codes
-
-
-def offending(where: str, bad: np.ndarray, values: pd.Series, expected: str) -> BuildError:
-    rows = np.flatnonzero(bad)
-    shown = ", ".join(f"{values.iloc[i]!r} on line {i + 2}" for i in rows[:3])
-    more = f" (and {len(rows) - 3} more rows)" if len(rows) > 3 else ""
-    return BuildError(f"{where}: expected {expected}, got {shown}{more}")
-
-
-def check_column(values: pd.Series, spec: ColumnSpec, path: Path, col: str, catalog: Catalog) -> pd.Series:
-    where = f"{path}, column '{col}'"
-    if spec.type == "integer":
-        if values.dtype != np.int64:
-            numbers = pd.to_numeric(values, errors="coerce")
-            bad = (numbers.isna() | (numbers != numbers.round())).to_numpy()
-            if bad.any():
-                raise offending(where, bad, values, "a whole number")
-            values = numbers.astype(np.int64)
-        if spec.min is not None and (values < spec.min).any():
-            raise offending(where, (values < spec.min).to_numpy(), values, f"a number of at least {spec.min}")
-        if spec.max is not None and (values > spec.max).any():
-            raise offending(where, (values > spec.max).to_numpy(), values, f"a number of at most {spec.max}")
-        return values
-    allowed = allowed_codes(spec, catalog)
-    unknown = ~values.isin(allowed).to_numpy()
-    if unknown.any():
-        text = values.astype(str)
-        what = (f"a code of classification '{spec.classification}'" if spec.classification
-                else "one of " + ", ".join(spec.values))
-        raise offending(where, unknown, text, what)
-    return values.astype(pd.CategoricalDtype(allowed))
-
-
-def join(frame: pd.DataFrame, codes: pd.Series, cid: str, prefix: str, catalog: Catalog) -> None:
-    """Add the classification's attribute columns (and those of linked classifications)."""
-    table = catalog.classifications[cid].table
-    links = catalog.spec.classifications[cid].links
-    for attr in table.columns:
-        if attr in ("name", "from", "to"):
-            continue
-        column = codes.map(table[attr].to_dict())
-        frame[prefix + attr] = column
-        if attr in links:
-            join(frame, column, links[attr], prefix, catalog)
-
-
-def band(values: pd.Series, cls: Classification, where: str) -> pd.Series:
-    table = cls.table.astype({"from": int, "to": int}).sort_values("from")
-    edges = np.searchsorted(table["from"].to_numpy(), values.to_numpy(), side="right") - 1
-    inside = (edges >= 0) & (values.to_numpy() <= table["to"].to_numpy()[np.clip(edges, 0, None)])
-    if not inside.all():
-        raise offending(where, ~inside, values, f"a value inside the bands of '{cls.id}'")
-    return pd.Categorical.from_codes(edges, categories=list(table.index))

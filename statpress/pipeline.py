@@ -6,11 +6,12 @@ Each stage takes plain values and returns new ones; only `write` touches the out
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import __version__, archive, calendar, charts, confidentiality, content, data, render, tables
+from . import __version__, archive, cache, calendar, charts, confidentiality, content, data, render, tables
 from .errors import BuildError
 from .locale import Locale, load_locale
 from .render import Published
@@ -23,6 +24,7 @@ class BuildOptions:
     now: dt.datetime
     preview: bool = False  # show the next, embargoed release of each statistic, marked as such
     strict: bool = False  # calendar warnings are errors
+    use_cache: bool = True  # computed tables from .cache/tables when nothing they depend on changed
 
 
 @dataclass
@@ -57,7 +59,8 @@ def build(options: BuildOptions, write: bool = True) -> BuildReport:
     catalog = data.load_catalog(root)
     locale = load_locale(root, site.language)
     archive.check(root / "archive")
-    stage = Stage(catalog, locale, root / ".cache" / "charts")
+    stage = Stage(catalog, locale, root / ".cache" / "charts",
+                  cache.TableCache(root / ".cache" / "tables", options.use_cache))
     published, reports = [], []
     for s in stats:
         p, report = publish(s, options.now, options.preview, stage)
@@ -99,11 +102,12 @@ class Stage:
     catalog: data.Catalog
     locale: Locale
     cache: Path  # rendered charts, by the hash of their specification
+    tables: cache.TableCache | None = None  # computed, protected tables, by the hash of their inputs
 
 
 def view(s: content.Statistic, release: content.Release, stage: Stage, embargoed: bool = False):
     """One release of a statistic as published: protected tables, key figure and charts."""
-    computed, audit = compute_release(s, stage.catalog, release)
+    computed, audit = compute_release(s, stage.catalog, release, stage.tables)
     at = release.time_of_publication
     drawn = draw(s, computed, stage.locale, release.period, stage.cache)
     published = Published(s, release, calendar.next_release(s, at), computed.tables,
@@ -156,10 +160,25 @@ def draw(s: content.Statistic, computed: tables.Computed, locale: Locale, year: 
     return charts.build_charts(path, computed.charts, computed.tables, locale, year, cache)
 
 
-def compute_release(s: content.Statistic, catalog: data.Catalog, release: content.Release):
+def compute_release(s: content.Statistic, catalog: data.Catalog, release: content.Release,
+                    table_cache: cache.TableCache | None = None):
     """Tables of one release, protected as the statistic's settings say and marked with the
     release's revisions ('r') and provisional figures ('*'); and the rounding audit."""
-    computed = tables.compute(catalog, s.id, release.period)
+    key = release_key(s, catalog, release.period) if table_cache else None
+    found = table_cache.get(key) if table_cache else None
+    if found is not None:
+        computed, audit = found
+    else:
+        computed, audit = protect_release(s, catalog, release.period)
+        if table_cache:
+            table_cache.put(key, (computed, audit))
+    marked = [tables.mark_periods(t, release.corrections, "r") for t in computed.tables]
+    marked = [tables.mark_periods(t, release.provisional, "*") for t in marked]
+    return replace(computed, tables=marked), audit
+
+
+def protect_release(s: content.Statistic, catalog: data.Catalog, period: int):
+    computed = tables.compute(catalog, s.id, period)
     audit = {}
     settings = s.meta.confidentiality
     if settings is not None:
@@ -167,9 +186,20 @@ def compute_release(s: content.Statistic, catalog: data.Catalog, release: conten
         computed = replace(computed, tables=protected)
         audit = {dataset: {"method": settings.method, "base": settings.base, "max_round": settings.max_round,
                            **asdict(summary)} for dataset, summary in summaries.items()}
-    marked = [tables.mark_periods(t, release.corrections, "r") for t in computed.tables]
-    marked = [tables.mark_periods(t, release.provisional, "*") for t in marked]
-    return replace(computed, tables=marked), audit
+    # what pages and charts need; the inner cells stay out of the cache
+    return replace(computed, cells=[], frames={}), audit
+
+
+def release_key(s: content.Statistic, catalog: data.Catalog, period: int) -> str:
+    """Everything a release's protected tables depend on, hashed (see cache.py)."""
+    path, spec = tables.load_specs(catalog.root / "stats", s.id)
+    datasets = sorted(tables.datasets_of(spec))
+    parts = [cache.engine_fingerprint(), str(period), path.read_text(encoding="utf-8"),
+             s.meta.confidentiality.model_dump_json() if s.meta.confidentiality else "none",
+             catalog.path.read_text(encoding="utf-8")]
+    parts += [cache.file_fingerprint(c.path) for c in catalog.classifications.values()]
+    parts += [f"{name}:{cache.file_fingerprint(catalog.source(name).path)}" for name in datasets]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def describe(report: BuildReport) -> str:

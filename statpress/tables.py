@@ -130,6 +130,11 @@ def load_specs(stats_dir: Path, statistic: str) -> tuple[Path, TablesFile]:
     return path, spec
 
 
+def datasets_of(spec: TablesFile) -> set[str]:
+    """The datasets a statistic's tables read."""
+    return {c.dataset or t.dataset for t in spec.tables for c in t.columns if isinstance(c, Aggregate)}
+
+
 def compute(catalog: Catalog, statistic: str, year: int) -> Computed:
     path, spec = load_specs(catalog.root / "stats", statistic)
     filters = Filters(catalog, path, year)
@@ -259,26 +264,8 @@ def aggregate(catalog: Catalog, path: Path, spec: TablesFile, filters: Filters) 
                     raise BuildError(f"{path}: table '{t.id}', column '{c.id}': dataset '{name}' "
                                      f"has no column '{c.summed()}' to sum")
                 sums.setdefault(name, set()).add(c.summed())
-    return {name: aggregate_dataset(catalog.dataset(name), sorted(names), sorted(sums.get(name, set())),
-                                    catalog.spec.datasets[name].frequency)
+    return {name: catalog.aggregate(name, sorted(names), sorted(sums.get(name, set())))
             for name, names in sorted(used.items())}
-
-
-def aggregate_dataset(data: pd.DataFrame, keys: list[str], values: list[str], frequency: str | None) -> pd.DataFrame:
-    """Rows (or, in a frequency table, units) counted and values summed per crossing of `keys`."""
-    if not keys:
-        units = len(data) if frequency is None else data[frequency].sum()
-        return pd.DataFrame({COUNT: [units], **{"_sum_" + v: [data[v].sum()] for v in values}})
-    grouped = data.groupby(keys, observed=True, sort=True)
-    units = grouped.size() if frequency is None else grouped[frequency].sum()
-    agg = units.rename(COUNT).to_frame()
-    for v in values:
-        agg["_sum_" + v] = grouped[v].sum()
-    agg = agg.reset_index()
-    for k in keys:
-        if isinstance(agg[k].dtype, pd.CategoricalDtype):
-            agg[k] = agg[k].astype(str).to_numpy(dtype=object)
-    return agg
 
 
 # ----------------------------------------------------------------------------------------------

@@ -37,15 +37,23 @@ def project(tmp_path) -> Path:
         shutil.copytree(ROOT / name, dest / name)
     shutil.copy(ROOT / "site.toml", dest / "site.toml")
     (dest / "data").mkdir()
-    for f in (ROOT / "data").glob("*.csv"):
+    for f in (ROOT / "data").iterdir():  # every format the engine reads: Parquet, CSV, CSV.gz
         (dest / "data" / f.name).symlink_to(f)
     return dest
 
 
 def replace_data(project: Path, name: str, text: str) -> Path:
+    """Write `text` as data file `name` (e.g. naturalisations.csv) in place of that dataset's file."""
     path = project / "data" / name
-    path.unlink()
+    dataset = name.split(".")[0]
+    for old in (project / "data").glob(dataset + ".*"):
+        old.unlink()
     path.write_text(text, encoding="utf-8")
+    catalog = project / "stats" / "datasets.toml"
+    lines = catalog.read_text(encoding="utf-8").splitlines(keepends=True)
+    declared = f'file = "data/{dataset}.'
+    catalog.write_text("".join(f'file = "data/{name}"\n' if line.startswith(declared) else line for line in lines),
+                       encoding="utf-8")
     return path
 
 

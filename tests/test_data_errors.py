@@ -11,7 +11,7 @@ POPULATION = "year,mean_population\n" + "".join(f"{y},{5_000_000 + y}\n" for y i
 
 def error_loading(project, dataset):
     with pytest.raises(BuildError) as err:
-        load_catalog(project).dataset(dataset)
+        load_catalog(project).check(dataset)
     return str(err.value)
 
 

@@ -399,9 +399,9 @@ def calibrate_rounding(frame: pd.DataFrame, out: Path) -> pd.DataFrame:
     target["OCEANIA"] = OCEANIA["2023"]
     countries = read_classifications().countries.set_index("code")["natgroup"]
     for _ in range(20):
-        write(frame, out / "naturalisations.csv")
+        write(frame, data_file(out, "naturalisations"))
         catalog = load_catalog(ROOT)
-        catalog.use("naturalisations", out / "naturalisations.csv")
+        catalog.use("naturalisations", data_file(out, "naturalisations"))
         computed = tables.compute(catalog, "naturalisations", 2023)
         protected, _ = confidentiality.protect(computed, settings)
         table = next(x for x in protected if x.id == "by-sex-age")
@@ -423,10 +423,27 @@ def calibrate_rounding(frame: pd.DataFrame, out: Path) -> pd.DataFrame:
     raise RuntimeError("could not calibrate the naturalisations to the published rounded figures")
 
 
+# The register microdata go to Parquet, as a statistics office's data platform keeps them; the
+# small population aggregate stays a CSV file, so the demo uses both formats the build reads.
+FORMATS = {"migrations": "parquet", "internal_moves": "parquet", "naturalisations": "parquet", "population": "csv"}
+
+
 def write(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    frame.to_csv(tmp, index=False, lineterminator="\n")
+    tmp = path.with_name(path.name + ".tmp")
+    if path.suffix == ".parquet":
+        import duckdb
+
+        con = duckdb.connect(config={"threads": 1})  # one thread: the same rows give the same file
+        con.register("frame", frame)
+        con.execute(f"COPY frame TO '{tmp.as_posix()}' (FORMAT parquet, COMPRESSION zstd)")
+        con.close()
+    else:
+        frame.to_csv(tmp, index=False, lineterminator="\n")
     tmp.replace(path)
+
+
+def data_file(out: Path, name: str) -> Path:
+    return out / f"{name}.{FORMATS[name]}"
 
 
 def generate(out: Path) -> dict[str, int]:
@@ -441,9 +458,9 @@ def generate(out: Path) -> dict[str, int]:
         "population": population(),
     }
     for name, frame in datasets.items():
-        write(frame, out / f"{name}.csv")
+        write(frame, data_file(out, name))
     datasets["naturalisations"] = calibrate_rounding(datasets["naturalisations"], out)
-    write(datasets["naturalisations"], out / "naturalisations.csv")
+    write(datasets["naturalisations"], data_file(out, "naturalisations"))
     return {name: len(frame) for name, frame in datasets.items()}
 
 

@@ -1,0 +1,75 @@
+"""The table cache: a release's computed, protected tables, kept by the hash of all they depend on.
+
+A build that finds its key computes nothing: no data is read and nothing is rounded. The key
+covers every input of the computation, so a stale entry can never be served:
+- the statistic's tables.toml and confidentiality settings, and the release's period;
+- stats/datasets.toml and every classification file;
+- each dataset the statistic reads: its size, modification time and a hash of its first and last
+  MiB (a Parquet file ends with its metadata: schema, row groups, statistics);
+- the engine: statpress's version and the source of the modules that compute.
+
+`build.py build --no-cache` computes everything again and writes no entry, for audits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+
+ENGINE_MODULES = ("tables.py", "measures.py", "expressions.py", "model.py", "data.py", "engines.py",
+                  "confidentiality.py", "rounding.py", "cache.py")
+CHUNK = 1 << 20
+
+
+def file_fingerprint(path: Path) -> str:
+    """Size, modification time and the first and last MiB of a file; every file of a folder."""
+    if path.is_dir():
+        return hashlib.sha256("".join(f"{p.relative_to(path)}\0{file_fingerprint(p)}\n"
+                                      for p in sorted(path.rglob("*")) if p.is_file()).encode()).hexdigest()
+    stat = path.stat()
+    digest = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}:".encode())
+    with path.open("rb") as f:
+        digest.update(f.read(CHUNK))
+        if stat.st_size > CHUNK:
+            f.seek(max(CHUNK, stat.st_size - CHUNK))
+            digest.update(f.read())
+    return digest.hexdigest()
+
+
+def engine_fingerprint() -> str:
+    import duckdb
+
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256(f"{__version__}:duckdb {duckdb.__version__}".encode())
+    for name in ENGINE_MODULES:
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class TableCache:
+    folder: Path
+    enabled: bool = True
+
+    def get(self, key: str):
+        path = self.folder / f"{key}.pickle"
+        if not self.enabled or not path.exists():
+            return None
+        try:
+            with path.open("rb") as f:
+                return pickle.load(f)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            return None  # a damaged or outdated entry is computed again
+
+    def put(self, key: str, value) -> None:
+        if not self.enabled:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f"{key}.{id(value)}.tmp"
+        with tmp.open("wb") as f:
+            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(self.folder / f"{key}.pickle")

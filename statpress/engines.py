@@ -1,0 +1,260 @@
+"""The aggregation interface: every read of microdata goes through an engine.
+
+An engine answers two questions about a dataset, and never hands the microdata over:
+- `violation`: the first row (line, value) where a column breaks a rule, or None;
+- `aggregate`: the count of rows (or the sum of a frequency column) and sums of value columns,
+  grouped by some of the dataset's own columns.
+
+Classification columns (county from municipality, age group from age) are derived afterwards,
+on the aggregate, by the data stage; so an engine needs to know nothing of classifications and
+another engine (a cluster) can be plugged in without touching tables, protection or rendering.
+`DuckDB` is the embedded default: Parquet files, hive-partitioned Parquet folders and CSV files
+(optionally gzipped) are scanned out of core.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+import duckdb
+import pandas as pd
+
+from .errors import BuildError
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a dataset's rows are: a file or a folder, and the types of its declared columns."""
+    name: str
+    path: Path
+    columns: dict[str, Literal["integer", "code"]]
+
+    @property
+    def format(self) -> Literal["parquet", "csv"]:
+        if self.path.is_dir() or self.path.suffix == ".parquet":
+            return "parquet"
+        if self.path.name.endswith((".csv", ".csv.gz")):
+            return "csv"
+        raise BuildError(f"{self.path}: unknown data format; expected .parquet, a folder of Parquet files, "
+                         ".csv or .csv.gz")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule every value of a column must keep: a whole number, within a range, one of some codes."""
+    column: str
+    kind: Literal["integer", "min", "max", "codes", "ranges"]
+    value: object = None  # the bound, the allowed codes, or the allowed (from, to) ranges
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A column computed from one of the dataset's own: a code mapped to another, or a number banded."""
+    name: str
+    column: str
+    mapping: tuple[tuple[str, str], ...] = ()  # (code of `column`, value)
+    bands: tuple[tuple[int, int, str], ...] = ()  # (from, to, code), inclusive
+
+
+class Engine(Protocol):
+    def violation(self, source: Source, rules: list[Rule]) -> tuple[Rule, list[tuple[int, str]]] | None:
+        """The first rule (in the order given) that some row breaks, with the first few such rows
+        (line or row number, value as text); None when every row keeps every rule."""
+
+    def aggregate(self, source: Source, keys: list[str | Derived], sums: list[str], frequency: str | None) -> pd.DataFrame:
+        """Columns `keys`, `_n` (rows, or the sum of `frequency`) and `_sum_<v>` per crossing of `keys`.
+
+        A key is one of the dataset's columns, or a column derived from one (a classification
+        attribute, an age band), computed by the engine before grouping."""
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+LINE = re.compile(r"CSV Error on Line: (\d+)")
+
+
+class DuckDB:
+    """The embedded engine: one in-process DuckDB connection per build, no server."""
+
+    def __init__(self, threads: int | None = None, memory_limit: str | None = None):
+        config = {"threads": threads or max(1, len(os.sched_getaffinity(0))), "preserve_insertion_order": True}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        self.con = duckdb.connect(":memory:", config=config)
+        self.con.execute("SET enable_progress_bar = false")
+        self.checked: set[str] = set()
+        self.tables: set[str] = set()  # temporary tables of codes, by content
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def relation(self, source: Source, numbered: bool = False) -> str:
+        """SQL for the dataset's rows; `numbered` adds each row's line number (slow: it orders the scan)."""
+        path = literal(source.path.as_posix())
+        if source.format == "parquet":
+            if source.path.is_dir():
+                scan = f"read_parquet({literal((source.path / '**' / '*.parquet').as_posix())}, hive_partitioning = true)"
+            else:
+                scan = f"read_parquet({path})"
+            self.check_schema(source, scan)
+            columns = ", ".join(quote(c) for c in source.columns)
+            line = "row_number() OVER () AS _line, " if numbered else ""
+            return f"(SELECT {line}{columns} FROM {scan})"
+        header = csv_header(source.path)
+        missing = [c for c in source.columns if c not in header]
+        extra = [c for c in header if c not in source.columns]
+        if missing or extra:
+            what = f"missing column '{missing[0]}'" if missing else f"unexpected column '{extra[0]}'"
+            raise BuildError(f"{source.path}: {what} (expected columns: {', '.join(source.columns)})")
+        types = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in header) + "}"
+        scan = (f"read_csv({path}, header = true, auto_detect = false, delim = ',', quote = '\"', "
+                f"escape = '\"', strict_mode = true, columns = {types})")
+        # the header is line 1: the first record is on line 2
+        line = "row_number() OVER () + 1 AS _line, " if numbered else ""
+        return f"(SELECT {line}* FROM {scan})"
+
+    def check_schema(self, source: Source, scan: str) -> None:
+        if source.name in self.checked:
+            return
+        try:
+            described = self.con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
+        except duckdb.Error as exc:
+            raise BuildError(f"{source.path}: not a readable Parquet file or folder: {first_line(exc)}") from None
+        found = {name: kind for name, kind, *_ in described}
+        for column, kind in source.columns.items():
+            if column not in found:
+                raise BuildError(f"{source.path}: missing column '{column}' "
+                                 f"(expected columns: {', '.join(source.columns)}; found: {', '.join(found)})")
+            integer = found[column] in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT",
+                                        "UINTEGER", "UBIGINT", "HUGEINT")
+            if kind == "integer" and not integer:
+                raise BuildError(f"{source.path}: column '{column}' holds {found[column]}; expected whole numbers")
+            if kind == "code" and found[column] != "VARCHAR":
+                raise BuildError(f"{source.path}: column '{column}' holds {found[column]}; expected codes as text")
+        self.checked.add(source.name)
+
+    def run(self, source: Source, sql: str) -> list[tuple]:
+        try:
+            return self.con.execute(sql).fetchall()
+        except duckdb.Error as exc:
+            message = first_line(exc)
+            line = LINE.search(str(exc))
+            where = f": line {line.group(1)}" if line else ""
+            what = "not a valid CSV file" if source.format == "csv" else "not a readable Parquet file"
+            raise BuildError(f"{source.path}{where}: {what}: {message}") from None
+
+    # -- the interface ------------------------------------------------------------------------
+
+    def violation(self, source: Source, rules: list[Rule]) -> tuple[Rule, list[tuple[int, str]]] | None:
+        # One parallel scan summarises every column: its distinct codes, its smallest and largest
+        # number, how many values are not whole numbers or outside the bands. Only when a rule is
+        # broken does a second, ordered scan find the lines, for the message.
+        summaries = [self.summary(source, rule) for rule in rules]
+        found = self.run(source, "SELECT " + ", ".join(summaries) + f" FROM {self.relation(source)}")[0]
+        for rule, value in zip(rules, found):
+            if self.breaks(rule, value):
+                rows = self.run(source, f"SELECT _line, CAST({quote(rule.column)} AS VARCHAR) "
+                                        f"FROM {self.relation(source, numbered=True)} "
+                                        f"WHERE {self.broken(source, rule)} ORDER BY _line LIMIT 4")
+                return rule, [(int(line), "" if v is None else v) for line, v in rows]
+        return None
+
+    def summary(self, source: Source, rule: Rule) -> str:
+        """SQL aggregate that tells whether a column keeps a rule (see `breaks`)."""
+        column = quote(rule.column)
+        value = f"TRY_CAST({column} AS BIGINT)" if source.format == "csv" else column
+        if rule.kind == "codes":
+            return f"list(DISTINCT {column})"
+        if rule.kind == "min":
+            return f"min({value})"
+        if rule.kind == "max":
+            return f"max({value})"
+        return f"count(*) FILTER (WHERE {self.broken(source, rule)})"
+
+    @staticmethod
+    def breaks(rule: Rule, value) -> bool:
+        if rule.kind == "codes":
+            return any(v is None or v not in rule.value for v in value)
+        if rule.kind == "min":
+            return value is not None and value < rule.value
+        if rule.kind == "max":
+            return value is not None and value > rule.value
+        return value > 0
+
+    def broken(self, source: Source, rule: Rule) -> str:
+        """SQL that is true for a row breaking the rule."""
+        column = quote(rule.column)
+        value = f"TRY_CAST({column} AS BIGINT)" if source.format == "csv" else column
+        if rule.kind == "integer":
+            return f"({column} IS NULL OR {value} IS NULL)"
+        if rule.kind == "min":
+            return f"({value} < {int(rule.value)})"
+        if rule.kind == "max":
+            return f"({value} > {int(rule.value)})"
+        if rule.kind == "ranges":
+            return "(NOT (" + " OR ".join(f"{value} BETWEEN {int(a)} AND {int(b)}" for a, b in rule.value) + "))"
+        codes = ", ".join(literal(c) for c in sorted(rule.value))
+        return f"({column} IS NULL OR {column} NOT IN ({codes}))"
+
+    def aggregate(self, source: Source, keys: list[str | Derived], sums: list[str], frequency: str | None) -> pd.DataFrame:
+        def typed(c):
+            return f"CAST({quote(c)} AS BIGINT)" if source.columns[c] == "integer" else quote(c)
+
+        joins, selected, names = [], [], []
+        for i, key in enumerate(keys):
+            if isinstance(key, str):
+                selected.append(f"{typed(key)} AS {quote(key)}")
+                names.append(key)
+            elif key.bands:
+                cases = " ".join(f"WHEN {typed(key.column)} BETWEEN {int(a)} AND {int(b)} THEN {literal(code)}"
+                                 for a, b, code in key.bands)
+                selected.append(f"CASE {cases} END AS {quote(key.name)}")
+                names.append(key.name)
+            else:  # a hash join with the mapping: the classification is small, the data need not be
+                table = self.mapping_table(key.mapping)
+                joins.append(f"LEFT JOIN {table} AS _m{i} ON _m{i}.code = _d.{quote(key.column)}")
+                selected.append(f"_m{i}.value AS {quote(key.name)}")
+                names.append(key.name)
+        units = f"CAST(SUM({typed(frequency)}) AS BIGINT)" if frequency else "COUNT(*)"
+        measures = [f"{units} AS _n"] + [f"CAST(SUM({typed(v)}) AS BIGINT) AS {quote('_sum_' + v)}" for v in sums]
+        inner = f"SELECT {', '.join(selected + [quote(c) for c in [frequency, *sums] if c])} " \
+                f"FROM {self.relation(source)} AS _d {' '.join(joins)}" if selected else f"SELECT * FROM {self.relation(source)}"
+        group = f" GROUP BY {', '.join(quote(n) for n in names)}" if names else ""
+        sql = f"SELECT {', '.join([quote(n) for n in names] + measures)} FROM ({inner}){group}"
+        try:
+            return self.con.execute(sql).df()
+        except duckdb.Error as exc:
+            raise BuildError(f"{source.path}: cannot aggregate: {first_line(exc)}") from None
+
+    def mapping_table(self, mapping: tuple[tuple[str, str], ...]) -> str:
+        name = "_map_" + hashlib.sha256(repr(mapping).encode()).hexdigest()[:16]
+        if name not in self.tables:
+            self.con.execute(f"CREATE TEMP TABLE {name} (code VARCHAR, value VARCHAR)")
+            self.con.executemany(f"INSERT INTO {name} VALUES (?, ?)", [list(pair) for pair in mapping])
+            self.tables.add(name)
+        return name
+
+
+def first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0]
+
+
+def csv_header(path: Path) -> list[str]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", newline="") as f:
+            return next(csv.reader(f), [])
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+        raise BuildError(f"{path}: not a valid CSV file: {exc}") from None

@@ -1,0 +1,73 @@
+"""The table cache: a build recomputes exactly the statistics whose inputs changed, and the
+output is byte-identical to a build that computes everything."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conftest import DEMO_NOW, digest, edit
+from statpress import pipeline
+
+
+@pytest.fixture
+def computed(monkeypatch):
+    """The statistics whose tables a build computes (rather than takes from the cache)."""
+    seen: list[str] = []
+    original = pipeline.protect_release
+
+    def spy(s, catalog, period):
+        seen.append(s.id)
+        return original(s, catalog, period)
+
+    monkeypatch.setattr(pipeline, "protect_release", spy)
+    return seen
+
+
+def build(project, out, use_cache=True):
+    pipeline.build(pipeline.BuildOptions(project, out, DEMO_NOW, use_cache=use_cache))
+    return digest(out)
+
+
+def test_each_change_recomputes_exactly_what_depends_on_it(project, tmp_path, computed):
+    def rebuild_and_compare():
+        """Computed statistics of a cached build, checked against a build from scratch."""
+        computed.clear()
+        cached = build(project, tmp_path / "cached")
+        recomputed = sorted(set(computed))
+        assert cached == build(project, tmp_path / "fresh", use_cache=False)
+        return recomputed
+
+    assert rebuild_and_compare() == ["migration", "naturalisations"]  # a cold cache
+    assert rebuild_and_compare() == []  # nothing changed
+
+    edit(project / "stats" / "migration" / "tables.toml", 'label = "Immigration"', 'label = "Immigration, all"')
+    assert rebuild_and_compare() == ["migration"]
+
+    edit(project / "content" / "naturalisations" / "statistic.toml", "base = 3", "base = 3\nseed = 7")  # rounding settings
+    assert rebuild_and_compare() == ["naturalisations"]
+
+    population = project / "data" / "population.csv"  # a dataset only Migration reads
+    text = population.read_text(encoding="utf-8")
+    population.unlink()
+    population.write_text(text, encoding="utf-8")
+    assert rebuild_and_compare() == ["migration"]
+
+    edit(project / "templates" / "table.html", "<caption", "<caption data-x")  # pages change, tables do not
+    assert rebuild_and_compare() == []
+
+    edit(project / "stats" / "classifications" / "sexes.csv", "Males", "Men")  # every statistic reads it
+    assert rebuild_and_compare() == ["migration", "naturalisations"]
+
+    shutil.rmtree(project / ".cache" / "tables")
+    assert rebuild_and_compare() == ["migration", "naturalisations"]
+
+
+def test_a_damaged_cache_entry_is_computed_again(project, tmp_path, computed):
+    before = build(project, tmp_path / "a")
+    for entry in (project / ".cache" / "tables").iterdir():
+        entry.write_bytes(b"not a pickle")
+    computed.clear()
+    assert build(project, tmp_path / "b") == before
+    assert sorted(computed) == ["migration", "naturalisations"]
