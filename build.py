@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--preview", action="store_true",
                    help="render each statistic's next, embargoed release for proofreading (never into site/)")
     b.add_argument("--strict", action="store_true", help="treat release calendar warnings as errors")
+    b.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="processes computing statistics side by side (default: one per core)")
     b.add_argument("--no-cache", action="store_true",
                    help="compute every table again from the data, ignoring and not writing .cache/tables (audits)")
     c = sub.add_parser("check", help="validate content and data and compute everything, writing nothing")
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             now = args.now or dt.datetime.now(OSLO)
             out = args.out or ROOT / ("preview" if args.preview else "site")
             report = pipeline.build(pipeline.BuildOptions(ROOT, out, now, args.preview, args.strict,
-                                                          use_cache=not args.no_cache))
+                                                          use_cache=not args.no_cache, workers=args.jobs))
             print(pipeline.describe(report))
         elif args.command == "check":
             now = args.now or dt.datetime.now(OSLO)

@@ -13,6 +13,7 @@ covers every input of the computation, so a stale entry can never be served:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import pickle
 from dataclasses import dataclass
@@ -31,15 +32,22 @@ def file_fingerprint(path: Path) -> str:
         return hashlib.sha256("".join(f"{p.relative_to(path)}\0{file_fingerprint(p)}\n"
                                       for p in sorted(path.rglob("*")) if p.is_file()).encode()).hexdigest()
     stat = path.stat()
-    digest = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}:".encode())
+    return _fingerprint(path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fingerprint(path: Path, size: int, mtime_ns: int) -> str:
+    """Read once per process for a given size and modification time: 300 statistics share datasets."""
+    digest = hashlib.sha256(f"{size}:{mtime_ns}:".encode())
     with path.open("rb") as f:
         digest.update(f.read(CHUNK))
-        if stat.st_size > CHUNK:
-            f.seek(max(CHUNK, stat.st_size - CHUNK))
+        if size > CHUNK:
+            f.seek(max(CHUNK, size - CHUNK))
             digest.update(f.read())
     return digest.hexdigest()
 
 
+@functools.lru_cache(maxsize=1)
 def engine_fingerprint() -> str:
     import duckdb
 

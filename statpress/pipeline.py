@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -25,6 +28,7 @@ class BuildOptions:
     preview: bool = False  # show the next, embargoed release of each statistic, marked as such
     strict: bool = False  # calendar warnings are errors
     use_cache: bool = True  # computed tables from .cache/tables when nothing they depend on changed
+    workers: int | None = None  # processes computing statistics side by side (default: one per core)
 
 
 @dataclass
@@ -61,6 +65,7 @@ def build(options: BuildOptions, write: bool = True) -> BuildReport:
     archive.check(root / "archive")
     stage = Stage(catalog, locale, root / ".cache" / "charts",
                   cache.TableCache(root / ".cache" / "tables", options.use_cache))
+    precompute(root, site.language, stats, options, stage)
     published, reports = [], []
     for s in stats:
         p, report = publish(s, options.now, options.preview, stage)
@@ -80,6 +85,38 @@ def build(options: BuildOptions, write: bool = True) -> BuildReport:
         write_site(files, options.out)
         write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings, write)
+
+
+def precompute(root: Path, language: str, stats: list[content.Statistic], options: BuildOptions,
+               stage: "Stage") -> None:
+    """Compute the releases the cache lacks in worker processes, one statistic each, into the
+    caches the build then reads. Serial (nothing to do here) when there are no more of them than
+    workers: starting a process costs more than it saves then."""
+    workers = options.workers or len(os.sched_getaffinity(0))
+    if not options.use_cache or workers < 2:
+        return
+    jobs = []
+    for s in stats:
+        release = calendar.next_due(s, options.now) if options.preview else None
+        release = release or calendar.due(s, options.now)
+        if release is not None and stage.tables.get(release_key(s, stage.catalog, release.period)) is None:
+            jobs.append((s.id, release.id))
+    if len(jobs) <= workers:
+        return
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no engine state is shared
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        for future in [pool.submit(compute_in_worker, str(root), language, sid, rid) for sid, rid in jobs]:
+            future.result()  # a BuildError in a worker stops the build here, with its message
+
+
+def compute_in_worker(root: str, language: str, statistic_id: str, release_id: str) -> None:
+    """One statistic's release computed, protected and charted into the caches (a worker's job)."""
+    root_path = Path(root)
+    s = next(s for s in content.load_all(root_path / "content") if s.id == statistic_id)
+    release = next(r for r in s.releases if r.id == release_id)
+    catalog = data.load_catalog(root_path)
+    computed, _ = compute_release(s, catalog, release, cache.TableCache(root_path / ".cache" / "tables"))
+    draw(s, computed, load_locale(root_path, language), release.period, root_path / ".cache" / "charts")
 
 
 def check_calendar(stats: list[content.Statistic], strict: bool) -> list[str]:
