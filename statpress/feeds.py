@@ -7,6 +7,7 @@ announced dates and no figures, the feed and the sitemap only releases that are 
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 from xml.sax.saxutils import escape
 
 import icalendar
@@ -33,36 +34,46 @@ def event_path(release: Release) -> str:
 # lists every change as an RDATE; vobject (behind CalDAV servers such as Radicale) misreads that
 # and puts summer releases an hour late. `check_summer_time_rule` proves the rule is Oslo's for
 # every year the calendar covers.
-SUMMER = (dt.datetime(1970, 3, 29, 2, 0), dt.timedelta(hours=1), dt.timedelta(hours=2), "CEST", 3)
-WINTER = (dt.datetime(1970, 10, 25, 3, 0), dt.timedelta(hours=2), dt.timedelta(hours=1), "CET", 10)
+class Observance(NamedTuple):
+    """One half of the year in the VTIMEZONE: from the last Sunday of `month` at local `start`."""
+    name: str
+    month: int
+    start: dt.time
+    offset_from: dt.timedelta
+    offset_to: dt.timedelta
+
+
+SUMMER = Observance("CEST", 3, dt.time(2, 0), dt.timedelta(hours=1), dt.timedelta(hours=2))
+WINTER = Observance("CET", 10, dt.time(3, 0), dt.timedelta(hours=2), dt.timedelta(hours=1))
 
 
 def oslo_timezone() -> icalendar.Timezone:
     tz = icalendar.Timezone()
     tz.add("tzid", OSLO.key)
-    for part, (start, offset_from, offset_to, name, month) in ((icalendar.TimezoneDaylight(), SUMMER),
-                                                               (icalendar.TimezoneStandard(), WINTER)):
-        part.add("tzname", name)
-        part.add("tzoffsetfrom", offset_from)
-        part.add("tzoffsetto", offset_to)
-        part.add("dtstart", start)
-        part.add("rrule", {"freq": "yearly", "bymonth": month, "byday": "-1su"})
+    for part, rule in ((icalendar.TimezoneDaylight(), SUMMER), (icalendar.TimezoneStandard(), WINTER)):
+        part.add("tzname", rule.name)
+        part.add("tzoffsetfrom", rule.offset_from)
+        part.add("tzoffsetto", rule.offset_to)
+        # first onset in 1970, as Outlook and Google write it; the RRULE gives every later one
+        part.add("dtstart", dt.datetime.combine(last_sunday(1970, rule.month), rule.start))
+        part.add("rrule", {"freq": "yearly", "bymonth": rule.month, "byday": "-1su"})
         tz.add_component(part)
     return tz
 
 
 def last_sunday(year: int, month: int) -> dt.date:
-    day = dt.date(year, month + 1, 1) - dt.timedelta(days=1)
-    return day - dt.timedelta(days=(day.weekday() + 1) % 7)
+    last = dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+    return last - dt.timedelta(days=(last.weekday() + 1) % 7)
 
 
 def follows_summer_time_rule(year: int) -> bool:
     """Whether Oslo's offsets in `year` are those the VTIMEZONE above describes."""
     second = dt.timedelta(seconds=1)
-    for (_, offset_from, offset_to, _, month) in (SUMMER, WINTER):
-        change = dt.datetime.combine(last_sunday(year, month), dt.time(1, 0), tzinfo=dt.timezone.utc)
-        if (change - second).astimezone(OSLO).utcoffset() != offset_from \
-                or change.astimezone(OSLO).utcoffset() != offset_to:
+    for rule in (SUMMER, WINTER):
+        local = dt.datetime.combine(last_sunday(year, rule.month), rule.start)
+        change = (local - rule.offset_from).replace(tzinfo=dt.timezone.utc)
+        if (change - second).astimezone(OSLO).utcoffset() != rule.offset_from \
+                or change.astimezone(OSLO).utcoffset() != rule.offset_to:
             return False
     return True
 
