@@ -132,7 +132,7 @@ def subscription(base_url: str) -> dict[str, str] | None:
 
 
 def atom(published: list[tuple[Statistic, Release]], base_url: str, host: str, title: str,
-         author: str) -> bytes:
+         author: str, language: str = "en") -> bytes:
     """An Atom feed (RFC 4287) of published releases, each linking to the release's own archived page."""
     fg = FeedGenerator()
     fg.id(f"tag:{host},2024:releases")
@@ -140,7 +140,7 @@ def atom(published: list[tuple[Statistic, Release]], base_url: str, host: str, t
     fg.author({"name": author, "uri": base_url})
     fg.link(href=f"{base_url}releases.atom", rel="self")
     fg.link(href=base_url, rel="alternate")
-    fg.language("en")
+    fg.language(language)  # the locale's: ready for a feed per language
     fg.generator("statpress", __version__)
     latest = max((r.time_of_publication for _, r in published), default=dt.datetime(2000, 1, 1, tzinfo=OSLO))
     fg.updated(latest)

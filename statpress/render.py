@@ -202,7 +202,7 @@ def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: lis
                                       months=months, recent=recent, subscribe=feeds.subscription(site.base_url)),
         "calendar/releases.ics": feeds.ics(entries, site.base_url, site.host, locale.t("calendar_title")),
         "releases.atom": feeds.atom(recent, site.base_url, site.host, locale.t("feed_title"),
-                                    locale.t("site_name")),
+                                    locale.t("site_name"), locale.language),
     }
     # one file per release for "add to calendar", with the UID it has in releases.ics: importing
     # it again after a postponement moves the reader's entry instead of adding a second one
