@@ -7,6 +7,7 @@ announced dates and no figures, the feed and the sitemap only releases that are 
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 from xml.sax.saxutils import escape
 
 import icalendar
@@ -14,6 +15,7 @@ from feedgen.feed import FeedGenerator
 
 from . import __version__
 from .content import OSLO, Release, Statistic
+from .errors import BuildError
 
 
 def release_uid(release: Release, host: str) -> str:
@@ -21,41 +23,124 @@ def release_uid(release: Release, host: str) -> str:
     return f"{release.id}@{host}"
 
 
-def ics(entries: list[tuple[Statistic, Release]], base_url: str, host: str, title: str) -> bytes:
+def event_path(release: Release) -> str:
+    """Where a release's single-event calendar file is, relative to the site root."""
+    # A folder of its own, so no release id can clash with calendar/releases.ics.
+    return f"calendar/releases/{release.id}.ics"
+
+
+# Europe/Oslo as clients expect it: the EU rule since 1996, summer time from the last Sunday of
+# March at 02:00 to the last Sunday of October at 03:00 local time. icalendar's own VTIMEZONE
+# lists every change as an RDATE; vobject (behind CalDAV servers such as Radicale) misreads that
+# and puts summer releases an hour late. `check_summer_time_rule` proves the rule is Oslo's for
+# every year the calendar covers.
+class Observance(NamedTuple):
+    """One half of the year in the VTIMEZONE: from the last Sunday of `month` at local `start`."""
+    name: str
+    month: int
+    start: dt.time
+    offset_from: dt.timedelta
+    offset_to: dt.timedelta
+
+
+SUMMER = Observance("CEST", 3, dt.time(2, 0), dt.timedelta(hours=1), dt.timedelta(hours=2))
+WINTER = Observance("CET", 10, dt.time(3, 0), dt.timedelta(hours=2), dt.timedelta(hours=1))
+
+
+def oslo_timezone() -> icalendar.Timezone:
+    tz = icalendar.Timezone()
+    tz.add("tzid", OSLO.key)
+    for part, rule in ((icalendar.TimezoneDaylight(), SUMMER), (icalendar.TimezoneStandard(), WINTER)):
+        part.add("tzname", rule.name)
+        part.add("tzoffsetfrom", rule.offset_from)
+        part.add("tzoffsetto", rule.offset_to)
+        # first onset in 1970, as Outlook and Google write it; the RRULE gives every later one
+        part.add("dtstart", dt.datetime.combine(last_sunday(1970, rule.month), rule.start))
+        part.add("rrule", {"freq": "yearly", "bymonth": rule.month, "byday": "-1su"})
+        tz.add_component(part)
+    return tz
+
+
+def last_sunday(year: int, month: int) -> dt.date:
+    last = dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+    return last - dt.timedelta(days=(last.weekday() + 1) % 7)
+
+
+def follows_summer_time_rule(year: int) -> bool:
+    """Whether Oslo's offsets in `year` are those the VTIMEZONE above describes."""
+    second = dt.timedelta(seconds=1)
+    for rule in (SUMMER, WINTER):
+        local = dt.datetime.combine(last_sunday(year, rule.month), rule.start)
+        change = (local - rule.offset_from).replace(tzinfo=dt.timezone.utc)
+        if (change - second).astimezone(OSLO).utcoffset() != rule.offset_from \
+                or change.astimezone(OSLO).utcoffset() != rule.offset_to:
+            return False
+    return True
+
+
+def check_summer_time_rule(entries: list[tuple[Statistic, Release]]) -> None:
+    for s, r in entries:
+        if not follows_summer_time_rule(r.date.year):
+            raise BuildError(f"{s.folder / 'releases.toml'}: release '{r.id}': date {r.date}: Oslo's daylight "
+                             "saving time that year differs from the EU rule the calendar file describes")
+
+
+def event(s: Statistic, r: Release, base_url: str, host: str) -> icalendar.Event:
+    """A release as a calendar event: its title and announced time, never a figure."""
+    ev = icalendar.Event()
+    ev.add("uid", release_uid(r, host))
+    ev.add("dtstamp", dt.datetime.combine(r.announced, dt.time(0, 0), tzinfo=dt.timezone.utc))
+    start = r.time_of_publication
+    ev.add("dtstart", start)
+    ev.add("dtend", start + dt.timedelta(minutes=30))
+    ev.add("summary", f"{s.meta.name}, {r.period}")
+    ev.add("url", f"{base_url}{s.meta.short_name}/")
+    ev.add("sequence", 1 if r.status == "postponed" else 0)
+    ev.add("status", "CANCELLED" if r.status == "cancelled" else "CONFIRMED")
+    if r.reason:
+        ev.add("description", r.reason)
+    return ev
+
+
+def ics(entries: list[tuple[Statistic, Release]], base_url: str, host: str, title: str | None = None) -> bytes:
+    """An iCalendar file of the given releases, times in Oslo time with the zone defined inside.
+
+    `title` names a calendar to subscribe to; a single event to import has none, so that
+    clients add it to the reader's own calendar instead of offering a new one.
+    """
+    check_summer_time_rule(entries)
     cal = icalendar.Calendar()
     cal.add("prodid", "-//statpress//release calendar//EN")
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
-    cal.add("x-wr-calname", title)
-    cal.add("x-wr-timezone", "Europe/Oslo")
+    if title is not None:
+        cal.add("x-wr-calname", title)
+        cal.add("x-wr-timezone", OSLO.key)
+    cal.add_component(oslo_timezone())
     for s, r in entries:
-        event = icalendar.Event()
-        event.add("uid", release_uid(r, host))
-        event.add("dtstamp", dt.datetime.combine(r.announced, dt.time(0, 0), tzinfo=dt.timezone.utc))
-        start = r.time_of_publication
-        event.add("dtstart", start)
-        event.add("dtend", start + dt.timedelta(minutes=30))
-        event.add("summary", f"{s.meta.name}, {r.period}")
-        event.add("url", f"{base_url}{s.meta.short_name}/")
-        event.add("sequence", 1 if r.status == "postponed" else 0)
-        if r.status == "cancelled":
-            event.add("status", "CANCELLED")
-        else:
-            event.add("status", "CONFIRMED")
-        if r.reason:
-            event.add("description", r.reason)
-        cal.add_component(event)
-    cal.add_missing_timezones()
+        cal.add_component(event(s, r, base_url, host))
     return cal.to_ical()
 
 
-def atom(published: list[tuple[Statistic, Release]], base_url: str, host: str, title: str) -> bytes:
+def subscription(base_url: str) -> dict[str, str] | None:
+    """The calendar's absolute addresses for calendar apps: webcal:// opens the subscribe dialog,
+    https:// is what to paste where webcal is not understood. None without an absolute base_url."""
+    scheme, sep, rest = base_url.partition("://")
+    if not sep or scheme not in ("http", "https") or not rest.split("/", 1)[0]:
+        return None
+    return {"webcal": f"webcal://{rest}calendar/releases.ics", "https": f"{base_url}calendar/releases.ics"}
+
+
+def atom(published: list[tuple[Statistic, Release]], base_url: str, host: str, title: str,
+         author: str, language: str = "en") -> bytes:
+    """An Atom feed (RFC 4287) of published releases, each linking to the release's own archived page."""
     fg = FeedGenerator()
     fg.id(f"tag:{host},2024:releases")
     fg.title(title)
+    fg.author({"name": author, "uri": base_url})
     fg.link(href=f"{base_url}releases.atom", rel="self")
     fg.link(href=base_url, rel="alternate")
-    fg.language("en")
+    fg.language(language)  # the locale's: ready for a feed per language
     fg.generator("statpress", __version__)
     latest = max((r.time_of_publication for _, r in published), default=dt.datetime(2000, 1, 1, tzinfo=OSLO))
     fg.updated(latest)
@@ -63,7 +148,10 @@ def atom(published: list[tuple[Statistic, Release]], base_url: str, host: str, t
         entry = fg.add_entry(order="prepend")
         entry.id(f"tag:{host},2024:release:{r.id}")
         entry.title(f"{s.meta.name}, {r.period}")
-        entry.link(href=f"{base_url}{s.meta.short_name}/")
+        # The archived page shows this release for good; the statistic page moves on to the next.
+        # One link only: feedgen 1.0.0 drops an entry link's rel, and two links without rel would
+        # be two alternates, which RFC 4287 forbids.
+        entry.link(href=f"{base_url}archive/{s.meta.short_name}/{r.id}/", rel="alternate")
         entry.published(r.time_of_publication)
         entry.updated(r.time_of_publication)
         entry.summary(s.meta.summary)

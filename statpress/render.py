@@ -118,6 +118,7 @@ def make_renderer(root: Path, locale: Locale, preview: bool) -> Renderer:
     r = Renderer(root / "templates", locale)
     r.env.globals["preview"] = preview
     r.env.globals["symbol_keys"] = SYMBOL_KEYS
+    r.env.globals["event_file"] = feeds.event_path
     return r
 
 
@@ -190,10 +191,16 @@ def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: lis
                     key=lambda e: (e[1].time_of_publication, e[0].meta.name), reverse=True)
     months = [(key, list(items)) for key, items in itertools.groupby(
         upcoming, key=lambda e: e[1].date.replace(day=1))]
-    return {
+    entries = sorted(recent, key=lambda e: e[1].id) + upcoming
+    files = {
         "calendar/index.html": r.page("calendar.html", "calendar/index.html", title=locale.t("calendar_title"),
-                                      months=months, recent=recent),
-        "calendar/releases.ics": feeds.ics(sorted(recent, key=lambda e: e[1].id) + upcoming,
-                                           site.base_url, site.host, locale.t("calendar_title")),
-        "releases.atom": feeds.atom(recent, site.base_url, site.host, locale.t("feed_title")),
+                                      months=months, recent=recent, subscribe=feeds.subscription(site.base_url)),
+        "calendar/releases.ics": feeds.ics(entries, site.base_url, site.host, locale.t("calendar_title")),
+        "releases.atom": feeds.atom(recent, site.base_url, site.host, locale.t("feed_title"),
+                                    locale.t("site_name"), locale.language),
     }
+    # one file per release for "add to calendar", with the UID it has in releases.ics: importing
+    # it again after a postponement moves the reader's entry instead of adding a second one
+    files.update({feeds.event_path(rel): feeds.ics([(s, rel)], site.base_url, site.host)
+                  for s, rel in entries})
+    return files

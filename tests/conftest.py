@@ -32,7 +32,10 @@ def demo_site(tmp_path_factory) -> Path:
 @pytest.fixture
 def project(tmp_path) -> Path:
     """A copy of the repository's inputs to break; the big data files are linked, not copied."""
-    dest = tmp_path / "project"
+    return copy_project(tmp_path / "project")
+
+
+def copy_project(dest: Path) -> Path:
     for name in ("content", "stats", "templates", "locales", "archive"):
         shutil.copytree(ROOT / name, dest / name)
     shutil.copy(ROOT / "site.toml", dest / "site.toml")
