@@ -33,6 +33,7 @@ test-fast: $(STAMP) data
 	$(PY) -m pytest --ignore=tests/browser
 
 bench: $(STAMP) data
+	command -v hugo >/dev/null || apt-get install -y -q hugo >/dev/null
 	$(PY) bench/run.py
 
 serve: build
