@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 import warnings
+import zlib
 from typing import Literal
 
 import numpy as np
@@ -153,6 +154,8 @@ def load_dataset(catalog: Catalog, name: str, path: Path | None = None) -> pd.Da
         hint = f" (generate it with: python {spec.generated_by})" if spec.generated_by else ""
         raise BuildError(f"{path}: data file not found{hint}")
     frame = read_csv(path, spec, catalog)
+    if frame.empty:
+        raise BuildError(f"{path}: no records, only a header; expected at least one row of data")
     for col, c in spec.columns.items():
         frame[col] = check_column(frame[col], c, path, col, catalog)
     for col, c in spec.columns.items():
@@ -168,6 +171,8 @@ def read_csv(path: Path, spec: DatasetSpec, catalog: Catalog) -> pd.DataFrame:
         header = pd.read_csv(path, nrows=0).columns.tolist()
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise BuildError(f"{path}: not a valid CSV file: {exc}") from None
+    except UNREADABLE as exc:
+        raise unreadable(path, exc) from None
     missing = [c for c in spec.columns if c not in header]
     if missing:
         raise BuildError(f"{path}: missing column '{missing[0]}' "
@@ -190,9 +195,21 @@ def read_csv(path: Path, spec: DatasetSpec, catalog: Catalog) -> pd.DataFrame:
                 return pd.read_csv(path, dtype=attempt, keep_default_na=False, na_values={c: [] for c in dtypes})
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise BuildError(f"{path}: not a valid CSV file: {exc}") from None
+        except UNREADABLE as exc:
+            raise unreadable(path, exc) from None
         except (ValueError, TypeError, OverflowError, Warning):
             continue  # a value does not fit: read as text, and check_column names the line
     raise AssertionError("unreachable")
+
+
+# A truncated or damaged compressed file (.csv.gz, .csv.bz2, ...), or one the build may not read.
+UNREADABLE = (EOFError, OSError, zlib.error)
+
+
+def unreadable(path: Path, exc: Exception) -> BuildError:
+    what = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return BuildError(f"{path}: cannot read the data ({what}); the file may be truncated or damaged: "
+                      "copy or generate it again")
 
 
 def allowed_codes(spec: ColumnSpec, catalog: Catalog) -> list[str]:
@@ -210,10 +227,14 @@ def check_column(values: pd.Series, spec: ColumnSpec, path: Path, col: str, cata
     where = f"{path}, column '{col}'"
     if spec.type == "integer":
         if values.dtype != np.int64:
-            numbers = pd.to_numeric(values, errors="coerce")
+            numbers = pd.to_numeric(values, errors="coerce").astype(float)
             bad = (numbers.isna() | (numbers != numbers.round())).to_numpy()
             if bad.any():
                 raise offending(where, bad, values, "a whole number")
+            # beyond 64 bits a number would wrap around to another one, even change its sign
+            outside = ((numbers <= -(2.0 ** 63)) | (numbers >= 2.0 ** 63)).to_numpy()
+            if outside.any():
+                raise offending(where, outside, values, "a whole number of at most 18 digits")
             values = numbers.astype(np.int64)
         if spec.min is not None and (values < spec.min).any():
             raise offending(where, (values < spec.min).to_numpy(), values, f"a number of at least {spec.min}")

@@ -14,7 +14,7 @@ from . import __version__, archive, calendar, charts, confidentiality, content, 
 from .errors import BuildError
 from .locale import Locale, load_locale
 from .render import Published
-from .write import audit_path, check_out, write_audit, write_site
+from .write import audit_path, check_out, recover, write_audit, write_site
 
 @dataclass(frozen=True)
 class BuildOptions:
@@ -57,7 +57,8 @@ def build(options: BuildOptions, write: bool = True) -> BuildReport:
         return build_unlocked(options, write)
     check_out(options.out, options.root)
     with lock.exclusive(options.root / "archive", options.wait), lock.exclusive(options.out, options.wait):
-        archive.repair(options.root / "archive")
+        archive.repair(options.root / "archive")  # what a killed build left, before anything else
+        recover(options.out)
         return build_unlocked(options, write)
 
 

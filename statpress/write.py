@@ -55,7 +55,6 @@ def is_site(folder: Path) -> bool:
 def write_site(files: dict[str, bytes], out: Path) -> None:
     """Write the site to a staging folder, then swap it in. The caller holds the output's lock."""
     out = out.resolve()
-    recover(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
@@ -89,7 +88,9 @@ def old_folder(out: Path) -> Path:
 
 
 def recover(out: Path) -> None:
-    """Undo what an interrupted build left: the old site put back, stale staging folders removed."""
+    """Undo what an interrupted build left: the old site put back, stale staging folders removed.
+    The caller holds the output's lock."""
+    out = out.resolve()
     old = old_folder(out)
     if old.exists() and not out.exists():
         os.rename(old, out)  # a crash between the two renames of a swap
