@@ -37,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="processes computing statistics side by side (default: one per core)")
     b.add_argument("--no-cache", action="store_true",
                    help="compute every table again from the data, ignoring and not writing .cache/tables (audits)")
+    b.add_argument("--allow-withdraw", action="store_true",
+                   help="publish even if the site would no longer show releases already in archive/")
+    b.add_argument("--wait", type=float, default=60.0,
+                   help="seconds to wait while another build holds the lock (default: 60)")
     c = sub.add_parser("check", help="validate content and data and compute everything, writing nothing")
     c.add_argument("--now", type=parse_now, default=None, help="check the site as of this instant (default: now)")
     c.add_argument("--strict", action="store_true", help="treat release calendar warnings as errors")
@@ -54,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             now = args.now or dt.datetime.now(OSLO)
             out = args.out or ROOT / ("preview" if args.preview else "site")
             report = pipeline.build(pipeline.BuildOptions(ROOT, out, now, args.preview, args.strict,
-                                                          use_cache=not args.no_cache, workers=args.jobs))
+                                                          use_cache=not args.no_cache, workers=args.jobs,
+                                                          allow_withdraw=args.allow_withdraw, wait=args.wait))
             print(pipeline.describe(report))
         elif args.command == "check":
             now = args.now or dt.datetime.now(OSLO)
@@ -68,23 +73,34 @@ def main(argv: list[str] | None = None) -> int:
             stamp = args.now.strftime("%Y%m%dT%H%M%S%z")
             out = args.out or ROOT / "snapshots" / f"site-{stamp}.tar.gz"
             with tempfile.TemporaryDirectory() as tmp:
-                pipeline.build(pipeline.BuildOptions(ROOT, Path(tmp) / "site", args.now))
+                # the site as it was at an earlier instant: not a publication, so nothing is withdrawn
+                pipeline.build(pipeline.BuildOptions(ROOT, Path(tmp) / "site", args.now, allow_withdraw=True))
                 archive.tarball(Path(tmp) / "site", out, args.now.isoformat())
             print(f"wrote the site as of {args.now.isoformat()} to {out}")
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # the machine, not the input: a full disk, a permission, a read-only folder
+        print(f"error: {exc.filename or ROOT}: {exc.strerror or exc}; check the free space and permissions "
+              "there, then run the build again (the previous site is unchanged)", file=sys.stderr)
+        return 1
     return 0
 
 
 def verify() -> int:
-    problems = archive.verify_all(ROOT / "archive")
+    archive_dir = ROOT / "archive"
+    problems = archive.verify_all(archive_dir)
+    history, checked = archive.ledger_history(archive_dir)
+    problems += history
     for p in problems:
         print(f"damaged: {p}", file=sys.stderr)
+    for partial in archive.partials(archive_dir):
+        print(f"note: {partial}: left by an interrupted build; the next build completes or redoes it")
     if problems:
         print(f"error: {len(problems)} problems in the archive", file=sys.stderr)
         return 1
-    print(f"archive OK: {len(archive.snapshots(ROOT / 'archive'))} snapshots match their manifests")
+    print(f"archive OK: {len(archive.snapshots(archive_dir))} snapshots match their manifests and the ledger")
+    print(checked)
     return 0
 
 

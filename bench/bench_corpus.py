@@ -135,8 +135,9 @@ def freeze_archive(root: Path, n: int) -> None:
                 continue
             page = (f"<!doctype html><html lang=\"en\"><title>Statistic {i:03d}, {y}</title>"
                     f"<h1>Statistic {i:03d}, {y}</h1><p>Frozen release.</p></html>\n").encode()
-            archive.freeze(snap, {"index.html": page, "tables/by-county.csv": f"County,{y}\n".encode()},
-                           sid, f"{sid}-{y}", dt.datetime(y + 1, 3, 1 + i % 27, 8, tzinfo=dt.timezone.utc).isoformat())
+            published = dt.datetime(y + 1, 3, 1 + i % 27, 8, tzinfo=dt.timezone.utc).isoformat()
+            files = {"index.html": page, "tables/by-county.csv": f"County,{y}\n".encode()}
+            archive.freeze(snap, archive.with_manifest(files, sid, f"{sid}-{y}", published))
 
 
 def make_corpus(root: Path, n: int) -> Path:

@@ -5,6 +5,12 @@ into `archive/<statistic>/<release>/`, with a manifest giving each file's SHA-25
 publication time and the statpress version. Later builds copy the snapshot into the site
 verbatim and never render it again, so a new template or stylesheet cannot change it. A snapshot
 is written to a temporary folder and renamed into place only when complete.
+
+Each snapshot's manifest hash is also appended to `archive/ledger.jsonl`, committed with the
+archive. Lines are only ever appended, so an edited file whose manifest was "fixed" to match still
+differs from the ledger, and a rewritten ledger differs from its own git history (`build.py
+verify`). A build killed while freezing leaves `.<release>.partial`: the next build either
+completes it (it was whole and already in the ledger) or discards it and freezes it again.
 """
 
 from __future__ import annotations
@@ -13,12 +19,15 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
-from . import __version__
+from . import __version__, faults
 from .errors import BuildError
 
 MANIFEST = "manifest.json"
+LEDGER = "ledger.jsonl"
+PARTIAL = ".partial"
 
 
 def sha256(content: bytes) -> str:
@@ -51,19 +60,136 @@ def verify(snapshot: Path) -> list[str]:
 def snapshots(archive_dir: Path) -> list[Path]:
     if not archive_dir.is_dir():
         return []
-    return sorted(p.parent for p in archive_dir.glob(f"*/*/{MANIFEST}"))
+    return sorted(p.parent for p in archive_dir.glob(f"*/*/{MANIFEST}") if not is_partial(p.parent))
+
+
+def is_partial(folder: Path) -> bool:
+    return folder.name.startswith(".") and folder.name.endswith(PARTIAL)
+
+
+def partials(archive_dir: Path) -> list[Path]:
+    """Snapshots an interrupted build left half-made: not part of the archive, repaired by the next build."""
+    return sorted(d for d in archive_dir.glob("*/*") if d.is_dir() and is_partial(d)) if archive_dir.is_dir() else []
 
 
 def verify_all(archive_dir: Path) -> list[str]:
     problems = []
     for snap in snapshots(archive_dir):
         problems += verify(snap)
-    # a folder without a manifest is a snapshot that was never completed, or lost its manifest
-    if archive_dir.is_dir():
-        for d in sorted(archive_dir.glob("*/*")):
-            if d.is_dir() and not (d / MANIFEST).exists():
-                problems.append(f"{d}: snapshot without {MANIFEST}")
+    problems += stray_files(archive_dir)
+    problems += verify_ledger(archive_dir)
     return problems
+
+
+def stray_files(archive_dir: Path) -> list[str]:
+    """Everything in archive/ that is neither a snapshot, the ledger nor a partial snapshot."""
+    if not archive_dir.is_dir():
+        return []
+    problems = []
+    for path in sorted(archive_dir.rglob("*")):
+        rel = path.relative_to(archive_dir).parts
+        if rel == (LEDGER,) or (len(rel) >= 2 and is_partial(archive_dir / rel[0] / rel[1])):
+            continue
+        if len(rel) <= 2 and path.is_dir():
+            if len(rel) == 2 and not (path / MANIFEST).exists():
+                problems.append(f"{path}: snapshot without {MANIFEST}")
+            continue
+        if len(rel) <= 2:
+            problems.append(f"{path}: stray file (not inside a snapshot)")
+    return problems
+
+
+def ledger_lines(archive_dir: Path) -> list[str]:
+    path = archive_dir / LEDGER
+    if not path.exists():
+        return []
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def ledger_entries(archive_dir: Path) -> tuple[dict[str, str], list[str]]:
+    """The ledger as {"statistic/release": manifest hash}, and its problems."""
+    path, entries, problems = archive_dir / LEDGER, {}, []
+    for n, line in enumerate(ledger_lines(archive_dir), 1):
+        try:
+            item = json.loads(line)
+            key, digest = f"{item['statistic']}/{item['release']}", item["manifest_sha256"]
+        except (ValueError, KeyError, TypeError):
+            problems.append(f"{path}: line {n}: not a ledger entry")
+            continue
+        if key in entries:
+            problems.append(f"{path}: line {n}: {key} is recorded twice")
+        entries[key] = digest
+    return entries, problems
+
+
+def verify_ledger(archive_dir: Path) -> list[str]:
+    """Every snapshot's manifest has the hash the ledger recorded when it was frozen, and back."""
+    entries, problems = ledger_entries(archive_dir)
+    present = {}
+    for snap in snapshots(archive_dir):
+        key = f"{snap.parent.name}/{snap.name}"
+        present[key] = snap
+        if key not in entries:
+            problems.append(f"{snap}: not in {archive_dir / LEDGER} (a snapshot is recorded when it is frozen)")
+        elif sha256((snap / MANIFEST).read_bytes()) != entries[key]:
+            problems.append(f"{snap / MANIFEST}: changed (SHA-256 differs from {archive_dir / LEDGER})")
+    for key in sorted(set(entries) - set(present)):
+        if (archive_dir / key).parent.joinpath(f".{Path(key).name}{PARTIAL}").exists():
+            continue  # an interrupted freeze: the next build completes it
+        problems.append(f"{archive_dir / key}: removed (recorded in {archive_dir / LEDGER})")
+    return problems
+
+
+def ledger_history(archive_dir: Path) -> tuple[list[str], str]:
+    """Problems of the ledger against its git history (each committed version must be a prefix of
+    the current file: lines are only appended), and a sentence saying what was checked."""
+    path = archive_dir / LEDGER
+    try:
+        top = Path(git(archive_dir, "rev-parse", "--show-toplevel").strip())
+        rel = path.resolve().relative_to(top.resolve()).as_posix()
+        commits = git(top, "log", "--format=%H", "--", rel).split()
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        return [], f"git history of {path} not checked: {archive_dir} is not in a git checkout (or git is missing)"
+    current = path.read_bytes() if path.exists() else b""
+    problems = []
+    for commit in commits:
+        try:
+            old = git(top, "show", f"{commit}:{rel}", text=False)
+        except subprocess.CalledProcessError:
+            continue  # the file was deleted in that commit: the prefix check of later ones covers it
+        if not current.startswith(old):
+            problems.append(f"{path}: lines committed in {commit[:12]} were changed or removed "
+                            "(the ledger may only grow)")
+    return problems, f"git history of {path}: {len(commits)} commits, each only appended"
+
+
+def git(cwd: Path, *args: str, text: bool = True):
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=True, text=text,
+                          timeout=60).stdout
+
+
+def repair(archive_dir: Path) -> list[str]:
+    """Finish or discard what an interrupted freeze left; the caller holds the archive lock."""
+    done = []
+    entries, _ = ledger_entries(archive_dir)
+    for tmp in partials(archive_dir):
+        snap = tmp.parent / tmp.name[1:-len(PARTIAL)]
+        key = f"{snap.parent.name}/{snap.name}"
+        manifest = tmp / MANIFEST
+        whole = (not snap.exists() and manifest.exists() and not verify(tmp)
+                 and entries.get(key) == sha256(manifest.read_bytes()))
+        if whole:  # killed between recording it in the ledger and renaming it into place
+            os.rename(tmp, snap)
+            done.append(f"completed the interrupted snapshot {snap}")
+        else:
+            shutil.rmtree(tmp)
+            done.append(f"discarded the incomplete snapshot {tmp}")
+    return done
+
+
+def withdrawn(archive_dir: Path, published: dict[str, set[str]]) -> list[Path]:
+    """Snapshots of releases that a site with these published releases would no longer show."""
+    return [snap for snap in snapshots(archive_dir) if snap.name not in published.get(snap.parent.name, set())]
 
 
 def refuse(problems: list[str]) -> None:
@@ -86,28 +212,58 @@ def read(snapshot: Path) -> dict[str, bytes] | None:
             for p in sorted(snapshot.rglob("*")) if p.is_file()}
 
 
-def freeze(snapshot: Path, files: dict[str, bytes], statistic: str, release: str, published: str) -> dict[str, bytes]:
-    """Write a new snapshot atomically; returns its files, manifest included."""
+def with_manifest(files: dict[str, bytes], statistic: str, release: str, published: str) -> dict[str, bytes]:
+    """A snapshot's files and its manifest: each file's SHA-256, the release, its publication time."""
     manifest = {
         "statistic": statistic, "release": release, "published": published,
         "statpress_version": __version__,
         "files": {rel: sha256(content) for rel, content in sorted(files.items())},
     }
-    files = dict(files)
-    files[MANIFEST] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
-    tmp = snapshot.parent / f".{snapshot.name}.partial"
+    return {**files, MANIFEST: (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")}
+
+
+def freeze(snapshot: Path, files: dict[str, bytes]) -> None:
+    """Write a new snapshot (files from with_manifest) atomically, and record it in the ledger."""
+    manifest = json.loads(files[MANIFEST])
+    statistic, release, published = manifest["statistic"], manifest["release"], manifest["published"]
+    tmp = snapshot.parent / f".{snapshot.name}{PARTIAL}"
     if tmp.exists():
         shutil.rmtree(tmp)  # left by an interrupted build: never used
     try:
         for rel in sorted(files):
             target = tmp / rel
             target.parent.mkdir(parents=True, exist_ok=True)
+            faults.point("archive-write", target)
             target.write_bytes(files[rel])
+        faults.point("archive-partial")
+        record(snapshot.parent.parent, statistic, release, published, sha256(files[MANIFEST]))
+        faults.point("archive-recorded")
         os.rename(tmp, snapshot)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise BuildError(f"{exc.filename or tmp}: cannot write the snapshot of {statistic}/{release} "
+                         f"({exc.strerror or exc}); check the free space and permissions of "
+                         f"{snapshot.parent.parent}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return files
+
+
+def record(archive_dir: Path, statistic: str, release: str, published: str, digest: str) -> None:
+    """Append the snapshot's manifest hash to the ledger (once: a redone snapshot has the same hash)."""
+    entries, _ = ledger_entries(archive_dir)
+    key = f"{statistic}/{release}"
+    if key in entries:
+        if entries[key] != digest:
+            raise BuildError(f"{archive_dir / LEDGER}: {key} is recorded with another manifest hash; the "
+                             "snapshot frozen now would differ from the one recorded. Restore it from git")
+        return
+    line = json.dumps({"statistic": statistic, "release": release, "published": published,
+                       "manifest_sha256": digest}, sort_keys=True) + "\n"
+    with open(archive_dir / LEDGER, "a", encoding="utf-8") as f:
+        f.write(line)  # one short write to a file opened for appending
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def tarball(site: Path, out: Path, now: str) -> Path:

@@ -168,6 +168,11 @@ def load_all(content_dir: Path) -> list[Statistic]:
     stats = [load_statistic(d) for d in sorted(content_dir.iterdir()) if d.is_dir()]
     if not stats:
         raise BuildError(f"{content_dir}: no statistics found (expected one folder per statistic)")
+    for s in stats:
+        if s.meta.short_name in RESERVED_NAMES or len(s.meta.short_name) == 2:
+            raise BuildError(f"{s.folder / 'statistic.toml'}: field 'short_name': {s.meta.short_name!r} is a "
+                             "folder of the site itself (" + ", ".join(sorted(RESERVED_NAMES))
+                             + ", or a two-letter language code); choose another")
     names = {s.meta.short_name: s for s in stats}
     if len(names) != len(stats):
         raise BuildError(f"{content_dir}: two statistics share a short_name")
@@ -204,6 +209,24 @@ def read_toml(path: Path) -> dict:
         raise BuildError(f"{path}: file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise BuildError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BuildError(not_utf8(path, exc)) from None
+    except OSError as exc:
+        raise BuildError(f"{path}: cannot read the file ({exc.strerror or exc}); check its permissions") from None
+
+
+def not_utf8(path: Path, exc: UnicodeDecodeError) -> str:
+    return (f"{path}: byte {exc.object[exc.start]:#04x} at position {exc.start} is not UTF-8; "
+            "save the file as UTF-8")
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BuildError(not_utf8(path, exc)) from None
+    except OSError as exc:
+        raise BuildError(f"{path}: cannot read the file ({exc.strerror or exc}); check its permissions") from None
 
 
 def parse(path: Path, model: type[BaseModel]):
@@ -227,6 +250,8 @@ def describe(exc: ValidationError) -> str:
 
 
 HEADING = re.compile(r"^## (.+?)\s*$", re.MULTILINE)
+# Folders the site writes itself: a statistic's short name (its URL) must not take one of them.
+RESERVED_NAMES = {"archive", "assets", "calendar", "symbols", "preview", "site", "search", "tables", "charts"}
 
 
 def load_about(folder: Path) -> list[AboutSection]:
@@ -244,7 +269,7 @@ def load_about(folder: Path) -> list[AboutSection]:
 def load_section(path: Path, sid: str, title: str, standard: list[str]) -> AboutSection:
     texts: dict[str, str] = {}
     if path.exists():
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
         parts = HEADING.split(text)
         if parts[0].strip():
             raise BuildError(f"{path}: text before the first '## ' heading; "

@@ -121,6 +121,8 @@ class Catalog:
         source = self.source(name)
         expected = dict(rules(self.spec.datasets[name], self))
         found = self.engine.violation(source, list(expected))
+        if found and found[0].kind == "records":
+            raise BuildError(f"{source.path}: no records, only a header; expected at least one row of data")
         if found:
             rule, rows = found
             where = "line" if source.format == "csv" else "row"
@@ -300,7 +302,7 @@ def read_classification(path: Path, cid: str) -> Classification:
 
 def rules(spec: DatasetSpec, catalog: Catalog) -> list[tuple[Rule, str]]:
     """What each column must hold, as engine rules with the words for an error message."""
-    out = []
+    out = [(Rule("*", "records"), "at least one record")]
     for col, c in spec.columns.items():
         if c.type == "integer":
             out.append((Rule(col, "integer"), "a whole number"))

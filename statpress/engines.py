@@ -50,7 +50,7 @@ class Source:
 class Rule:
     """A rule every value of a column must keep: a whole number, within a range, one of some codes."""
     column: str
-    kind: Literal["integer", "min", "max", "codes", "ranges"]
+    kind: Literal["records", "integer", "min", "max", "codes", "ranges"]
     value: object = None  # the bound, the allowed codes, or the allowed (from, to) ranges
 
 
@@ -153,7 +153,9 @@ class DuckDB:
             line = LINE.search(str(exc))
             where = f": line {line.group(1)}" if line else ""
             what = "not a valid CSV file" if source.format == "csv" else "not a readable Parquet file"
-            raise BuildError(f"{source.path}{where}: {what}: {message}") from None
+            if source.path.name.endswith(".gz") and not line:
+                what = "cannot read the compressed data; the file may be truncated or damaged: copy or generate it again"
+            raise BuildError(f"{source.path}{where}: {what} ({message})") from None
 
     # -- the interface ------------------------------------------------------------------------
 
@@ -164,6 +166,8 @@ class DuckDB:
         summaries = [self.summary(source, rule) for rule in rules]
         found = self.run(source, "SELECT " + ", ".join(summaries) + f" FROM {self.relation(source)}")[0]
         for rule, value in zip(rules, found):
+            if self.breaks(rule, value) and rule.kind == "records":
+                return rule, []
             if self.breaks(rule, value):
                 rows = self.run(source, f"SELECT _line, CAST({quote(rule.column)} AS VARCHAR) "
                                         f"FROM {self.relation(source, numbered=True)} "
@@ -175,6 +179,8 @@ class DuckDB:
         """SQL aggregate that tells whether a column keeps a rule (see `breaks`)."""
         column = quote(rule.column)
         value = f"TRY_CAST({column} AS BIGINT)" if source.format == "csv" else column
+        if rule.kind == "records":
+            return "count(*)"
         if rule.kind == "codes":
             return f"list(DISTINCT {column})"
         if rule.kind == "min":
@@ -185,6 +191,8 @@ class DuckDB:
 
     @staticmethod
     def breaks(rule: Rule, value) -> bool:
+        if rule.kind == "records":
+            return value == 0
         if rule.kind == "codes":
             return any(v is None or v not in rule.value for v in value)
         if rule.kind == "min":
@@ -257,4 +265,5 @@ def csv_header(path: Path) -> list[str]:
         with opener(path, "rt", encoding="utf-8", newline="") as f:
             return next(csv.reader(f), [])
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
-        raise BuildError(f"{path}: not a valid CSV file: {exc}") from None
+        damaged = " (the file may be truncated or damaged: copy or generate it again)" if path.name.endswith(".gz") else ""
+        raise BuildError(f"{path}: not a valid CSV file: {exc}{damaged}") from None

@@ -16,8 +16,10 @@ from pathlib import Path
 
 from babel import Locale as BabelLocale
 from babel.dates import format_date
+import string
+
 from babel.numbers import format_decimal
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from .content import parse
 from .errors import BuildError
@@ -32,6 +34,22 @@ class Catalogue(BaseModel):
     minus_symbol: str = "\u2212"
     date_format: str = "d MMMM y"
     strings: dict[str, str]
+
+    @field_validator("strings")
+    @classmethod
+    def _plain_placeholders(cls, strings):
+        """Placeholders are plain names: '{date}', never '{date.year}', '{0}' or '{date!r}'. A
+        format string can otherwise reach into Python objects."""
+        for key, text in strings.items():
+            try:
+                fields = [(f, conv, spec) for _, f, spec, conv in string.Formatter().parse(text) if f is not None]
+            except ValueError as exc:
+                raise ValueError(f"strings.{key}: {exc} (write '{{{{' for a literal brace)") from None
+            for name, conversion, spec in fields:
+                if not name.isidentifier() or conversion or spec:
+                    raise ValueError(f"strings.{key}: placeholder {{{name}{'!' + conversion if conversion else ''}"
+                                     f"{':' + spec if spec else ''}}} is not a plain name like {{date}}")
+        return strings
 
 
 @dataclass(frozen=True)
@@ -49,7 +67,12 @@ class Locale:
             text = self.catalogue.strings[key]
         except KeyError:
             raise BuildError(f"{self.path}: no string '{key}' in the catalogue") from None
-        return text.format(**values) if values else text
+        try:
+            return text.format(**values) if values else text.format()
+        except KeyError as exc:
+            usable = ", ".join(f"{{{v}}}" for v in sorted(values)) or "no placeholder"
+            raise BuildError(f"{self.path}: strings.{key}: unknown placeholder {{{exc.args[0]}}}; "
+                             f"this string can use {usable}") from None
 
     def number(self, value: float | int | None, decimals: int = 0, sign: bool = False) -> str:
         """A figure as published; None or NaN (not computable) shows as the symbol '..'."""

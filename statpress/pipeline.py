@@ -14,11 +14,11 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import __version__, archive, cache, calendar, charts, confidentiality, content, data, render, tables
+from . import __version__, archive, cache, calendar, charts, confidentiality, content, data, lock, render, tables
 from .errors import BuildError
 from .locale import Locale, load_locale
 from .render import Published
-from .write import audit_path, write_audit, write_site
+from .write import audit_path, check_out, recover, write_audit, write_site
 
 @dataclass(frozen=True)
 class BuildOptions:
@@ -29,6 +29,9 @@ class BuildOptions:
     strict: bool = False  # calendar warnings are errors
     use_cache: bool = True  # computed tables from .cache/tables when nothing they depend on changed
     workers: int | None = None  # processes computing statistics side by side (default: one per core)
+    allow_withdraw: bool = False  # publish even if releases already in the archive disappear from the site
+    freeze_future: bool = False  # tests only: freeze releases whose time is later than the real clock
+    wait: float = 60.0  # seconds to wait for another build's lock
 
 
 @dataclass
@@ -52,11 +55,22 @@ class BuildReport:
 
 
 def build(options: BuildOptions, write: bool = True) -> BuildReport:
-    """Build the site; with write=False, do everything but touch the disk (`build.py check`)."""
+    """Build the site; with write=False, do everything but touch the disk (`build.py check`).
+    A writing build holds the archive's lock and the output folder's lock: one build at a time."""
+    if options.preview and options.out.resolve() == (options.root / "site").resolve():
+        raise BuildError("a preview is never written to site/: give another --out (default: preview/)")
+    if not write:
+        return build_unlocked(options, write)
+    check_out(options.out, options.root)
+    with lock.exclusive(options.root / "archive", options.wait), lock.exclusive(options.out, options.wait):
+        archive.repair(options.root / "archive")  # what a killed build left, before anything else
+        recover(options.out)
+        return build_unlocked(options, write)
+
+
+def build_unlocked(options: BuildOptions, write: bool) -> BuildReport:
     start = time.perf_counter()
     root = options.root
-    if options.preview and options.out.resolve() == (root / "site").resolve():
-        raise BuildError("a preview is never written to site/: give another --out (default: preview/)")
     site = content.parse(root / "site.toml", content.SiteConfig)
     stats = content.load_all(root / "content")
     warnings = check_calendar(stats, options.strict)
@@ -75,13 +89,17 @@ def build(options: BuildOptions, write: bool = True) -> BuildReport:
     files = render.render_site(renderer, root, site, locale, published, options.now, options.preview)
     if any(p.charts for p in published):
         files["assets/vega.js"] = charts.javascript_bundle(stage.cache)
+    new_snapshots = []
     if not options.preview:
-        files.update(archived(stats, options.now, stage, root,
-                              lambda p: render.snapshot_files(renderer, root, p), freeze=write))
+        refuse_withdrawal(stats, options)
+        snapshot_files, new_snapshots = archived(stats, options.now, stage, root,
+                                                 lambda p: render.snapshot_files(renderer, root, p))
+        files.update(snapshot_files)
         files["archive/index.html"] = renderer.page(
             "archive.html", "archive/index.html", title=locale.t("archive_title"),
             entries=[(s, list(reversed(calendar.published_releases(s, options.now)))) for s in stats])
     if write:
+        freeze(new_snapshots, options)  # only now that every page has rendered
         write_site(files, options.out)
         write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings, write)
@@ -172,10 +190,11 @@ def publish(s: content.Statistic, now: dt.datetime, preview: bool, stage: Stage)
 
 
 def archived(stats: list[content.Statistic], now: dt.datetime, stage: Stage, root: Path,
-             renderer_for_snapshot, freeze: bool = True) -> dict[str, bytes]:
-    """Every release due at `now`, from its frozen snapshot; a newly due release is frozen first."""
+             renderer_for_snapshot) -> tuple[dict[str, bytes], list]:
+    """Every release due at `now`, from its frozen snapshot; and the newly due ones, to freeze."""
     archive_dir = root / "archive"
     files: dict[str, bytes] = {}
+    new = []
     for s in stats:
         short = s.meta.short_name
         for release in calendar.published_releases(s, now):
@@ -183,12 +202,32 @@ def archived(stats: list[content.Statistic], now: dt.datetime, stage: Stage, roo
             frozen = archive.read(snap)
             if frozen is None:
                 p, _ = view(s, release, stage)
-                frozen = renderer_for_snapshot(p)
-                if freeze:
-                    frozen = archive.freeze(snap, frozen, short, release.id,
-                                            release.time_of_publication.isoformat())
+                frozen = archive.with_manifest(renderer_for_snapshot(p), short, release.id,
+                                               release.time_of_publication.isoformat())
+                new.append((snap, frozen, release))
             files.update({f"archive/{short}/{release.id}/{rel}": content for rel, content in frozen.items()})
-    return files
+    return files, new
+
+
+def freeze(new_snapshots: list, options: BuildOptions) -> None:
+    """Freeze newly published releases into archive/; never one whose time has not come by the
+    real clock, whatever --now says (a build for a future instant is a rehearsal, not a release)."""
+    real_now = dt.datetime.now(content.OSLO)
+    for snap, files, release in new_snapshots:
+        if release.time_of_publication <= real_now or options.freeze_future:
+            archive.freeze(snap, files)
+
+
+def refuse_withdrawal(stats: list[content.Statistic], options: BuildOptions) -> None:
+    """A site that no longer shows a release already in the archive is a mistake (a --now in the
+    past, a deleted release) unless the editor says so."""
+    published = {s.meta.short_name: {r.id for r in calendar.published_releases(s, options.now)} for s in stats}
+    gone = archive.withdrawn(options.root / "archive", published)
+    if gone and not options.allow_withdraw:
+        more = f" (and {len(gone) - 1} more)" if len(gone) > 1 else ""
+        raise BuildError(f"{gone[0]}: this release is archived as published, but the site as of "
+                         f"{options.now.isoformat()} would withdraw it{more}; check --now and releases.toml, "
+                         "or give --allow-withdraw")
 
 
 def draw(s: content.Statistic, computed: tables.Computed, locale: Locale, year: int, cache: Path):

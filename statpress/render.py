@@ -18,6 +18,7 @@ import markdown
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
 
 from . import calendar, feeds
+from .sanitize import clean_html
 from .content import Release, SiteConfig, Statistic
 from .errors import BuildError
 from .locale import Locale, plain_number
@@ -85,14 +86,17 @@ HEADING = re.compile(r"<(/?)h([1-6])\b")
 
 
 def markdown_html(text: str, shift: int = 2) -> str:
-    """Markdown to HTML, headings moved down so '###' nests under the page's own headings."""
-    html = markdown.markdown(text, extensions=["extra", "sane_lists"], output_format="html")
+    """Markdown to HTML, headings moved down so '###' nests under the page's own headings.
+    Raw HTML in the text is cut down to an allow-list: content never brings a script along."""
+    html = clean_html(markdown.markdown(text, extensions=["extra", "sane_lists"], output_format="html"))
     return HEADING.sub(lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + shift)}", html)
 
 
 def json_script(text: str) -> str:
-    """JSON safe inside a <script> element: no '</' can end it early."""
-    return text.replace("</", "<\\/")
+    """JSON safe inside a <script> element. '<', '>' and '&' only occur inside JSON strings, where
+    their \\u escapes mean the same; left as they are, a label with '</script>' would end the
+    element, and one with '<!--' would make the HTML parser swallow the rest of the page."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def table_csv(table: Table) -> bytes:

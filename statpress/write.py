@@ -1,37 +1,115 @@
 """Write stage: the only code that touches the output folder.
 
 The whole site is written to a staging folder beside the output and swapped in only when every
-file is there, so a failed build leaves the previous site exactly as it was.
+file is there, so a failed build leaves the previous site exactly as it was. The swap is one
+atomic exchange of the two folders where the system has it (Linux renameat2), so a reader, or a
+crash, never sees the output folder missing; elsewhere it is two renames, and the next build puts
+the old site back if a crash came between them.
+
+Only a folder that statpress wrote may be replaced: each output carries a marker file, and a
+non-empty folder without it (docs/, the project itself, someone's home) is refused.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
+
+from . import faults
+from .errors import BuildError
+
+MARKER = ".statpress-site"
+MARKER_TEXT = b"Written by statpress. A build may replace this whole folder.\n"
+# Files every statpress site has had, before markers existed: such a folder is ours too.
+LEGACY_SITE = ("index.html", "releases.atom", "calendar/releases.ics")
+# Folders of the project a site must never be written to, over or into.
+PROTECTED = ("archive", "content", "stats", "templates", "locales", "data", "statpress", "tests", "docs")
+
+
+def check_out(out: Path, root: Path) -> None:
+    """Refuse an output folder whose replacement would destroy something that is not a site."""
+    out, root = out.resolve(), root.resolve()
+    for folder in [root, *(root / p for p in PROTECTED)]:
+        if folder.is_relative_to(out):
+            raise BuildError(f"{out}: refusing to write the site there: it is {folder} or contains it; "
+                             "give --out a folder of its own (default: site/)")
+        if folder != root and out.is_relative_to(folder):
+            raise BuildError(f"{out}: refusing to write the site inside {folder}; give --out a folder of its own")
+    if out.exists() and not is_site(out):
+        raise BuildError(f"{out}: not a folder statpress wrote (no {MARKER} file) and not empty; refusing to "
+                         "replace it. Give --out a new or empty folder, or delete it yourself")
+
+
+def is_site(folder: Path) -> bool:
+    if not folder.is_dir():
+        return False
+    if (folder / MARKER).is_file() or not any(folder.iterdir()):
+        return True
+    return all((folder / f).is_file() for f in LEGACY_SITE)
 
 
 def write_site(files: dict[str, bytes], out: Path) -> None:
+    """Write the site to a staging folder, then swap it in. The caller holds the output's lock."""
     out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.staging"
-    if staging.exists():
-        shutil.rmtree(staging)  # left by an interrupted build
-    for rel in sorted(files):
-        target = staging / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(files[rel])
-    swap(staging, out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+    except OSError as exc:
+        raise write_error(exc, out) from None
+    try:
+        for rel in sorted(files):
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            faults.point("write-site", target)
+            target.write_bytes(files[rel])
+        (staging / MARKER).write_bytes(MARKER_TEXT)
+        os.chmod(staging, 0o755)  # mkdtemp makes it private; a web server must read it
+        swap(staging, out)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise write_error(exc, out) from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def write_error(exc: OSError, out: Path) -> BuildError:
+    where = exc.filename or out
+    return BuildError(f"{where}: cannot write the site ({exc.strerror or exc}); check the free space and "
+                      f"the permissions of {out.parent}. The previous site in {out} is unchanged")
+
+
+def old_folder(out: Path) -> Path:
+    return out.parent / f".{out.name}.old"
+
+
+def recover(out: Path) -> None:
+    """Undo what an interrupted build left: the old site put back, stale staging folders removed.
+    The caller holds the output's lock."""
+    out = out.resolve()
+    old = old_folder(out)
+    if old.exists() and not out.exists():
+        os.rename(old, out)  # a crash between the two renames of a swap
+    if old.exists():
+        shutil.rmtree(old)
+    for stale in out.parent.glob(f".{out.name}.staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)  # the lock says no other build is writing it
 
 
 def swap(new: Path, out: Path) -> None:
-    """Put `new` in place of `out`; if that fails, put the old one back."""
-    old = out.parent / f".{out.name}.old"
-    if old.exists():
-        shutil.rmtree(old)
+    """Put `new` in place of `out`; if that fails, the old one stays."""
+    if out.exists() and exchange(new, out):
+        faults.point("swap-exchanged")
+        shutil.rmtree(new)  # now the old site
+        return
+    old = old_folder(out)
     if out.exists():
         os.rename(out, old)
+    faults.point("swap-between-renames")
     try:
         os.rename(new, out)
     except OSError:
@@ -42,6 +120,26 @@ def swap(new: Path, out: Path) -> None:
         shutil.rmtree(old)
 
 
+RENAME_EXCHANGE = 2
+AT_FDCWD = -100
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one atomic step (Linux renameat2); False where that is not available."""
+    if os.environ.get("STATPRESS_NO_EXCHANGE"):
+        return False  # tests use this to exercise the two-rename path
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except AttributeError:
+        return False
+    if renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: this file system cannot exchange
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 def audit_path(out: Path) -> Path:
     """Where the confidentiality audit goes: beside the site, never inside it."""
     out = out.resolve()
@@ -49,5 +147,11 @@ def audit_path(out: Path) -> Path:
 
 
 def write_audit(path: Path, audit: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(audit, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(audit, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise BuildError(f"{exc.filename or path}: cannot write the confidentiality audit "
+                         f"({exc.strerror or exc}); the site itself was published") from None

@@ -19,7 +19,9 @@ DEMO_NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=OSLO)
 
 
 def build_site(root: Path, out: Path, now: dt.datetime = DEMO_NOW) -> pipeline.BuildReport:
-    return pipeline.build(pipeline.BuildOptions(root, out, now))
+    # The site as it was at `now`, which may be before archived releases: a look back, not a
+    # publication (tests/test_bad_inputs.py checks that the command line refuses to withdraw them).
+    return pipeline.build(pipeline.BuildOptions(root, out, now, allow_withdraw=True))
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,9 @@
     var target = document.createElement("div");
     target.className = "chart-interactive";
     view.appendChild(target);
-    window.vegaEmbed(target, spec, { actions: false, renderer: "svg" }).then(function () {
+    // ast: Vega interprets expressions instead of compiling them (vega-embed then uses the
+    // bundle's expressionInterpreter): the page's Content-Security-Policy forbids eval.
+    window.vegaEmbed(target, spec, { actions: false, renderer: "svg", ast: true }).then(function () {
       var staticSvg = view.querySelector(":scope > svg");
       if (staticSvg) {
         staticSvg.remove();
