@@ -1,27 +1,68 @@
 // Progressive enhancement: each static chart becomes an interactive Vega chart (tooltips,
-// formatted numbers). Without JavaScript, or if anything fails, the static SVG stays.
+// formatted numbers). Without JavaScript, or if anything fails, the static drawings stay.
+// The page carries the chart's spec for each layout (statpress/charts.py, page_spec): the wide
+// one is drawn in a container at least `wide_from` px wide, the narrow (phone) one below, so the
+// text never shrinks under 11 px. A single-view chart then fills its container's width.
 (function () {
   "use strict";
   if (typeof window.vegaEmbed !== "function") {
     return;
   }
+
+  function layoutFor(payload, view) {
+    return view.clientWidth >= payload.wide_from ? "wide" : "narrow";
+  }
+
+  function specFor(payload, layout) {
+    var spec = JSON.parse(JSON.stringify(payload[layout]));
+    spec.datasets = payload.datasets;
+    if (!spec.facet) {
+      spec.width = "container";
+      spec.autosize = { type: "fit-x", contains: "padding", resize: true };
+    }
+    return spec;
+  }
+
+  function draw(figure, view, payload) {
+    var layout = layoutFor(payload, view);
+    var target = document.createElement("div");
+    target.className = "chart-interactive";
+    view.appendChild(target);
+    return window.vegaEmbed(target, specFor(payload, layout), { actions: false, renderer: "svg" }).then(function (result) {
+      view.querySelectorAll(".chart-interactive").forEach(function (old) {
+        if (old !== target) {
+          old.remove();
+        }
+      });
+      figure.classList.add("interactive");
+      target.dataset.layout = layout;
+      return result;
+    }).catch(function () {
+      target.remove();
+    });
+  }
+
   document.querySelectorAll("figure.chart").forEach(function (figure) {
     var specNode = figure.querySelector("script.chart-spec");
     var view = figure.querySelector(".chart-view");
     if (!specNode || !view) {
       return;
     }
-    var spec = JSON.parse(specNode.textContent);
-    var target = document.createElement("div");
-    target.className = "chart-interactive";
-    view.appendChild(target);
-    window.vegaEmbed(target, spec, { actions: false, renderer: "svg" }).then(function () {
-      var staticSvg = view.querySelector(":scope > svg");
-      if (staticSvg) {
-        staticSvg.remove();
-      }
-    }).catch(function () {
-      target.remove();
-    });
+    var payload = JSON.parse(specNode.textContent);
+    var drawing = draw(figure, view, payload);
+    if (typeof window.ResizeObserver === "function") {
+      // a phone turned sideways, a window made narrower: draw the layout that fits now
+      new window.ResizeObserver(function () {
+        var current = view.querySelector(".chart-interactive");
+        if (view.clientWidth === 0) {
+          return;  // hidden while the table is shown
+        }
+        if (current && current.dataset.layout && current.dataset.layout !== layoutFor(payload, view)) {
+          drawing = drawing.then(function () {
+            return draw(figure, view, payload);
+          });
+        }
+      }).observe(view);
+    }
   });
 }());
