@@ -135,11 +135,18 @@ class Layout:
 
 WIDE = Layout("wide", width=720, font_size=12, title_size=16, plot_height=320, bar_step=22, label_chars=34,
               legend_columns=3, stacked=False, tick_gap=24, png=True)
-NARROW = Layout("narrow", width=340, font_size=12, title_size=15, plot_height=240, bar_step=30, label_chars=22,
+NARROW = Layout("narrow", width=336, font_size=13, title_size=15, plot_height=240, bar_step=30, label_chars=22,
                 legend_columns=1, stacked=True, tick_gap=12, png=False)
 LAYOUTS = (WIDE, NARROW)  # the first is the download and the print drawing
 MIN_TEXT = 11  # CSS px: no chart text is drawn smaller on any screen (the page's CSS and charts.js see to it)
-CHAR_WIDTH = 0.6  # a generous average glyph width of system-ui, in ems, to plan room for labels
+CHAR_WIDTH = 0.6  # a generous average glyph width, in ems, to plan room for labels
+BOLD_CHAR_WIDTH = 0.72  # the same for bold titles and headings
+# The static drawings are laid out by vl-convert with its Liberation Sans (Arial's metrics, the
+# same on every machine, so builds stay byte-identical). A reader's browser draws their text in
+# Arial or Helvetica, which have those metrics, or else in its own sans-serif, perhaps a wider one
+# (DejaVu Sans on many Linux desktops): FONT_SLACK of a label's width is kept free for that.
+FONT = "Liberation Sans, Arial, Helvetica, sans-serif"
+FONT_SLACK = 0.15
 
 
 def wrap_label(label: str, chars: int) -> list[str]:
@@ -205,14 +212,16 @@ def vega_lite(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, la
             tooltip=tooltip,
         ).properties(width=layout.width, height=layout.plot_height)
         autosize = {"type": "fit-x", "contains": "padding"}
+        padding = {"left": 5 + int(FONT_SLACK * y_labels * f * CHAR_WIDTH), "top": 5, "right": 10, "bottom": 5}
     else:
         # One panel per series, each with its own heading: no series is told apart by colour alone.
         # Long category names wrap; the table under the chart has them whole.
         expression, lines, longest = label_expression(categories, layout.label_chars)
         label_room = longest * f * CHAR_WIDTH + 12
+        slack = int(FONT_SLACK * label_room)
         panels = 1 if layout.stacked else len(series)
         gap = 0 if layout.stacked else 20 * (panels - 1)
-        panel_width = int((layout.width - label_room - gap) / panels) - 8
+        panel_width = int((layout.width - label_room - slack - gap) / panels) - 10
         chart = base.mark_bar().encode(
             y=alt.Y("category:N", title=None, sort=categories,
                     axis=alt.Axis(labelExpr=expression, labelLimit=0, labelLineHeight=f + 1)),
@@ -221,20 +230,25 @@ def vega_lite(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, la
             color=colour,
             tooltip=tooltip,
         ).properties(width=panel_width, height=alt.Step(max(layout.bar_step, lines * (f + 1) + 4)))
+        # a panel's heading wraps within the panel, the way its category labels do
+        heading, _, _ = label_expression(series, max(12, int(panel_width / ((f + 1) * BOLD_CHAR_WIDTH))))
         header = alt.Header(title=None, labelFontSize=f + 1, labelFontWeight="bold", labelAnchor="start",
-                            labelAlign="left", labelLimit=0, labelPadding=6)
+                            labelAlign="left", labelLimit=0, labelPadding=6, labelExpr=heading,
+                            labelLineHeight=f + 4)
         chart = chart.facet(facet=alt.Facet("series:N", title=None, sort=series, header=header),
                             columns=1 if layout.stacked else len(series), spacing=24 if layout.stacked else 20)
         if layout.stacked:  # each panel its own axis: a phone shows one panel at a time
             chart = chart.resolve_axis(x="independent")
         autosize = {"type": "pad"}
-    title_chars = int(layout.width / (layout.title_size * CHAR_WIDTH))
+        padding = {"left": 5 + slack, "top": 5, "right": 10, "bottom": 5}
+    title_chars = int((layout.width - padding["left"] - padding["right"]) / (layout.title_size * BOLD_CHAR_WIDTH))
     title = wrap_label(fill(spec.title, year), title_chars)
     result = chart.properties(title=alt.TitleParams(title if len(title) > 1 else title[0])).to_dict()
     result.pop("$schema", None)
     result["autosize"] = autosize
+    result["padding"] = padding
     result["config"] = {
-        "locale": {"number": number_locale(locale)}, "font": "system-ui, sans-serif",
+        "locale": {"number": number_locale(locale)}, "font": FONT,
         "view": {"stroke": None},
         "title": {"anchor": "start", "fontSize": layout.title_size, "lineHeight": layout.title_size + 4,
                   "offset": 12},
@@ -321,7 +335,7 @@ def build_charts(path: Path, raw: list[dict], tables: list[Table], locale: Local
         description = describe_chart(spec, data, locale)
         drawings, specs = [], {}
         for layout in LAYOUTS:
-            specs[layout.name] = vega_lite(spec, data, locale, year, layout)
+            specs[layout.name] = fit_panels(vega_lite(spec, data, locale, year, layout), layout, cache)
             svg, png = render(json.dumps(specs[layout.name], sort_keys=True, ensure_ascii=False), cache, layout.png)
             svg = accessible_svg(svg.decode("utf-8"), f"chart-{spec.id}{layout.suffix}", title, description)
             width, height = svg_size(svg)
@@ -330,6 +344,20 @@ def build_charts(path: Path, raw: list[dict], tables: list[Table], locale: Local
         charts.append(Chart(spec.id, spec.table, title, description, tuple(drawings), page_spec(specs),
                             data[["category", "series", "value"]], int(data["decimals"].max())))
     return charts
+
+
+def fit_panels(spec: dict, layout: Layout, cache: Path) -> dict:
+    """A faceted spec with its panels as wide as makes the drawing the layout's width.
+
+    Vega-Lite fits only single views to a width; for panels, the drawing is rendered once (cached
+    like any other) to learn how much the labels and headings take, and the panels get the rest."""
+    if "facet" not in spec:
+        return spec
+    svg, _ = render(json.dumps(spec, sort_keys=True, ensure_ascii=False), cache, png=False)
+    width, _ = svg_size(svg.decode("utf-8"))
+    fitted = json.loads(json.dumps(spec))
+    fitted["spec"]["width"] = max(60, spec["spec"]["width"] + (layout.width - width) // spec["columns"])
+    return fitted
 
 
 def page_spec(specs: dict[str, dict]) -> str:
