@@ -162,6 +162,11 @@ def wrap_label(label: str, chars: int) -> list[str]:
     return [line.replace("\u00a0", " ") for line in lines]
 
 
+def heading_chars(panel_width: int, layout: Layout) -> int:
+    """A panel's heading wraps within the panel, the way its category labels do."""
+    return max(12, int(panel_width / (layout.font_size * BOLD_CHAR_WIDTH)))
+
+
 def label_expression(labels: list[str], chars: int) -> tuple[str, int]:
     """A Vega expression that draws each label wrapped; the most lines and characters of a line."""
     wrapped = [wrap_label(label, chars) for label in labels]
@@ -230,9 +235,8 @@ def vega_lite(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, la
             color=colour,
             tooltip=tooltip,
         ).properties(width=panel_width, height=alt.Step(max(layout.bar_step, lines * (f + 1) + 4)))
-        # a panel's heading wraps within the panel, the way its category labels do
-        heading, _, _ = label_expression(series, max(12, int(panel_width / ((f + 1) * BOLD_CHAR_WIDTH))))
-        header = alt.Header(title=None, labelFontSize=f + 1, labelFontWeight="bold", labelAnchor="start",
+        heading, _, _ = label_expression(series, heading_chars(panel_width, layout))
+        header = alt.Header(title=None, labelFontSize=f, labelFontWeight="bold", labelAnchor="start",
                             labelAlign="left", labelLimit=0, labelPadding=6, labelExpr=heading,
                             labelLineHeight=f + 4)
         chart = chart.facet(facet=alt.Facet("series:N", title=None, sort=series, header=header),
@@ -255,7 +259,7 @@ def vega_lite(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, la
         "axis": {"labelFontSize": f, "titleFontSize": f, "labelColor": "#162327", "titleColor": "#162327"},
         "legend": {"labelFontSize": f, "titleFontSize": f, "symbolSize": 80, "rowPadding": 6,
                    "labelColor": "#162327"},
-        "header": {"labelFontSize": f + 1, "titleFontSize": f + 1, "labelColor": "#162327"},
+        "header": {"labelFontSize": f, "titleFontSize": f, "labelColor": "#162327"},
     }
     return result
 
@@ -356,7 +360,10 @@ def fit_panels(spec: dict, layout: Layout, cache: Path) -> dict:
     svg, _ = render(json.dumps(spec, sort_keys=True, ensure_ascii=False), cache, png=False)
     width, _ = svg_size(svg.decode("utf-8"))
     fitted = json.loads(json.dumps(spec))
-    fitted["spec"]["width"] = max(60, spec["spec"]["width"] + (layout.width - width) // spec["columns"])
+    panel_width = max(60, spec["spec"]["width"] + (layout.width - width) // spec["columns"])
+    fitted["spec"]["width"] = panel_width
+    fitted["facet"]["header"]["labelExpr"], _, _ = label_expression(fitted["facet"]["sort"],
+                                                                    heading_chars(panel_width, layout))
     return fitted
 
 

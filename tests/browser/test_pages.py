@@ -102,6 +102,32 @@ def test_charts_fit_and_text_stays_readable(page_path, site_root, open_page, wid
     _fail(problems + opened.watcher.error_problems(), f"{what} at {width} px", page_path)
 
 
+def test_interactive_chart_follows_the_container_width(page_path, site_root, open_page):
+    """With JavaScript, the interactive chart draws the desktop layout in a wide window and
+    switches to the phone layout when the window becomes a phone's, keeping text at 11 px."""
+    if not _markup(site_root, page_path)["chart"] or _frozen_before_phone_layouts(site_root, page_path):
+        pytest.skip("no chart drawn in layouts on this page")
+    if 'class="banner archived"' in (site_root / page_path).read_text(encoding="utf-8"):
+        pytest.skip("an archived snapshot has no script")
+    opened = open_page(page_path, viewport=checks.DESKTOP)
+    layouts = "() => [...document.querySelectorAll('figure.chart .chart-interactive')].map(e => e.dataset.layout)"
+    wide = opened.page.evaluate(layouts)
+    opened.page.set_viewport_size(checks.MOBILE)
+    try:
+        opened.page.wait_for_function(
+            "() => [...document.querySelectorAll('figure.chart .chart-interactive')]"
+            ".every(e => e.dataset.layout === 'narrow')", timeout=checks.CHART_RENDER_TIMEOUT_MS)
+    except Exception:  # noqa: BLE001 - reported below
+        pass
+    narrow = opened.page.evaluate(layouts)
+    figures = opened.page.locator("figure.chart").count()
+    problems = []
+    if wide != ["wide"] * figures or narrow != ["narrow"] * figures:
+        problems.append(f"layouts drawn: {wide} at 1280 px, {narrow} after resizing to 375 px")
+    problems += checks.chart_text_problems(opened.page) + checks.chart_fit_problems(opened.page)
+    _fail(problems + opened.watcher.error_problems(), "interactive chart after a resize", page_path)
+
+
 @pytest.mark.parametrize("javascript", [False, True], ids=["no-js", "js"])
 def test_print_uses_the_desktop_drawing(page_path, site_root, open_page, javascript):
     """Printed from a phone, with or without JavaScript: each chart is the desktop drawing."""
