@@ -167,7 +167,7 @@ def heading_chars(panel_width: int, layout: Layout) -> int:
     return max(12, int(panel_width / (layout.font_size * BOLD_CHAR_WIDTH)))
 
 
-def label_expression(labels: list[str], chars: int) -> tuple[str, int]:
+def label_expression(labels: list[str], chars: int) -> tuple[str, int, int]:
     """A Vega expression that draws each label wrapped; the most lines and characters of a line."""
     wrapped = [wrap_label(label, chars) for label in labels]
     return (f"{json.dumps(wrapped, ensure_ascii=False)}[indexof({json.dumps(labels, ensure_ascii=False)}, "
@@ -190,12 +190,13 @@ def vega_lite(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, la
     series = list(dict.fromkeys(data["series"]))
     categories = list(dict.fromkeys(data["category"]))
     f = layout.font_size
-    # a bar chart's panels have headings: a legend there would only repeat them
-    colour = alt.Color("series:N", title=None, sort=series,
-                       scale=alt.Scale(domain=series, range=PALETTE[:len(series)]),
-                       legend=None if spec.kind == "bar" else alt.Legend(orient="bottom", direction="vertical" if layout.legend_columns == 1 else
-                                         "horizontal", columns=min(len(series), layout.legend_columns), labelLimit=0,
-                                         columnPadding=24, symbolStrokeWidth=2) if len(series) > 1 else None)
+    legend = None  # a bar chart's panels have headings: a legend there would only repeat them
+    if spec.kind == "line" and len(series) > 1:
+        legend = alt.Legend(orient="bottom", direction="vertical" if layout.legend_columns == 1 else "horizontal",
+                            columns=min(len(series), layout.legend_columns), labelLimit=0, columnPadding=24,
+                            symbolStrokeWidth=2)
+    colour = alt.Color("series:N", title=None, sort=series, legend=legend,
+                       scale=alt.Scale(domain=series, range=PALETTE[:len(series)]))
     tooltip = [alt.Tooltip("category:N", title=locale.t("chart_category")),
                alt.Tooltip("series:N", title=locale.t("chart_series")),
                alt.Tooltip("value:Q", title=locale.t("chart_value"), format=number)]

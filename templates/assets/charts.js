@@ -2,7 +2,7 @@
 // formatted numbers). Without JavaScript, or if anything fails, the static drawings stay.
 // The page carries the chart's spec for each layout (statpress/charts.py, page_spec): the wide
 // one is drawn in a container at least `wide_from` px wide, the narrow (phone) one below, so the
-// text never shrinks under 11 px. A single-view chart then fills its container's width.
+// text never shrinks under 11 px. The chart then fills its container's width.
 (function () {
   "use strict";
   if (typeof window.vegaEmbed !== "function") {
@@ -23,12 +23,30 @@
     return spec;
   }
 
+  // Vega-Lite fits only a single view to its container. A chart with panels is drawn once, then
+  // again with its panels widened or narrowed by what the drawing missed or overshot: the
+  // browser's font may be wider or narrower than the one the static drawing was laid out with.
+  function embed(target, view, spec) {
+    var options = { actions: false, renderer: "svg" };
+    return window.vegaEmbed(target, spec, options).then(function (result) {
+      var svg = target.querySelector("svg");
+      var room = view.clientWidth;
+      var drawn = svg ? parseFloat(svg.getAttribute("width")) : room;
+      if (!spec.facet || !room || !drawn || Math.abs(room - drawn) < 2) {
+        return result;
+      }
+      spec.spec.width = Math.max(60, spec.spec.width + Math.floor((room - drawn) / (spec.columns || 1)));
+      result.finalize();
+      return window.vegaEmbed(target, spec, options);
+    });
+  }
+
   function draw(figure, view, payload) {
     var layout = layoutFor(payload, view);
     var target = document.createElement("div");
     target.className = "chart-interactive";
     view.appendChild(target);
-    return window.vegaEmbed(target, specFor(payload, layout), { actions: false, renderer: "svg" }).then(function (result) {
+    return embed(target, view, specFor(payload, layout)).then(function (result) {
       view.querySelectorAll(".chart-interactive").forEach(function (old) {
         if (old !== target) {
           old.remove();

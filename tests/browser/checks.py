@@ -619,7 +619,8 @@ CHART_FIT_JS = """
     const name = figure.id || ('figure.chart #' + (i + 1));
     const f = figure.getBoundingClientRect();
     if (f.width > 0 && (f.left < -1 || f.right > vw + 1)) {
-      problems.push(name + ': the figure spans ' + Math.round(f.left) + '-' + Math.round(f.right) + ' px of a ' + vw + ' px window');
+      problems.push(name + ': the figure spans ' + Math.round(f.left) + '-' + Math.round(f.right) +
+                    ' px of a ' + vw + ' px window');
     }
     const view = figure.querySelector('.chart-view');
     if (!view) return;
@@ -631,7 +632,8 @@ CHART_FIT_JS = """
       const r = el.getBoundingClientRect();
       if (r.width === 0) continue;
       if (r.left < box.left - 1 || r.right > box.right + 1) {
-        problems.push(name + ': ' + el.tagName.toLowerCase() + ' is ' + Math.round(r.width) + ' px wide, its container ' + Math.round(box.width) + ' px');
+        problems.push(name + ': ' + el.tagName.toLowerCase() + ' is ' + Math.round(r.width) +
+                      ' px wide, its container ' + Math.round(box.width) + ' px');
       }
     }
   });
