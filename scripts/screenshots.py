@@ -1,5 +1,6 @@
 """`make screenshots`: current pictures of the index and each statistic page, desktop and
-mobile, into docs/screenshots/ (shown in the README). Uses the browser suite's own helpers."""
+mobile, and of each chart's phone layout (375 px, with and without JavaScript), into
+docs/screenshots/ (shown in the README). Uses the browser suite's own helpers."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from browser import checks  # noqa: E402
 
 PAGES = {"index": "index.html", "migration": "migration/index.html", "naturalisations": "naturalisations/index.html",
          "calendar": "calendar/index.html"}
+CHART_PAGES = ("migration", "naturalisations")
 
 
 def main() -> int:
@@ -31,6 +33,17 @@ def main() -> int:
                 page.screenshot(path=str(target), full_page=False, clip=None)
                 context.close()
                 print(f"wrote {target.relative_to(ROOT)}")
+        for name in CHART_PAGES:
+            for label, javascript in (("static", False), ("interactive", True)):
+                context, page, _ = checks.new_page(browser, viewport=checks.MOBILE, javascript=javascript)
+                checks.load(page, checks.page_url(url, PAGES[name]), javascript=javascript)
+                figures = page.locator("figure.chart")
+                for i in range(figures.count()):
+                    chart_id = figures.nth(i).get_attribute("id").removeprefix("chart-")
+                    target = out / f"{name}-{chart_id}-phone-{label}.png"
+                    figures.nth(i).screenshot(path=str(target))
+                    print(f"wrote {target.relative_to(ROOT)}")
+                context.close()
         browser.close()
     return 0
 

@@ -1,16 +1,18 @@
 """Charts stage: Altair charts drawn from the published (protected) tables.
 
 A chart is declared beside the tables (`[[charts]]` in `stats/<statistic>/tables.toml`) and takes
-its values from a table, never from the microdata. Each chart is rendered to SVG and PNG by
-vl-convert at build time, so it shows without JavaScript, in print and in a web archive. The
-Vega-Lite specification goes in the page too, for vega-embed to make it interactive. Renderings
-are cached by the hash of their specification: a build that changes nothing renders nothing.
+its values from a table, never from the microdata. Each chart is drawn for each `Layout` (a
+desktop's width and a phone's) and rendered to SVG and PNG by vl-convert at build time, so it
+shows without JavaScript, in print and in a web archive. The Vega-Lite specifications go in the
+page too, for vega-embed to make it interactive. Renderings are cached by the hash of their
+specification: a build that changes nothing renders nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from importlib import metadata
 from dataclasses import dataclass
@@ -33,7 +35,6 @@ from .tables import substitute_year as fill
 PALETTE = ["#00654d", "#b34700", "#3d5a99", "#8a2a6e", "#5c6b00", "#6b4c2a", "#0f5f8a", "#a3293d"]
 DASHES = [[1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [4, 4], [1, 3], [10, 2], [3, 6]]
 SHAPES = ["circle", "square", "triangle-up", "diamond", "cross", "triangle-down", "triangle-right", "triangle-left"]
-WIDTH = 640
 RENDERER = f"vl-convert-python {metadata.version('vl-convert-python')}\n"
 
 
@@ -49,19 +50,42 @@ class ChartSpec(BaseModel):
 
 
 @dataclass(frozen=True)
+class Drawing:
+    """A chart drawn for one layout: its files and the size it is drawn at (CSS px)."""
+    layout: str  # Layout.name
+    svg_file: bytes  # with <title> and <desc>, as downloaded and as shown by <img>
+    png_file: bytes | None  # the wide layout only
+    svg_name: str  # charts/<id><suffix>.svg, relative to the statistic's page
+    png_name: str | None
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
 class Chart:
     id: str
     table: str
     title: str
     description: str
-    svg: str  # inline SVG with <title> and <desc>
-    spec: str  # Vega-Lite JSON for vega-embed
+    drawings: tuple[Drawing, ...]  # one per layout, in LAYOUTS order: the wide one first
+    spec: str  # JSON for charts.js: the Vega-Lite spec of each layout, sharing their datasets
     data: pd.DataFrame  # category, series, value: exactly what the chart shows
-    svg_file: bytes
-    png_file: bytes
     decimals: int
     series_labels: tuple[str, ...]  # the chart's data as a table, formatted for the page
     table_rows: tuple["ChartRow", ...]
+
+    @property
+    def wide(self) -> Drawing:
+        return self.drawings[0]
+
+    def files(self) -> dict[str, bytes]:
+        """The chart's downloads, by path relative to the statistic's page."""
+        files = {}
+        for d in self.drawings:
+            files[d.svg_name] = d.svg_file
+            if d.png_name:
+                files[d.png_name] = d.png_file
+        return files
 
 
 def parse_specs(path: Path, raw: list[dict]) -> list[ChartSpec]:
@@ -103,43 +127,159 @@ def data_table(data: pd.DataFrame, decimals: int, locale: Locale) -> tuple[tuple
     return series, rows
 
 
-def vega_lite(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int) -> dict:
+@dataclass(frozen=True)
+class Layout:
+    """How a chart is drawn for one screen width: designed for it, not shrunk to it.
+
+    Sizes are CSS px at 1:1. The page shows the narrow drawing on phones and the wide one on
+    wider screens and in print (the media queries of templates/assets/style.css; charts.js
+    chooses by the width of the chart's container, see `page_spec`)."""
+    name: str  # "wide" or "narrow": the key in the page's spec and the file suffix
+    width: int  # the whole drawing, labels and legend included
+    font_size: int  # axis labels, legends, panel headings: never below SSB's 11-12 px
+    title_size: int
+    plot_height: int  # of a line chart's plot
+    bar_step: int  # the height of one bar and its gap: thick enough to tap on a phone
+    label_chars: int  # longer category labels wrap onto more lines
+    legend_columns: int
+    stacked: bool  # the panels of a bar chart one below the other, not side by side
+    tick_gap: int  # least room between two x-axis labels
+    png: bool  # also rendered as PNG (a download); the phone layout is an SVG only
+
+    @property
+    def suffix(self) -> str:
+        return "" if self.name == "wide" else f"-{self.name}"
+
+
+WIDE = Layout("wide", width=720, font_size=12, title_size=16, plot_height=320, bar_step=22, label_chars=34,
+              legend_columns=3, stacked=False, tick_gap=24, png=True)
+NARROW = Layout("narrow", width=336, font_size=13, title_size=15, plot_height=240, bar_step=30, label_chars=22,
+                legend_columns=1, stacked=True, tick_gap=12, png=False)
+LAYOUTS = (WIDE, NARROW)  # the first is the download and the print drawing
+MIN_TEXT = 11  # CSS px: no chart text is drawn smaller on any screen (the page's CSS and charts.js see to it)
+CHAR_WIDTH = 0.6  # a generous average glyph width, in ems, to plan room for labels
+BOLD_CHAR_WIDTH = 0.72  # the same for bold titles and headings
+# The static drawings are laid out by vl-convert with its Liberation Sans (Arial's metrics, the
+# same on every machine, so builds stay byte-identical). A reader's browser draws their text in
+# Arial or Helvetica, which have those metrics, or else in its own sans-serif, perhaps a wider one
+# (DejaVu Sans on many Linux desktops): FONT_SLACK of a label's width is kept free for that.
+FONT = "Liberation Sans, Arial, Helvetica, sans-serif"
+FONT_SLACK = 0.15
+
+
+def wrap_label(label: str, chars: int) -> list[str]:
+    """A category label on lines of at most `chars` characters; " - " (a county's Sami forms)
+    stays at the end of a line, never starts one."""
+    words = label.replace(" - ", "\u00a0- ").split(" ")
+    lines = [""]
+    for word in words:
+        if lines[-1] and len(lines[-1]) + 1 + len(word) > chars:
+            lines.append(word)
+        else:
+            lines[-1] = f"{lines[-1]} {word}".strip()
+    return [line.replace("\u00a0", " ") for line in lines]
+
+
+def heading_chars(panel_width: int, layout: Layout) -> int:
+    """A panel's heading wraps within the panel, the way its category labels do."""
+    return max(12, int(panel_width / (layout.font_size * BOLD_CHAR_WIDTH)))
+
+
+def label_expression(labels: list[str], chars: int) -> tuple[str, int, int]:
+    """A Vega expression that draws each label wrapped; the most lines and characters of a line."""
+    wrapped = [wrap_label(label, chars) for label in labels]
+    return (f"{json.dumps(wrapped, ensure_ascii=False)}[indexof({json.dumps(labels, ensure_ascii=False)}, "
+            f"datum.label)]", max(len(w) for w in wrapped), max(len(line) for w in wrapped for line in w))
+
+
+def tick_values(categories: list[str], room: float, layout: Layout) -> list[str]:
+    """Categories to label on an x axis `room` px wide: every k-th, counted back from the latest,
+    so that labels keep at least `tick_gap` between them."""
+    longest = max(len(c) for c in categories) * layout.font_size * CHAR_WIDTH
+    fits = max(2, int(room // (longest + layout.tick_gap)))
+    step = next(k for k in (1, 2, 5, 10, 20, 25, 50, 100, len(categories)) if -(-len(categories) // k) <= fits)
+    return categories[::-1][::step][::-1]
+
+
+def vega_lite(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, layout: Layout = WIDE) -> dict:
+    """The Vega-Lite specification of a chart drawn for one layout."""
     decimals = int(data["decimals"].max())
     number = ",." + str(decimals) + "f" if decimals else ",d"
     series = list(dict.fromkeys(data["series"]))
     categories = list(dict.fromkeys(data["category"]))
-    colour = alt.Color("series:N", title=None, sort=series,
-                       scale=alt.Scale(domain=series, range=PALETTE[:len(series)]),
-                       legend=alt.Legend(orient="bottom", columns=min(len(series), 3), labelLimit=0, columnPadding=24,
-                                         symbolStrokeWidth=2) if len(series) > 1 else None)
+    f = layout.font_size
+    legend = None  # a bar chart's panels have headings: a legend there would only repeat them
+    if spec.kind == "line" and len(series) > 1:
+        legend = alt.Legend(orient="bottom", direction="vertical" if layout.legend_columns == 1 else "horizontal",
+                            columns=min(len(series), layout.legend_columns), labelLimit=0, columnPadding=24,
+                            symbolStrokeWidth=2)
+    colour = alt.Color("series:N", title=None, sort=series, legend=legend,
+                       scale=alt.Scale(domain=series, range=PALETTE[:len(series)]))
     tooltip = [alt.Tooltip("category:N", title=locale.t("chart_category")),
                alt.Tooltip("series:N", title=locale.t("chart_series")),
                alt.Tooltip("value:Q", title=locale.t("chart_value"), format=number)]
     base = alt.Chart(data[["category", "series", "value"]])
+    value_title = fill(spec.y_title, year) or None
     if spec.kind == "line":
-        chart = base.mark_line(point=True, strokeWidth=2).encode(
-            x=alt.X("category:O", title=None, sort=categories, axis=alt.Axis(labelAngle=0, labelOverlap=True)),
-            y=alt.Y("value:Q", title=fill(spec.y_title, year) or None, axis=alt.Axis(format=number)),
+        # the plot takes the layout's width less room for the y labels (autosize "fit" below)
+        y_labels = max(len(locale.number(v, decimals)) for v in data["value"]) + 1
+        room = layout.width - y_labels * f * CHAR_WIDTH - (2 * f if value_title else 0) - 16
+        chart = base.mark_line(point=alt.OverlayMarkDef(size=30 if layout.stacked else 40), strokeWidth=2).encode(
+            x=alt.X("category:O", title=None, sort=categories,
+                    axis=alt.Axis(labelAngle=0, labelOverlap=True, values=tick_values(categories, room, layout))),
+            y=alt.Y("value:Q", title=value_title, axis=alt.Axis(format=number, tickCount=5 if layout.stacked else 8)),
             color=colour,
             strokeDash=alt.StrokeDash("series:N", sort=series, legend=None,
                                       scale=alt.Scale(domain=series, range=DASHES[:len(series)])),
             shape=alt.Shape("series:N", sort=series, legend=None,
                             scale=alt.Scale(domain=series, range=SHAPES[:len(series)])),
             tooltip=tooltip,
-        ).properties(width=WIDTH, height=320)
+        ).properties(width=layout.width, height=layout.plot_height)
+        autosize = {"type": "fit-x", "contains": "padding"}
+        padding = {"left": 5 + int(FONT_SLACK * y_labels * f * CHAR_WIDTH), "top": 5, "right": 10, "bottom": 5}
     else:
         # One panel per series, each with its own heading: no series is told apart by colour alone.
+        # Long category names wrap; the table under the chart has them whole.
+        expression, lines, longest = label_expression(categories, layout.label_chars)
+        label_room = longest * f * CHAR_WIDTH + 12
+        slack = int(FONT_SLACK * label_room)
+        panels = 1 if layout.stacked else len(series)
+        gap = 0 if layout.stacked else 20 * (panels - 1)
+        panel_width = int((layout.width - label_room - slack - gap) / panels) - 10
         chart = base.mark_bar().encode(
-            y=alt.Y("category:N", title=None, sort=categories),
-            x=alt.X("value:Q", title=fill(spec.y_title, year) or None, axis=alt.Axis(format=number)),
+            y=alt.Y("category:N", title=None, sort=categories,
+                    axis=alt.Axis(labelExpr=expression, labelLimit=0, labelLineHeight=f + 1)),
+            x=alt.X("value:Q", title=value_title,
+                    axis=alt.Axis(format=number, tickCount=4 if layout.stacked else 6, labelOverlap=True)),
             color=colour,
             tooltip=tooltip,
-        ).properties(width=max(160, WIDTH // len(series) - 40), height=alt.Step(18)).facet(
-            column=alt.Column("series:N", title=None, sort=series))
-    result = chart.properties(title=fill(spec.title, year)).to_dict()
+        ).properties(width=panel_width, height=alt.Step(max(layout.bar_step, lines * (f + 1) + 4)))
+        heading, _, _ = label_expression(series, heading_chars(panel_width, layout))
+        header = alt.Header(title=None, labelFontSize=f, labelFontWeight="bold", labelAnchor="start",
+                            labelAlign="left", labelLimit=0, labelPadding=6, labelExpr=heading,
+                            labelLineHeight=f + 4)
+        chart = chart.facet(facet=alt.Facet("series:N", title=None, sort=series, header=header),
+                            columns=1 if layout.stacked else len(series), spacing=24 if layout.stacked else 20)
+        if layout.stacked:  # each panel its own axis: a phone shows one panel at a time
+            chart = chart.resolve_axis(x="independent")
+        autosize = {"type": "pad"}
+        padding = {"left": 5 + slack, "top": 5, "right": 10, "bottom": 5}
+    title_chars = int((layout.width - padding["left"] - padding["right"]) / (layout.title_size * BOLD_CHAR_WIDTH))
+    title = wrap_label(fill(spec.title, year), title_chars)
+    result = chart.properties(title=alt.TitleParams(title if len(title) > 1 else title[0])).to_dict()
     result.pop("$schema", None)
-    result["config"] = {"locale": {"number": number_locale(locale)}, "font": "system-ui, sans-serif",
-                        "view": {"stroke": None}, "title": {"anchor": "start", "fontSize": 15}}
+    result["autosize"] = autosize
+    result["padding"] = padding
+    result["config"] = {
+        "locale": {"number": number_locale(locale)}, "font": FONT,
+        "view": {"stroke": None},
+        "title": {"anchor": "start", "fontSize": layout.title_size, "lineHeight": layout.title_size + 4,
+                  "offset": 12},
+        "axis": {"labelFontSize": f, "titleFontSize": f, "labelColor": "#162327", "titleColor": "#162327"},
+        "legend": {"labelFontSize": f, "titleFontSize": f, "symbolSize": 80, "rowPadding": 6,
+                   "labelColor": "#162327"},
+        "header": {"labelFontSize": f, "titleFontSize": f, "labelColor": "#162327"},
+    }
     return result
 
 
@@ -186,22 +326,24 @@ def accessible_svg(svg: str, chart_id: str, title: str, description: str) -> str
     return SVG_OPEN.sub(opening, svg, count=1)
 
 
-def render(spec_json: str, cache: Path) -> tuple[bytes, bytes]:
-    """SVG and PNG of a Vega-Lite spec, from the cache when this exact spec was drawn before."""
+def render(spec_json: str, cache: Path, png: bool = True) -> tuple[bytes, bytes | None]:
+    """SVG and PNG (or None) of a Vega-Lite spec, from the cache when this exact spec was drawn before."""
     # the renderer's version is part of the key: a new vl-convert draws every chart again
     key = hashlib.sha256((RENDERER + spec_json).encode()).hexdigest()[:32]
     svg_path, png_path = cache / f"{key}.svg", cache / f"{key}.png"
-    if svg_path.exists() and png_path.exists():
-        return svg_path.read_bytes(), png_path.read_bytes()
+    if svg_path.exists() and (png_path.exists() or not png):
+        return svg_path.read_bytes(), png_path.read_bytes() if png else None
     spec = json.loads(spec_json)
     svg = vlc.vegalite_to_svg(spec).encode("utf-8")
-    png = vlc.vegalite_to_png(spec, scale=2)
+    image = vlc.vegalite_to_png(spec, scale=2) if png else None
     cache.mkdir(parents=True, exist_ok=True)
-    for path, content in ((svg_path, svg), (png_path, png)):
+    for path, content in ((svg_path, svg), (png_path, image)):
+        if content is None:
+            continue
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(content)
         tmp.replace(path)
-    return svg, png
+    return svg, image
 
 
 def build_charts(path: Path, raw: list[dict], tables: list[Table], locale: Locale, year: int,
@@ -214,14 +356,57 @@ def build_charts(path: Path, raw: list[dict], tables: list[Table], locale: Local
         data = chart_data(spec, by_id[spec.table], path)
         title = fill(spec.title, year)
         description = describe_chart(spec, data, locale)
-        spec_json = json.dumps(vega_lite(spec, data, locale, year), sort_keys=True, ensure_ascii=False)
-        svg, png = render(spec_json, cache)
-        inline = accessible_svg(svg.decode("utf-8"), f"chart-{spec.id}", title, description)
+        drawings, specs = [], {}
+        for layout in LAYOUTS:
+            specs[layout.name] = fit_panels(vega_lite(spec, data, locale, year, layout), layout, cache)
+            svg, png = render(json.dumps(specs[layout.name], sort_keys=True, ensure_ascii=False), cache, layout.png)
+            svg = accessible_svg(svg.decode("utf-8"), f"chart-{spec.id}{layout.suffix}", title, description)
+            width, height = svg_size(svg)
+            drawings.append(Drawing(layout.name, svg.encode("utf-8"), png, f"charts/{spec.id}{layout.suffix}.svg",
+                                    f"charts/{spec.id}{layout.suffix}.png" if png else None, width, height))
         decimals = int(data["decimals"].max())
-        charts.append(Chart(spec.id, spec.table, title, description, inline, spec_json,
-                            data[["category", "series", "value"]], svg, png, decimals,
-                            *data_table(data, decimals, locale)))
+        charts.append(Chart(spec.id, spec.table, title, description, tuple(drawings), page_spec(specs),
+                            data[["category", "series", "value"]], decimals, *data_table(data, decimals, locale)))
     return charts
+
+
+def fit_panels(spec: dict, layout: Layout, cache: Path) -> dict:
+    """A faceted spec with its panels as wide as makes the drawing the layout's width.
+
+    Vega-Lite fits only single views to a width; for panels, the drawing is rendered once (cached
+    like any other) to learn how much the labels and headings take, and the panels get the rest."""
+    if "facet" not in spec:
+        return spec
+    svg, _ = render(json.dumps(spec, sort_keys=True, ensure_ascii=False), cache, png=False)
+    width, _ = svg_size(svg.decode("utf-8"))
+    fitted = json.loads(json.dumps(spec))
+    panel_width = max(60, spec["spec"]["width"] + (layout.width - width) // spec["columns"])
+    fitted["spec"]["width"] = panel_width
+    fitted["facet"]["header"]["labelExpr"], _, _ = label_expression(fitted["facet"]["sort"],
+                                                                    heading_chars(panel_width, layout))
+    return fitted
+
+
+def page_spec(specs: dict[str, dict]) -> str:
+    """The layouts' specs for charts.js, their data written once: {"datasets", "wide_from", <layout>: spec}.
+
+    charts.js draws the wide layout in a container at least `wide_from` px wide, where its text
+    stays at MIN_TEXT px or more, and the narrow one below."""
+    datasets = {}
+    payload = {}
+    for name, spec in specs.items():
+        spec = dict(spec)
+        datasets.update(spec.pop("datasets"))
+        payload[name] = spec
+    payload["datasets"] = datasets
+    payload["wide_from"] = math.ceil(WIDE.width * MIN_TEXT / WIDE.font_size)
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False)
+
+
+def svg_size(svg: str) -> tuple[int, int]:
+    """Width and height of a drawing, from its root <svg> element."""
+    tag = SVG_OPEN.search(svg).group(0)
+    return tuple(math.ceil(float(re.search(rf'\s{name}="([0-9.]+)"', tag).group(1))) for name in ("width", "height"))
 
 
 def javascript_bundle(cache: Path) -> bytes:

@@ -146,11 +146,10 @@ def statistic_views(r: Renderer, p: Published) -> dict:
 
 
 def release_files(p: Published) -> dict[str, bytes]:
-    """Downloads of one release: its tables as CSV, its charts as SVG and PNG."""
+    """Downloads of one release: its tables as CSV, its charts as SVG and PNG in every layout."""
     files = {f"tables/{t.id}.csv": table_csv(t) for t in p.tables}
     for c in p.charts:
-        files[f"charts/{c.id}.svg"] = c.svg_file
-        files[f"charts/{c.id}.png"] = c.png_file
+        files.update(c.files())
     return files
 
 

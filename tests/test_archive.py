@@ -2,6 +2,7 @@
 
 import datetime as dt
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,11 @@ def test_a_release_stays_byte_identical_after_later_releases_and_a_new_template(
     build_site(fresh, tmp_path / "one", RELEASE_1)
     snap = fresh / "archive" / "migration" / "migration-2023"
     assert (snap / "manifest.json").exists()
+    # a new snapshot carries every chart drawing its page shows: the desktop's and the phone's
+    page = (snap / "index.html").read_text(encoding="utf-8")
+    drawings = re.findall(r'<img class="chart-static[^"]*" src="([^"]+)"', page)
+    assert any(d.endswith("-narrow.svg") for d in drawings) and any(not d.endswith("-narrow.svg") for d in drawings)
+    assert all((snap / d).is_file() for d in drawings)
     assert not (fresh / "archive" / "migration" / "migration-2024").exists()  # not before its time
     frozen = digest(snap)
 

@@ -53,8 +53,8 @@ def figures(stat_id, period):
 
 def site_text(folder):
     """Everything a reader can see in the site's files: text files whole, and of SVG charts their
-    text (the drawing's coordinates are not figures). PNG charts are drawn from the same
-    specification as the SVG ones."""
+    text (the drawing's coordinates are not figures, nor is the size a page gives a drawing's
+    <img>). PNG charts are drawn from the same specification as the SVG ones."""
     parts = []
     for p in sorted(folder.rglob("*")):
         if not p.is_file() or p.suffix == ".png" or p.name == "vega.js":
@@ -62,6 +62,8 @@ def site_text(folder):
         text = p.read_text(encoding="utf-8")
         if p.suffix == ".svg":
             text = " ".join(re.findall(r"<(?:text|title|desc)[^>]*>([^<]*)<", text))
+        elif p.suffix == ".html":
+            text = re.sub(r"<img\b[^>]*>", lambda m: re.sub(r'\s(?:width|height)="[0-9]+"', "", m.group(0)), text)
         parts.append(text)
     # one form for every way a page or download may print a number: "66 077", "66\u00a0077", "66077"
     return re.sub(r"(?<=\d)[\u00a0\u202f ](?=\d{3}\b)", "", "\n".join(parts))

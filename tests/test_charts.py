@@ -1,11 +1,13 @@
 """Charts: static SVG in the page, values equal to their tables, cached, nothing from elsewhere."""
 
 import json
+import math
 import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
+from lxml import etree
 
 import tomllib
 
@@ -17,26 +19,38 @@ from statpress.data import load_catalog
 
 
 class ChartFigures(HTMLParser):
-    """The figure.chart elements of a page: their SVG title/desc and their Vega-Lite spec."""
+    """The figure.chart elements of a page: their drawings (<img>), downloads and Vega-Lite specs."""
 
     def __init__(self):
         super().__init__()
-        self.figures, self.stack, self.capture = [], [], None
+        self.figures, self.capture, self.in_downloads = [], None, False
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        if tag == "figure" and "chart" in (attrs.get("class") or ""):
-            self.figures.append({"id": attrs["id"], "svg": 0, "title": "", "desc": "", "spec": ""})
-        elif self.figures and tag == "svg":
+        classes = (attrs.get("class") or "").split()
+        if tag == "figure" and "chart" in classes:
+            self.figures.append({"id": attrs["id"], "img": [], "svg": 0, "description": "", "spec": "",
+                                 "downloads": []})
+        elif not self.figures:
+            return
+        elif tag == "img":
+            self.figures[-1]["img"].append(attrs)
+        elif tag == "svg":
             self.figures[-1]["svg"] += 1
-        elif self.figures and tag in ("title", "desc"):
-            self.capture = tag
-        elif self.figures and tag == "script" and "chart-spec" in (attrs.get("class") or ""):
+        elif tag == "p" and "chart-description" in classes:
+            self.capture = "description"
+        elif tag == "p" and "chart-downloads" in classes:
+            self.in_downloads = True
+        elif tag == "a" and self.in_downloads:
+            self.figures[-1]["downloads"].append(attrs["href"])
+        elif tag == "script" and "chart-spec" in classes:
             self.capture = "spec"
 
     def handle_endtag(self, tag):
-        if tag in ("title", "desc", "script"):
+        if tag in ("p", "script"):
             self.capture = None
+        if tag == "p":
+            self.in_downloads = False
 
     def handle_data(self, data):
         if self.capture and self.figures:
@@ -49,16 +63,95 @@ def figures(page):
     return parser.figures
 
 
+def svg_root(path):
+    return etree.fromstring(path.read_bytes())
+
+
+def font_sizes(root):
+    """The font size (px) of every <text> of an SVG, from its own or an ancestor's attribute."""
+    sizes = []
+    for text in root.iter("{http://www.w3.org/2000/svg}text"):
+        node = text
+        while node is not None and node.get("font-size") is None:
+            node = node.getparent()
+        sizes.append(float(node.get("font-size").removesuffix("px")) if node is not None else 16.0)
+    return sizes
+
+
 @pytest.mark.parametrize("statistic, count", [("migration", 2), ("naturalisations", 2)])
-def test_every_chart_is_static_svg_with_title_and_description(demo_site, statistic, count):
+def test_every_chart_is_drawn_for_a_phone_and_a_desktop_with_title_and_description(demo_site, statistic, count):
     found = figures(demo_site / statistic / "index.html")
     assert len(found) == count
     for f in found:
-        assert f["svg"] >= 1, f["id"]
-        assert f["title"].strip() and len(f["desc"]) > 40, f["id"]
-        assert "highest" in f["desc"] and "lowest" in f["desc"]
-        assert (demo_site / statistic / "charts" / (f["id"][len("chart-"):] + ".svg")).exists()
-        assert (demo_site / statistic / "charts" / (f["id"][len("chart-"):] + ".png")).read_bytes()[:4] == b"\x89PNG"
+        assert f["svg"] == 0, f["id"]  # drawings are files: the page stays light
+        layouts = {next(c for c in img["class"].split() if c != "chart-static"): img for img in f["img"]}
+        assert set(layouts) == {"chart-" + layout.name for layout in charts_module.LAYOUTS}, f["id"]
+        for layout in charts_module.LAYOUTS:
+            img = layouts["chart-" + layout.name]
+            assert img["alt"].strip() and len(img["alt"]) < 120, f["id"]  # short: the description says the rest
+            root = svg_root(demo_site / statistic / img["src"])
+            assert (int(img["width"]), int(img["height"])) == (
+                math.ceil(float(root.get("width"))), math.ceil(float(root.get("height"))))
+            # drawn for its width, never wider, with text no smaller than SSB's
+            assert int(img["width"]) <= layout.width, (f["id"], layout.name)
+            assert min(font_sizes(root)) >= charts_module.MIN_TEXT, (f["id"], layout.name)
+            title = root.find("{http://www.w3.org/2000/svg}title").text
+            desc = root.find("{http://www.w3.org/2000/svg}desc").text
+            assert title == img["alt"] and desc == f["description"].strip() and len(desc) > 40
+            assert "highest" in desc and "lowest" in desc
+            assert root.get("role") == "img"
+        assert int(layouts["chart-narrow"]["width"]) < int(layouts["chart-wide"]["width"]) / 1.5
+
+
+def test_downloads_offer_the_desktop_drawing_and_the_phone_one_is_reachable(demo_site):
+    for statistic in ("migration", "naturalisations"):
+        for f in figures(demo_site / statistic / "index.html"):
+            chart_id = f["id"][len("chart-"):]
+            assert f["downloads"][:2] == [f"charts/{chart_id}.svg", f"charts/{chart_id}.png"]
+            assert f"charts/{chart_id}-narrow.svg" in f["downloads"]
+            for href in f["downloads"]:
+                assert (demo_site / statistic / href).is_file(), href
+            assert (demo_site / statistic / f"charts/{chart_id}.png").read_bytes()[:4] == b"\x89PNG"
+            wide = svg_root(demo_site / statistic / f"charts/{chart_id}.svg")
+            assert float(wide.get("width")) > 600  # the desktop layout
+
+
+def layout_specs(demo_site, statistic):
+    return {f["id"]: json.loads(f["spec"]) for f in figures(demo_site / statistic / "index.html")}
+
+
+def test_the_phone_layout_is_designed_for_its_width(demo_site):
+    """Panels stacked, fewer x labels, legend in one column, long labels wrapped; values shared once."""
+    specs = {**layout_specs(demo_site, "migration"), **layout_specs(demo_site, "naturalisations")}
+    by_kind = {c["id"]: c["kind"] for statistic in ("migration", "naturalisations") for c in tomllib.loads(
+        (ROOT / "stats" / statistic / "tables.toml").read_text(encoding="utf-8"))["charts"]}
+    for chart_id, payload in specs.items():
+        wide, narrow = payload["wide"], payload["narrow"]
+        assert "datasets" not in wide and "datasets" not in narrow and payload["datasets"]
+        if by_kind[chart_id[len("chart-"):]] == "bar":
+            series = len(wide["facet"]["sort"])
+            assert (wide["columns"], narrow["columns"]) == (series, 1)
+            expression = narrow["spec"]["encoding"]["y"]["axis"]["labelExpr"]
+            wrapped = json.loads(expression[:expression.index("[indexof(")])
+            assert all(len(line) <= charts_module.NARROW.label_chars for lines in wrapped for line in lines)
+            assert narrow["spec"]["height"]["step"] >= 24  # a bar thick enough to tap
+        else:
+            ticks = [len(spec["encoding"]["x"]["axis"]["values"]) for spec in (wide, narrow)]
+            assert ticks[1] < ticks[0] or ticks[0] <= 6
+            assert ticks[1] <= 7
+            assert narrow["encoding"]["color"]["legend"]["columns"] == 1
+            assert narrow["encoding"]["color"]["legend"]["orient"] == "bottom"
+            latest = narrow["encoding"]["x"]["sort"][-1]
+            assert narrow["encoding"]["x"]["axis"]["values"][-1] == latest  # the latest period is labelled
+
+
+@pytest.mark.parametrize("label, chars", [("Finnmark - Finnmárku - Finmarkku", 22), ("Troms - Romsa - Tromssa", 18),
+                                          ("Latin America and the Caribbean", 12), ("Oslo", 3)])
+def test_long_labels_wrap_at_words_and_lose_nothing(label, chars):
+    lines = charts_module.wrap_label(label, chars)
+    assert " ".join(lines) == label
+    assert all(len(line) <= chars for line in lines if " " in line)  # only a single long word may overflow
+    assert not any(line.startswith("-") for line in lines)
 
 
 def published_tables(statistic):
@@ -79,7 +172,7 @@ def test_chart_values_equal_the_tables_they_illustrate(demo_site):
             column = {m.label: m.id for m in table.measures if m.id in chart["series"]}
             rows = {r.label: r for r in table.data_rows if r.dimension == chart.get("rows", r.dimension)}
             spec = specs["chart-" + chart["id"]]
-            values = next(iter(spec["datasets"].values()))
+            (values,) = spec["datasets"].values()  # one dataset, shared by every layout
             assert len(values) == len(chart["series"]) * len(rows)
             for v in values:
                 assert table.cell(rows[v["category"]].id, column[v["series"]]).value == v["value"]

@@ -24,6 +24,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote, unquote, urlsplit
+from urllib.request import urlopen
+
+from lxml import etree
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_MODULES = REPO_ROOT / "node_modules"
@@ -511,6 +514,137 @@ def chart_render_problems(page, timeout_ms: int = CHART_RENDER_TIMEOUT_MS) -> li
     if drawn == 0:
         return [".vega-embed present but it contains no <svg>/<canvas> (chart not drawn)"]
     return []
+
+
+#: Chart text must never be drawn smaller than this (CSS px), on a phone or a desktop.
+MIN_CHART_TEXT_PX = 11
+#: Widths (CSS px) at which no chart may be wider than its container.
+CHART_FIT_WIDTHS = (320, 375, 1280, 1920)
+
+CHART_DRAWINGS_JS = """
+() => {
+  const found = [];
+  document.querySelectorAll('figure.chart').forEach((figure, i) => {
+    const name = figure.id || ('figure.chart #' + (i + 1));
+    const view = figure.querySelector('.chart-view') || figure;
+    for (const el of view.querySelectorAll('img, svg')) {
+      if (el.tagName.toLowerCase() === 'svg' && el.parentElement.closest('svg')) continue;
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0 || getComputedStyle(el).visibility === 'hidden') continue;
+      const item = {figure: name, tag: el.tagName.toLowerCase(), rendered: r.width, texts: []};
+      if (item.tag === 'img') {
+        item.src = el.currentSrc || el.src;
+      } else {
+        const vb = el.viewBox && el.viewBox.baseVal;
+        item.drawn = (vb && vb.width) || el.width.baseVal.value;
+        for (const t of el.querySelectorAll('text')) {
+          if (t.textContent.trim()) {
+            item.texts.push([t.textContent.trim().slice(0, 40), parseFloat(getComputedStyle(t).fontSize)]);
+          }
+        }
+      }
+      found.push(item);
+    }
+  });
+  return found;
+}
+"""
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def svg_texts(svg: bytes) -> tuple[float, list[tuple[str, float]]]:
+    """An SVG file's drawing width (its viewBox, else its width) and each non-empty <text> with the
+    font size (px) it gets from its own or an ancestor's font-size attribute or style."""
+    root = etree.fromstring(svg)
+    view_box = (root.get("viewBox") or "").replace(",", " ").split()
+    drawn = float(view_box[2]) if len(view_box) == 4 else float(root.get("width", "0").removesuffix("px"))
+    texts = []
+    for text in root.iter(SVG_NS + "text"):
+        content = "".join(text.itertext()).strip()
+        if not content:
+            continue
+        size, node = 16.0, text  # the CSS default, if nothing says otherwise
+        while node is not None:
+            style = dict(part.split(":", 1) for part in (node.get("style") or "").split(";") if ":" in part)
+            value = (style.get("font-size") or node.get("font-size") or "").strip()
+            if value:
+                size = float(value.removesuffix("px"))
+                break
+            node = node.getparent()
+        texts.append((content[:40], size))
+    return drawn, texts
+
+
+def chart_text_sizes(page) -> list[dict]:
+    """Each chart drawing visible on the page (an <img> of an SVG file or an inline <svg>) with the
+    effective size of its smallest text: font size x rendered width / drawn width (CSS px)."""
+    drawings = []
+    for item in page.evaluate(CHART_DRAWINGS_JS):
+        if item["tag"] == "img":
+            with urlopen(item["src"], timeout=10) as response:  # the site's own server
+                drawn, texts = svg_texts(response.read())
+            what = item["src"].rsplit("/", 1)[-1]
+        else:
+            drawn, texts = item["drawn"], [tuple(t) for t in item["texts"]]
+            what = "inline <svg>"
+        scale = item["rendered"] / drawn if drawn else 1.0
+        smallest = min(texts, key=lambda t: t[1], default=("", 0.0))
+        drawings.append({"figure": item["figure"], "what": what, "texts": len(texts),
+                         "smallest": smallest[0], "px": round(smallest[1] * scale, 2)})
+    return drawings
+
+
+def chart_text_problems(page, minimum: float = MIN_CHART_TEXT_PX) -> list[str]:
+    """Every figure.chart shows a drawing, and no text in it is smaller than `minimum` CSS px."""
+    drawings = chart_text_sizes(page)
+    problems = []
+    figures = page.locator("figure.chart").count()
+    shown = {d["figure"] for d in drawings}
+    if len(shown) < figures:
+        problems.append(f"{figures - len(shown)} of {figures} figure.chart show no drawing")
+    for d in drawings:
+        if d["texts"] == 0:
+            problems.append(f"{d['figure']}: {d['what']} has no text to measure")
+        elif d["px"] < minimum:
+            problems.append(f"{d['figure']}: {d['what']}: text {d['smallest']!r} is {d['px']} px, below {minimum} px")
+    return problems
+
+
+CHART_FIT_JS = """
+() => {
+  const problems = [];
+  const vw = document.documentElement.clientWidth;
+  document.querySelectorAll('figure.chart').forEach((figure, i) => {
+    const name = figure.id || ('figure.chart #' + (i + 1));
+    const f = figure.getBoundingClientRect();
+    if (f.width > 0 && (f.left < -1 || f.right > vw + 1)) {
+      problems.push(name + ': the figure spans ' + Math.round(f.left) + '-' + Math.round(f.right) +
+                    ' px of a ' + vw + ' px window');
+    }
+    const view = figure.querySelector('.chart-view');
+    if (!view) return;
+    const box = view.getBoundingClientRect();
+    if (view.scrollWidth > view.clientWidth + 1) {
+      problems.push(name + ': .chart-view scrolls sideways (' + view.scrollWidth + ' > ' + view.clientWidth + ' px)');
+    }
+    for (const el of view.querySelectorAll('img, svg, .vega-embed')) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0) continue;
+      if (r.left < box.left - 1 || r.right > box.right + 1) {
+        problems.push(name + ': ' + el.tagName.toLowerCase() + ' is ' + Math.round(r.width) +
+                      ' px wide, its container ' + Math.round(box.width) + ' px');
+      }
+    }
+  });
+  return problems;
+}
+"""
+
+
+def chart_fit_problems(page) -> list[str]:
+    """No chart (figure, drawing, interactive view) is wider than its container or the window."""
+    return page.evaluate(CHART_FIT_JS)
 
 
 # --------------------------------------------------------------------------

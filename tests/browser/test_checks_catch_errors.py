@@ -30,7 +30,8 @@ TABLE_ROWS = "".join(
 GOOD = HEAD.format(
     viewport='<meta name="viewport" content="width=device-width, initial-scale=1">',
     title="Good page",
-    extra="<style>body{font-family:sans-serif;max-width:60rem;margin:0 auto;padding:0 1rem}</style>",
+    extra="<style>body{font-family:sans-serif;max-width:60rem;margin:0 auto;padding:0 1rem}"
+          "figure.chart svg{max-width:100%;height:auto}</style>",
 ) + """<body>
 <header><p><a href="good.html">Statistics home</a></p></header>
 <main>
@@ -57,7 +58,7 @@ GOOD = HEAD.format(
   // Stand-in for vega-embed: marks the container and draws an SVG.
   const view = document.querySelector('figure.chart .chart-view');
   view.classList.add('vega-embed');
-  view.innerHTML = '<svg role="img" aria-label="Population by year" width="300" height="100"><rect width="300" height="100" fill="#ccc"></rect></svg>';
+  view.innerHTML = '<svg role="img" aria-label="Population by year" width="300" height="100"><rect width="300" height="100" fill="#ccc"></rect><text x="4" y="20" font-size="18">2024</text></svg>';
   for (const b of document.querySelectorAll('figure.chart [data-toggle="table"]')) {
     b.addEventListener('click', () => {
       const t = document.getElementById(b.getAttribute('aria-controls'));
@@ -104,10 +105,32 @@ BAD = HEAD.format(
 """
 
 
+# A desktop drawing only, 1000 px wide with 10 px text, shrunk into a phone; and an inline chart
+# wider than its container.
+DESKTOP_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="1000" height="200" viewBox="0 0 1000 200">'
+               '<g font-size="10px"><text x="10" y="20">Oslo</text></g><text x="10" y="60" style="font-size: 14px">'
+               'Title</text></svg>')
+SHRUNK = HEAD.format(
+    viewport='<meta name="viewport" content="width=device-width, initial-scale=1">',
+    title="Shrunk chart",
+    extra="<style>.chart-view img { max-width: 100%; height: auto; display: block; }</style>",
+) + """<body>
+<main>
+<h1>Shrunk chart</h1>
+<figure class="chart" id="chart-shrunk"><div class="chart-view"><img src="desktop.svg" width="1000" height="200" alt="A chart"></div></figure>
+<figure class="chart" id="chart-wide"><div class="chart-view"><svg width="1200" height="50" role="img" aria-label="Wide"><text x="4" y="20" font-size="12">2024</text></svg></div></figure>
+</main>
+</body>
+</html>
+"""
+
+
 @pytest.fixture(scope="module")
 def fixture_site(tmp_path_factory):
     root = tmp_path_factory.mktemp("fixture-site")
     (root / "good.html").write_text(GOOD, encoding="utf-8")
+    (root / "shrunk.html").write_text(SHRUNK, encoding="utf-8")
+    (root / "desktop.svg").write_text(DESKTOP_SVG, encoding="utf-8")
     (root / "bad.html").write_text(BAD, encoding="utf-8")
     (root / "archive" / "2020").mkdir(parents=True)
     (root / "archive" / "2020" / "index.html").write_text(GOOD, encoding="utf-8")
@@ -145,6 +168,9 @@ def test_good_page_passes_every_check(open_fixture):
     assert checks.overflow_problems(mobile.page) == []
     nojs = open_fixture("good.html", javascript=False)
     assert checks.structure_problems(nojs.page) == []
+    narrow = open_fixture("good.html", viewport={"width": 320, "height": 600})
+    assert checks.chart_fit_problems(narrow.page) == []
+    assert checks.chart_text_problems(narrow.page) == []
 
 
 # -- broken page: each check must complain ------------------------------------
@@ -202,6 +228,24 @@ def test_detects_unrendered_chart(bad):
     assert checks.chart_render_problems(bad.page, timeout_ms=300)
 
 
+@pytest.mark.parametrize("javascript", [False, True])
+def test_detects_shrunk_chart_text_and_a_chart_wider_than_its_container(open_fixture, javascript):
+    phone = open_fixture("shrunk.html", viewport=checks.MOBILE, javascript=javascript)
+    sizes = {d["figure"]: d for d in checks.chart_text_sizes(phone.page)}
+    shown = phone.page.locator("#chart-shrunk img").bounding_box()["width"]
+    assert shown < 375
+    assert sizes["chart-shrunk"]["px"] == pytest.approx(10 * shown / 1000, abs=0.01)  # 10 px drawn 1000 px wide
+    assert sizes["chart-shrunk"]["texts"] == 2 and sizes["chart-shrunk"]["smallest"] == "Oslo"
+    problems = checks.chart_text_problems(phone.page)
+    assert any("chart-shrunk" in p and "desktop.svg" in p and "below 11 px" in p for p in problems), problems
+    fit = checks.chart_fit_problems(phone.page)
+    assert any("chart-wide" in p and "1200 px wide" in p for p in fit), fit
+    assert not any("chart-shrunk" in p for p in fit)
+    desktop = open_fixture("shrunk.html", viewport={"width": 1920, "height": 900}, javascript=javascript)
+    assert checks.chart_text_sizes(desktop.page)[0]["px"] == 10.0  # not shrunk, but still too small
+    assert any("chart-shrunk" in p for p in checks.chart_text_problems(desktop.page))
+
+
 def test_vnu_detects_invalid_html(fixture_site):
     errors = checks.run_vnu(fixture_site)
     assert errors
@@ -215,7 +259,7 @@ def test_vnu_detects_invalid_html(fixture_site):
 # -- discovery and naming --------------------------------------------------------
 
 def test_discovery_and_markup_scan(fixture_site):
-    assert checks.discover_pages(fixture_site) == ["archive/2020/index.html", "bad.html", "good.html"]
+    assert checks.discover_pages(fixture_site) == ["archive/2020/index.html", "bad.html", "good.html", "shrunk.html"]
     assert checks.scan_markup(fixture_site / "good.html") == {
         "details": True, "chart": True, "chart_toggle": True,
     }

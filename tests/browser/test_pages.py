@@ -75,6 +75,74 @@ def test_interactive_chart_renders(page_path, site_root, desktop):
     _fail(checks.chart_render_problems(desktop.page), "interactive chart", page_path)
 
 
+def _frozen_before_phone_layouts(site_root, page_path) -> bool:
+    """An archived snapshot published before charts had a phone layout: one inline SVG drawn
+    for a desktop. It is frozen, so it is never drawn again (README, "Archive")."""
+    html = (site_root / page_path).read_text(encoding="utf-8")
+    return 'class="banner archived"' in html and 'class="chart-static' not in html
+
+
+@pytest.mark.parametrize("javascript", [False, True], ids=["no-js", "js"])
+@pytest.mark.parametrize("width", checks.CHART_FIT_WIDTHS)
+def test_charts_fit_and_text_stays_readable(page_path, site_root, open_page, width, javascript):
+    """At 320, 375, 1280 and 1920 px, with JavaScript (the interactive chart) and without (the
+    static drawing): no chart is wider than its container, and no chart text is smaller than
+    11 CSS px (its font size x the drawing's rendered width / its drawn width)."""
+    if not _markup(site_root, page_path)["chart"]:
+        pytest.skip("no figure.chart on this page")
+    opened = open_page(page_path, viewport={"width": width, "height": 900}, javascript=javascript)
+    problems = checks.chart_fit_problems(opened.page) + checks.overflow_problems(opened.page)
+    if _frozen_before_phone_layouts(site_root, page_path):
+        what = "charts fit (a snapshot frozen before phone layouts: text size not checked)"
+    else:
+        if javascript:
+            problems += checks.chart_render_problems(opened.page)
+        problems += checks.chart_text_problems(opened.page)
+        what = "charts fit and readable"
+    _fail(problems + opened.watcher.error_problems(), f"{what} at {width} px", page_path)
+
+
+def test_interactive_chart_follows_the_container_width(page_path, site_root, open_page):
+    """With JavaScript, the interactive chart draws the desktop layout in a wide window and
+    switches to the phone layout when the window becomes a phone's, keeping text at 11 px."""
+    if not _markup(site_root, page_path)["chart"] or _frozen_before_phone_layouts(site_root, page_path):
+        pytest.skip("no chart drawn in layouts on this page")
+    if 'class="banner archived"' in (site_root / page_path).read_text(encoding="utf-8"):
+        pytest.skip("an archived snapshot has no script")
+    opened = open_page(page_path, viewport=checks.DESKTOP)
+    layouts = "() => [...document.querySelectorAll('figure.chart .chart-interactive')].map(e => e.dataset.layout)"
+    wide = opened.page.evaluate(layouts)
+    opened.page.set_viewport_size(checks.MOBILE)
+    try:
+        opened.page.wait_for_function(
+            "() => [...document.querySelectorAll('figure.chart .chart-interactive')]"
+            ".every(e => e.dataset.layout === 'narrow')", timeout=checks.CHART_RENDER_TIMEOUT_MS)
+    except Exception:  # noqa: BLE001 - reported below
+        pass
+    narrow = opened.page.evaluate(layouts)
+    figures = opened.page.locator("figure.chart").count()
+    problems = []
+    if wide != ["wide"] * figures or narrow != ["narrow"] * figures:
+        problems.append(f"layouts drawn: {wide} at 1280 px, {narrow} after resizing to 375 px")
+    problems += checks.chart_text_problems(opened.page) + checks.chart_fit_problems(opened.page)
+    _fail(problems + opened.watcher.error_problems(), "interactive chart after a resize", page_path)
+
+
+@pytest.mark.parametrize("javascript", [False, True], ids=["no-js", "js"])
+def test_print_uses_the_desktop_drawing(page_path, site_root, open_page, javascript):
+    """Printed from a phone, with or without JavaScript: each chart is the desktop drawing."""
+    if not _markup(site_root, page_path)["chart"] or _frozen_before_phone_layouts(site_root, page_path):
+        pytest.skip("no chart drawn in layouts on this page")
+    opened = open_page(page_path, viewport=checks.MOBILE, javascript=javascript)
+    opened.page.emulate_media(media="print")
+    shown = [d["what"] for d in checks.chart_text_sizes(opened.page)]
+    figures = opened.page.locator("figure.chart").count()
+    wide = [what for what in shown if what.endswith(".svg") and not what.endswith("-narrow.svg")]
+    if len(wide) != figures or len(shown) != figures:
+        pytest.fail(f"{page_path}: in print, {figures} charts show {shown}, expected the desktop drawing of each",
+                    pytrace=False)
+
+
 def _new_errors(watcher: checks.Watcher, before: int) -> list[str]:
     return watcher.error_problems()[before:]
 
