@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import pickle
 import re
 from importlib import metadata
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ from .tables import substitute_year as fill
 PALETTE = ["#00654d", "#b34700", "#3d5a99", "#8a2a6e", "#5c6b00", "#6b4c2a", "#0f5f8a", "#a3293d"]
 DASHES = [[1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [4, 4], [1, 3], [10, 2], [3, 6]]
 SHAPES = ["circle", "square", "triangle-up", "diamond", "cross", "triangle-down", "triangle-right", "triangle-left"]
+SOURCE = Path(__file__).read_text(encoding="utf-8")  # a change to how charts are drawn draws them again
 RENDERER = f"vl-convert-python {metadata.version('vl-convert-python')}\n"
 
 
@@ -354,20 +357,44 @@ def build_charts(path: Path, raw: list[dict], tables: list[Table], locale: Local
         if spec.table not in by_id:
             raise BuildError(f"{path}: chart '{spec.id}': unknown table {spec.table!r}")
         data = chart_data(spec, by_id[spec.table], path)
-        title = fill(spec.title, year)
-        description = describe_chart(spec, data, locale)
-        drawings, specs = [], {}
-        for layout in LAYOUTS:
-            specs[layout.name] = fit_panels(vega_lite(spec, data, locale, year, layout), layout, cache)
-            svg, png = render(json.dumps(specs[layout.name], sort_keys=True, ensure_ascii=False), cache, layout.png)
-            svg = accessible_svg(svg.decode("utf-8"), f"chart-{spec.id}{layout.suffix}", title, description)
-            width, height = svg_size(svg)
-            drawings.append(Drawing(layout.name, svg.encode("utf-8"), png, f"charts/{spec.id}{layout.suffix}.svg",
-                                    f"charts/{spec.id}{layout.suffix}.png" if png else None, width, height))
-        decimals = int(data["decimals"].max())
-        charts.append(Chart(spec.id, spec.table, title, description, tuple(drawings), page_spec(specs),
-                            data[["category", "series", "value"]], decimals, *data_table(data, decimals, locale)))
+        charts.append(remembered(spec, data, locale, year, cache))
     return charts
+
+
+def remembered(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: Path) -> Chart:
+    """A chart from the cache when the same specification, values, locale and code drew it before:
+    laying out a chart with Altair takes longer than reading it back."""
+    key = hashlib.sha256("\n".join([
+        RENDERER, SOURCE, locale.catalogue.model_dump_json(), str(year), spec.model_dump_json(),
+        data.to_json(orient="records", double_precision=15)]).encode()).hexdigest()[:32]
+    path = cache / f"{key}.chart.pickle"
+    if path.exists():
+        try:
+            return pickle.loads(path.read_bytes())
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            pass  # damaged or from older code: drawn again
+    chart = draw(spec, data, locale, year, cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(pickle.dumps(chart, protocol=pickle.HIGHEST_PROTOCOL))
+    tmp.replace(path)
+    return chart
+
+
+def draw(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: Path) -> Chart:
+    title = fill(spec.title, year)
+    description = describe_chart(spec, data, locale)
+    drawings, specs = [], {}
+    for layout in LAYOUTS:
+        specs[layout.name] = fit_panels(vega_lite(spec, data, locale, year, layout), layout, cache)
+        svg, png = render(json.dumps(specs[layout.name], sort_keys=True, ensure_ascii=False), cache, layout.png)
+        svg = accessible_svg(svg.decode("utf-8"), f"chart-{spec.id}{layout.suffix}", title, description)
+        width, height = svg_size(svg)
+        drawings.append(Drawing(layout.name, svg.encode("utf-8"), png, f"charts/{spec.id}{layout.suffix}.svg",
+                                f"charts/{spec.id}{layout.suffix}.png" if png else None, width, height))
+    decimals = int(data["decimals"].max())
+    return Chart(spec.id, spec.table, title, description, tuple(drawings), page_spec(specs),
+                 data[["category", "series", "value"]], decimals, *data_table(data, decimals, locale))
 
 
 def fit_panels(spec: dict, layout: Layout, cache: Path) -> dict:

@@ -202,8 +202,8 @@ def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: lis
         "releases.atom": feeds.atom(recent, site.base_url, site.host, locale.t("feed_title"),
                                     locale.t("site_name"), locale.language),
     }
-    # one file per release for "add to calendar", with the UID it has in releases.ics: importing
-    # it again after a postponement moves the reader's entry instead of adding a second one
+    # one file per coming release for "add to calendar", with the UID it has in releases.ics:
+    # importing it again after a postponement moves the reader's entry instead of adding a second
     files.update({feeds.event_path(rel): feeds.ics([(s, rel)], site.base_url, site.host)
-                  for s, rel in entries})
+                  for s, rel in upcoming})
     return files
