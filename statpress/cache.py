@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +78,7 @@ class TableCache:
         if not self.enabled:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f"{key}.{id(value)}.tmp"
+        tmp = self.folder / f"{key}.{os.getpid()}.tmp"  # workers and builds may write at once
         with tmp.open("wb") as f:
             pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
         tmp.replace(self.folder / f"{key}.pickle")

@@ -343,7 +343,7 @@ def render(spec_json: str, cache: Path, png: bool = True) -> tuple[bytes, bytes 
     for path, content in ((svg_path, svg), (png_path, image)):
         if content is None:
             continue
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two builds may draw at once
         tmp.write_bytes(content)
         tmp.replace(path)
     return svg, image
@@ -442,7 +442,7 @@ def javascript_bundle(cache: Path) -> bytes:
     path = cache / f"vega-bundle-{version}.js"
     if not path.exists():
         cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two builds may draw at once
         tmp.write_text(vlc.javascript_bundle(), encoding="utf-8")
         tmp.replace(path)
     return path.read_bytes()
