@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import __version__, archive, calendar, charts, confidentiality, content, data, render, tables
+from . import __version__, archive, calendar, charts, confidentiality, content, data, render, search, tables
 from .errors import BuildError
 from .locale import Locale, load_locale
 from .render import Published
@@ -69,12 +69,12 @@ def build(options: BuildOptions, write: bool = True) -> BuildReport:
         files["assets/vega.js"] = charts.javascript_bundle(stage.cache)
     if not options.preview:
         files.update(archived(stats, options.now, stage, root,
-                              lambda p: render.snapshot_files(renderer, root, p), freeze=write))
+                              lambda p: render.snapshot_files(renderer, root, site, p), freeze=write))
         files["archive/index.html"] = renderer.page(
             "archive.html", "archive/index.html", title=locale.t("archive_title"),
             entries=[(s, list(reversed(calendar.published_releases(s, options.now)))) for s in stats])
     if write:
-        write_site(files, options.out)
+        write_site(files, options.out, finish=lambda staging: search.index(staging, locale.language))
         write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings, write)
 
