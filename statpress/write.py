@@ -10,9 +10,12 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Callable
 
 
-def write_site(files: dict[str, bytes], out: Path) -> None:
+def write_site(files: dict[str, bytes], out: Path, finish: Callable[[Path], None] | None = None) -> None:
+    """Write `files` to `out`; `finish(staging)` may add generated files (the search index)
+    to the staged site before it is swapped in."""
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.staging"
@@ -22,6 +25,8 @@ def write_site(files: dict[str, bytes], out: Path) -> None:
         target = staging / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(files[rel])
+    if finish is not None:
+        finish(staging)
     swap(staging, out)
 
 
