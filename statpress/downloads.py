@@ -194,7 +194,7 @@ def row_dimension(table: Table, locale: Locale) -> RowDimension:
         role = "time" if dim is not None and dim.role == "time" else (
             "geo" if dim is not None and dim.classification in GEO_CLASSIFICATIONS else None)
         codes = tuple(TOTAL_CODE if r.total else r.code for r in rows)
-        if len(set(codes)) == len(codes) and dim_id not in (METRIC_ID,):
+        if len(set(codes)) == len(codes) and dim_id != METRIC_ID:
             return RowDimension(dim_id, table.stub or dim_id, codes, tuple(r.label for r in rows), role)
     return RowDimension("row", table.stub or locale.t("download_rows"), tuple(r.id for r in rows),
                         tuple(r.label for r in rows), None)
@@ -295,7 +295,7 @@ def table_px(table: Table, prov: Provenance, locale: Locale) -> bytes:
     rows, measures = table.data_rows, table.visible_measures
     rd = row_dimension(table, locale)
     stub, heading = rd.label, locale.t("download_contents")
-    if stub == heading:
+    if stub == heading:  # PX names variables by their text: keep the two apart
         heading = heading + " "
     row_values = unique_labels(list(rd.labels), list(rd.codes))
     measure_values = unique_labels([header_text(m) for m in measures], [m.id for m in measures])

@@ -186,7 +186,7 @@ def render_site(r: Renderer, root: Path, site: SiteConfig, locale: Locale, publi
     for p in published:
         short = p.statistic.meta.short_name
         path = f"{short}/index.html"
-        url = metadata.page_url(site, p) if p.release else f"{site.base_url}{short}/"
+        url = metadata.page_url(site, p)
         release_downloads = release_files(site, locale, p, url)
         catalogued.append((p, release_downloads))
         files[path] = r.page("statistic.html", path, title=p.statistic.meta.name, published=p,
