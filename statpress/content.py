@@ -114,8 +114,18 @@ class Release(Strict):
 
 class SiteConfig(Strict):
     """site.toml: the site as a whole."""
-    base_url: str
+    base_url: str = Field(pattern=r"^https?://[^/\s]+/(\S*/)?$")  # absolute, ending in "/"
     language: str = "en"
+    publisher: str = Field(min_length=1)  # the source line of every download and citation
+    license: str = Field(pattern=r"^https?://\S+$")  # a licence's URL, e.g. CC BY 4.0
+    spatial_coverage: str = Field(min_length=1)  # the place the statistics describe
+
+    @field_validator("publisher", "spatial_coverage")
+    @classmethod
+    def _not_blank(cls, value):
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
 
     @property
     def host(self) -> str:

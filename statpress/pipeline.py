@@ -14,7 +14,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import __version__, archive, cache, calendar, charts, confidentiality, content, data, lock, render, tables
+from . import (__version__, archive, cache, calendar, charts, confidentiality, content, data, lock, render, search,
+               tables)
 from .errors import BuildError
 from .locale import Locale, load_locale
 from .render import Published
@@ -93,14 +94,14 @@ def build_unlocked(options: BuildOptions, write: bool) -> BuildReport:
     if not options.preview:
         refuse_withdrawal(stats, options)
         snapshot_files, new_snapshots = archived(stats, options.now, stage, root,
-                                                 lambda p: render.snapshot_files(renderer, root, p))
+                                                 lambda p: render.snapshot_files(renderer, root, site, p))
         files.update(snapshot_files)
         files["archive/index.html"] = renderer.page(
             "archive.html", "archive/index.html", title=locale.t("archive_title"),
             entries=[(s, list(reversed(calendar.published_releases(s, options.now)))) for s in stats])
     if write:
         freeze(new_snapshots, options)  # only now that every page has rendered
-        write_site(files, options.out)
+        write_site(files, options.out, finish=lambda staging: search.index(staging, locale.language))
         write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings, write)
 

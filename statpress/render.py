@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 import markdown
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
 
-from . import calendar, feeds
+from . import calendar, downloads, feeds, metadata
 from .sanitize import clean_html
 from .content import Release, SiteConfig, Statistic
 from .errors import BuildError
@@ -126,28 +126,47 @@ def make_renderer(root: Path, locale: Locale, preview: bool) -> Renderer:
     return r
 
 
-def snapshot_files(r: Renderer, root: Path, p: Published) -> dict[str, bytes]:
-    """A release's page as frozen for the archive: static charts, its own stylesheet, no script."""
+def snapshot_files(r: Renderer, root: Path, site: SiteConfig, p: Published) -> dict[str, bytes]:
+    """A release's page as frozen for the archive: static charts, its downloads, its own
+    stylesheet, no script."""
     short, rel = p.statistic.meta.short_name, p.release.id
+    url = metadata.page_url(site, p, archived=True)
+    release_downloads = release_files(site, r.locale, p, url)
     files = {"index.html": r.page("statistic.html", f"archive/{short}/{rel}/index.html",
                                   title=f"{p.statistic.meta.name} – {p.release.period}", published=p,
-                                  related=[], archived=True, assets="assets/", **statistic_views(r, p))}
-    files.update(release_files(p))
+                                  related=[], archived=True, assets="assets/",
+                                  **statistic_views(r, p, site, release_downloads, url))}
+    files.update(release_downloads)
     files["assets/style.css"] = (root / "templates" / "assets" / "style.css").read_bytes()
     return files
 
 
-def statistic_views(r: Renderer, p: Published) -> dict:
-    """What a statistic page shows of its tables, formatted in the page's locale."""
+def statistic_views(r: Renderer, p: Published, site: SiteConfig, files: dict[str, bytes], url: str) -> dict:
+    """What a statistic page shows of its tables, downloads and metadata, formatted in the page's
+    locale; `files` are the release's downloads (for their sizes), `url` the page's address."""
     if p.release is None:
-        return {"key": None, "tables": []}
+        return {"key": None, "tables": [], "downloads": {}, "citation": None, "jsonld": "",
+                "canonical": url, "og_image": ""}
+    first_chart = next(iter(p.charts), None)
     return {"key": key_figure_view(p.key_figure, p.tables, r.locale, p.release.period),
-            "tables": [table_view(t, r.locale) for t in p.tables]}
+            "tables": [table_view(t, r.locale) for t in p.tables],
+            "downloads": {t.id: metadata.download_links(files, t.id, r.locale) for t in p.tables},
+            "citation": metadata.citation(site, p, r.locale, url),
+            "jsonld": metadata.dataset_jsonld(site, p, files, url, r.locale),
+            "canonical": url,
+            "og_image": f"{url}charts/{first_chart.id}.png" if first_chart else ""}
 
 
-def release_files(p: Published) -> dict[str, bytes]:
-    """Downloads of one release: its tables as CSV, its charts as SVG and PNG in every layout."""
-    files = {f"tables/{t.id}.csv": table_csv(t) for t in p.tables}
+def release_files(site: SiteConfig, locale: Locale, p: Published, url: str) -> dict[str, bytes]:
+    """Downloads of one release: its tables as CSV, XLSX, JSON-stat and PX, its charts as SVG
+    and PNG, and its citation as RIS; `url` is the address the citation names."""
+    files: dict[str, bytes] = {}
+    if p.release is not None:
+        prov = metadata.provenance(site, p)
+        for t in p.tables:
+            files[f"tables/{t.id}.csv"] = table_csv(t)
+            files.update(downloads.table_downloads(t, prov, locale))
+        files["cite.ris"] = metadata.ris(site, p, url)
     for c in p.charts:
         files.update(c.files())
     return files
@@ -165,16 +184,23 @@ def render_site(r: Renderer, root: Path, site: SiteConfig, locale: Locale, publi
     files["symbols/index.html"] = r.page("symbols.html", "symbols/index.html",
                                          title=locale.t("symbols_title"), symbols=SYMBOLS)
     files.update(calendar_files(r, site, locale, published, now))
+    files["search/index.html"] = r.page("search.html", "search/index.html", title=locale.t("search_title"))
     sitemap_urls = [(site.base_url, None), (site.base_url + "calendar/", None), (site.base_url + "symbols/", None)]
+    catalogued = []
     for p in published:
         short = p.statistic.meta.short_name
         path = f"{short}/index.html"
+        url = metadata.page_url(site, p)
+        release_downloads = release_files(site, locale, p, url)
+        catalogued.append((p, release_downloads))
         files[path] = r.page("statistic.html", path, title=p.statistic.meta.name, published=p,
-                             related=[by_name[n] for n in p.statistic.meta.related], **statistic_views(r, p))
-        files.update({f"{short}/{rel}": content for rel, content in release_files(p).items()})
+                             related=[by_name[n] for n in p.statistic.meta.related],
+                             **statistic_views(r, p, site, release_downloads, url))
+        files.update({f"{short}/{rel}": content for rel, content in release_downloads.items()})
         sitemap_urls.append((f"{site.base_url}{short}/", p.release.date if p.release else None))
     if not preview:
         files["sitemap.xml"] = feeds.sitemap(sitemap_urls)
+        files["catalog.jsonld"] = metadata.catalog(site, catalogued, locale)
         files["robots.txt"] = f"User-agent: *\nAllow: /\nSitemap: {site.base_url}sitemap.xml\n".encode()
     else:
         files["robots.txt"] = b"User-agent: *\nDisallow: /\n"

@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from . import faults
 from .errors import BuildError
@@ -52,8 +53,9 @@ def is_site(folder: Path) -> bool:
     return all((folder / f).is_file() for f in LEGACY_SITE)
 
 
-def write_site(files: dict[str, bytes], out: Path) -> None:
-    """Write the site to a staging folder, then swap it in. The caller holds the output's lock."""
+def write_site(files: dict[str, bytes], out: Path, finish: Callable[[Path], None] | None = None) -> None:
+    """Write the site to a staging folder, then swap it in. The caller holds the output's lock.
+    `finish(staging)` may add generated files (the search index) to the staged site first."""
     out = out.resolve()
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -66,6 +68,8 @@ def write_site(files: dict[str, bytes], out: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             faults.point("write-site", target)
             target.write_bytes(files[rel])
+        if finish is not None:
+            finish(staging)
         (staging / MARKER).write_bytes(MARKER_TEXT)
         os.chmod(staging, 0o755)  # mkdtemp makes it private; a web server must read it
         swap(staging, out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -73,3 +74,15 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def drop_snapshot(project: Path, key: str = "migration/migration-2024") -> None:
+    """The project as before `key` was frozen: its snapshot and its ledger line gone."""
+    from statpress import archive
+
+    shutil.rmtree(project / "archive" / key)
+    ledger = project / "archive" / archive.LEDGER
+    release = key.split("/")[1]
+    lines = [line for line in ledger.read_text().splitlines(keepends=True)
+             if json.loads(line)["release"] != release]
+    ledger.write_text("".join(lines))

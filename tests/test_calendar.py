@@ -1,7 +1,11 @@
 """Release calendar and embargo: nothing before its time, in any file."""
 
+import csv
 import datetime as dt
+import gzip
+import io
 import re
+import zipfile
 
 import feedparser
 import icalendar
@@ -51,22 +55,56 @@ def figures(stat_id, period):
     return {n for n in out if not 1900 <= int(n) <= 2100}
 
 
-def site_text(folder):
-    """Everything a reader can see in the site's files: text files whole, and of SVG charts their
-    text (the drawing's coordinates are not figures, nor is the size a page gives a drawing's
-    <img>). PNG charts are drawn from the same specification as the SVG ones."""
-    parts = []
-    for p in sorted(folder.rglob("*")):
-        if not p.is_file() or p.suffix == ".png" or p.name == "vega.js":
-            continue
-        text = p.read_text(encoding="utf-8")
-        if p.suffix == ".svg":
-            text = " ".join(re.findall(r"<(?:text|title|desc)[^>]*>([^<]*)<", text))
-        elif p.suffix == ".html":
-            text = re.sub(r"<img\b[^>]*>", lambda m: re.sub(r'\s(?:width|height)="[0-9]+"', "", m.group(0)), text)
-        parts.append(text)
+def file_text(path):
+    """What a reader can see in one file of a site, as text: text files whole; of SVG charts their
+    text (the drawing's coordinates are not figures); of XLSX workbooks every XML part (figures
+    are in the sheets, texts in the shared strings); of Pagefind's search index every file
+    decompressed (fragments hold each page's text, the index its words). PNG charts are drawn
+    from the same specification as the SVG ones; vega.js and Pagefind's own scripts, styles and
+    WebAssembly are code, the same in every build (their escaped characters read like figures)."""
+    if path.suffix == ".png" or path.name == "vega.js":
+        return ""
+    if "pagefind" in path.parts and path.suffix in (".js", ".css"):
+        return ""
+    data = path.read_bytes()
+    if path.suffix == ".xlsx":
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return "\n".join(z.read(n).decode("utf-8") for n in sorted(z.namelist()) if n.endswith(".xml"))
+    if "pagefind" in path.parts and data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+        if b"\0asm" in data[:64]:
+            return ""
+        return data.decode("utf-8", errors="replace")
+    text = data.decode("utf-8")
+    if path.suffix == ".csv":  # cells apart: a comma before a figure reads as a decimal mark
+        text = "\n".join("\t".join(row) for row in csv.reader(io.StringIO(text)))
+    if path.suffix == ".svg":
+        text = " ".join(re.findall(r"<(?:text|title|desc)[^>]*>([^<]*)<", text))
+    elif path.suffix == ".html":  # the size a page gives a chart's <img> is not a figure
+        text = re.sub(r"<img\b[^>]*>", lambda m: re.sub(r'\s(?:width|height)="[0-9]+"', "", m.group(0)), text)
+    return text
+
+
+def normalise(text):
     # one form for every way a page or download may print a number: "66 077", "66\u00a0077", "66077"
-    return re.sub(r"(?<=\d)[\u00a0\u202f ](?=\d{3}\b)", "", "\n".join(parts))
+    return re.sub(r"(?<=\d)[\u00a0\u202f ](?=\d{3}\b)", "", text)
+
+
+def site_texts(folder):
+    """Every file of a built site, by relative path, as file_text reads it (numbers normalised)."""
+    return {p.relative_to(folder).as_posix(): normalise(file_text(p))
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def site_text(folder):
+    """Everything a reader can see in the site's files, in one text."""
+    return "\n".join(site_texts(folder).values())
+
+
+# every kind of download and the search index's page texts, by a pattern of their relative path
+# (the index's word lists are read too, but hold no whole figure: "66 077" is two words there)
+KINDS = {"page": r"^[a-z-]+/index\.html$", "csv": r"/tables/.*\.csv$", "xlsx": r"/tables/.*\.xlsx$",
+         "json-stat": r"/tables/.*\.json$", "px": r"/tables/.*\.px$", "search fragment": r"^pagefind/fragment/"}
 
 
 def contains(text, number):
@@ -90,11 +128,16 @@ def test_no_figure_of_a_release_appears_one_second_before_it(tmp_path, stat_id, 
     before, at = tmp_path / "before", tmp_path / "at"
     build_site(ROOT, before, r.time_of_publication - SECOND)
     build_site(ROOT, at, r.time_of_publication)
-    text_before, text_at = site_text(before), site_text(at)
+    texts_before, texts_at = site_texts(before), site_texts(at)
+    text_before, text_at = "\n".join(texts_before.values()), "\n".join(texts_at.values())
     leaked = sorted(n for n in new if contains(text_before, n))
     assert leaked == [], f"figures of {release_id} published early: {leaked[:10]}"
     missing = sorted(n for n in new if not contains(text_at, n))
     assert missing == [], f"figures of {release_id} missing at release time: {missing[:10]}"
+    # the test reads every kind of file: at release time, each kind shows figures of the release
+    for kind, pattern in KINDS.items():
+        text = "\n".join(t for path, t in texts_at.items() if re.search(pattern, path))
+        assert any(contains(text, n) for n in new), f"no figure of {release_id} found in any {kind} file"
 
 
 def test_the_calendar_file_parses_and_has_stable_uids(demo_site):

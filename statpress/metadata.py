@@ -1,0 +1,201 @@
+"""Describing the statistics to people and machines: the download list of each table, the
+"Cite this" block and its RIS file, the schema.org `Dataset` of each statistic page, and the
+DCAT-AP catalogue of the whole site (`catalog.jsonld`).
+
+Everything here reads a published release and `site.toml` (`base_url`, `publisher`, `license`,
+`spatial_coverage`); nothing reads a figure. Absolute addresses are built from `base_url` only
+where a reader outside the site needs them (canonical link, citation, metadata); links inside
+pages stay relative.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from .content import SiteConfig
+from .downloads import Provenance, iso_utc
+from .locale import Locale
+
+# (extension, locale key of the format's name, media type, EU file type), in the order offered
+FORMATS = (
+    ("csv", "download_format_csv", "text/csv", "CSV"),
+    ("xlsx", "download_format_xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "XLSX"),
+    ("json", "download_format_jsonstat", "application/json", "JSON"),
+    ("px", "download_format_px", "text/plain", None),
+)
+EU_FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"
+
+
+def provenance(site: SiteConfig, p) -> Provenance:
+    """Where a published release's figures come from, for its downloads."""
+    meta = p.statistic.meta
+    base = meta.confidentiality.base if meta.confidentiality is not None else None
+    return Provenance(site.publisher, meta.name, meta.short_name, meta.topic, p.release.id,
+                      p.release.time_of_publication, base)
+
+
+@dataclass(frozen=True)
+class DownloadLink:
+    href: str  # relative to the statistic page
+    format: str  # "Excel (XLSX)"
+    size: str  # "7.1 kB"
+    extension: str
+
+
+def size_text(size: int, locale: Locale) -> str:
+    if size < 1000:
+        return locale.t("size_bytes", size=locale.number(size))
+    kb = size / 1000
+    return locale.t("size_kb", size=locale.number(kb, 1 if kb < 100 else 0))
+
+
+def download_links(files: dict[str, bytes], table_id: str, locale: Locale) -> list[DownloadLink]:
+    """The downloads of one table that `files` (a release's files) holds, with their sizes."""
+    links = []
+    for ext, key, _, _ in FORMATS:
+        path = f"tables/{table_id}.{ext}"
+        if path in files:
+            links.append(DownloadLink(path, locale.t(key), size_text(len(files[path]), locale), ext))
+    return links
+
+
+@dataclass(frozen=True)
+class Citation:
+    source_line: str
+    text: str
+    url: str
+
+
+def page_url(site: SiteConfig, p, archived: bool = False) -> str:
+    """The absolute address of a statistic page: the current one, or a release's snapshot."""
+    short = p.statistic.meta.short_name
+    return f"{site.base_url}archive/{short}/{p.release.id}/" if archived else f"{site.base_url}{short}/"
+
+
+def citation(site: SiteConfig, p, locale: Locale, url: str) -> Citation:
+    r = p.release
+    return Citation(locale.t("source_line", publisher=site.publisher),
+                    locale.t("citation", publisher=site.publisher, year=r.date.year, title=p.statistic.meta.name,
+                             period=r.period, date=locale.date(r.date), url=url), url)
+
+
+def ris(site: SiteConfig, p, url: str) -> bytes:
+    """The citation as a RIS record (reference managers: Zotero, EndNote, Mendeley)."""
+    r, meta = p.release, p.statistic.meta
+    lines = [("TY", "DATA"), ("TI", f"{meta.name}, {r.period}"), ("AU", f"{site.publisher},"),
+             ("PB", site.publisher), ("PY", str(r.date.year)), ("DA", r.date.strftime("%Y/%m/%d")),
+             ("AB", meta.summary), ("KW", meta.topic), ("LA", site.language), ("UR", url), ("ER", "")]
+    return "".join(f"{tag}  - {value}\r\n" for tag, value in lines).encode("utf-8")
+
+
+def temporal_coverage(p) -> str:
+    """The years the release's tables cover: "1972/2024", or the reference year alone."""
+    years = [int(c) for t in p.tables for d in t.dimensions if d.role == "time" for c in d.codes if c.isdigit()]
+    years.append(p.release.period)
+    first, last = min(years), max(years)
+    return str(last) if first == last else f"{first}/{last}"
+
+
+def distributions(site: SiteConfig, p, files: dict[str, bytes], url: str, locale: Locale) -> list[dict]:
+    """Every table download of a release: (title, format, media type, absolute URL, EU file type)."""
+    out = []
+    for t in p.tables:
+        for ext, key, media, eu in FORMATS:
+            path = f"tables/{t.id}.{ext}"
+            if path in files:
+                out.append({"title": f"{t.title} ({locale.t(key)})", "format": locale.t(key), "media": media,
+                            "url": url + path, "eu": eu, "size": len(files[path])})
+    return out
+
+
+def dataset_jsonld(site: SiteConfig, p, files: dict[str, bytes], url: str, locale: Locale) -> str:
+    """The schema.org Dataset of a statistic page, for search engines (JSON-LD)."""
+    meta, r = p.statistic.meta, p.release
+    data = {
+        "@context": "https://schema.org",
+        "@type": "Dataset",
+        "name": f"{meta.name}, {r.period}",
+        "description": meta.summary,
+        "url": url,
+        "keywords": [meta.topic],
+        "inLanguage": site.language,
+        "temporalCoverage": temporal_coverage(p),
+        "spatialCoverage": {"@type": "Place", "name": site.spatial_coverage},
+        "publisher": {"@type": "Organization", "name": site.publisher, "url": site.base_url},
+        "creator": {"@type": "Organization", "name": site.publisher},
+        "license": site.license,
+        "datePublished": r.date.isoformat(),
+        "dateModified": r.date.isoformat(),
+        "isAccessibleForFree": True,
+        "distribution": [{"@type": "DataDownload", "name": d["title"], "encodingFormat": d["media"],
+                          "contentUrl": d["url"], "contentSize": f"{d['size']} B"}
+                         for d in distributions(site, p, files, url, locale)],
+    }
+    return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True)
+
+
+def catalog(site: SiteConfig, entries: list[tuple], locale: Locale) -> bytes:
+    """The site's DCAT-AP catalogue as JSON-LD: one dcat:Dataset per published statistic, one
+    dcat:Distribution per table download. `entries` are (published, its files) pairs."""
+    datasets = []
+    for p, files in entries:
+        if p.release is None:
+            continue
+        meta, r = p.statistic.meta, p.release
+        url = page_url(site, p)
+        datasets.append({
+            "@id": f"{url}#dataset",
+            "@type": "dcat:Dataset",
+            "dct:identifier": meta.short_name,
+            "dct:title": {"@value": meta.name, "@language": site.language},
+            "dct:description": {"@value": meta.summary, "@language": site.language},
+            "dct:publisher": {"@id": f"{site.base_url}#publisher"},
+            "dct:issued": {"@value": iso_utc(r.time_of_publication), "@type": "xsd:dateTime"},
+            "dct:modified": {"@value": iso_utc(r.time_of_publication), "@type": "xsd:dateTime"},
+            "dct:temporal": {"@type": "dct:PeriodOfTime", "rdfs:label": temporal_coverage(p)},
+            "dct:spatial": {"@type": "dct:Location", "rdfs:label": site.spatial_coverage},
+            "dcat:keyword": {"@value": meta.topic, "@language": site.language},
+            "dct:accrualPeriodicity": {"@value": meta.frequency, "@language": site.language},
+            "dcat:landingPage": {"@id": url},
+            "dcat:contactPoint": [{"@type": "vcard:Organization", "vcard:fn": c.name,
+                                   "vcard:hasTelephone": {"@id": "tel:" + c.phone.replace(" ", "")}}
+                                  for c in meta.contacts],
+            "dcat:distribution": [{
+                "@id": d["url"],
+                "@type": "dcat:Distribution",
+                "dct:title": {"@value": d["title"], "@language": site.language},
+                "dcat:accessURL": {"@id": url},
+                "dcat:downloadURL": {"@id": d["url"]},
+                "dcat:mediaType": {"@id": "https://www.iana.org/assignments/media-types/" + d["media"]},
+                "dct:format": {"@id": EU_FILE_TYPE + d["eu"]} if d["eu"] else d["format"],
+                "dcat:byteSize": {"@value": str(d["size"]), "@type": "xsd:nonNegativeInteger"},
+                "dct:license": {"@id": site.license},
+            } for d in distributions(site, p, files, url, locale)],
+        })
+    doc = {
+        "@context": {
+            "dcat": "http://www.w3.org/ns/dcat#",
+            "dct": "http://purl.org/dc/terms/",
+            "foaf": "http://xmlns.com/foaf/0.1/",
+            "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+            "vcard": "http://www.w3.org/2006/vcard/ns#",
+            "xsd": "http://www.w3.org/2001/XMLSchema#",
+        },
+        "@graph": [
+            {"@id": f"{site.base_url}#publisher", "@type": "foaf:Agent", "foaf:name": site.publisher},
+            {
+                "@id": f"{site.base_url}catalog.jsonld",
+                "@type": "dcat:Catalog",
+                "dct:title": {"@value": locale.t("site_name"), "@language": site.language},
+                "dct:description": {"@value": locale.t("index_intro"), "@language": site.language},
+                "dct:publisher": {"@id": f"{site.base_url}#publisher"},
+                "dct:license": {"@id": site.license},
+                "dct:language": site.language,
+                "foaf:homepage": {"@id": site.base_url},
+                "dcat:dataset": [{"@id": d["@id"]} for d in datasets],
+            },
+            *datasets,
+        ],
+    }
+    return (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8")

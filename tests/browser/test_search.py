@@ -1,0 +1,49 @@
+"""The offline search (Pagefind) in a real browser: it finds a statistic's words, asks no other
+host, and the search box in the header leads to it with and without JavaScript."""
+
+from __future__ import annotations
+
+import pytest
+
+from . import checks
+
+RESULT = ".pagefind-ui__result"
+
+
+def _fail(problems: list[str], what: str) -> None:
+    if problems:
+        pytest.fail(f"{what}:\n  " + "\n  ".join(problems), pytrace=False)
+
+
+def test_search_page_finds_ukraine_in_migration_without_external_requests(open_url, site_url):
+    opened = open_url(f"{site_url}/search/index.html?q=Ukraine")  # page_url would quote the "?"
+    opened.page.wait_for_selector(RESULT, timeout=10_000)
+    results = opened.page.locator(f"{RESULT} a.pagefind-ui__result-link")
+    hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
+    assert any(h.endswith("migration/index.html") for h in hrefs), hrefs
+    assert "Migration" in opened.page.locator(RESULT).first.inner_text()
+    _fail(opened.watcher.error_problems() + opened.watcher.external_problems(), "search page")
+    _fail(checks.axe_problems(opened.page), "axe-core on the search page with results")
+    # the result link leads to the page
+    opened.page.locator(f"{RESULT} a.pagefind-ui__result-link").first.click()
+    opened.page.wait_for_load_state()
+    assert opened.page.url.endswith("migration/index.html") or "migration/index.html#" in opened.page.url
+
+
+def test_header_search_box_leads_to_the_results(open_page):
+    opened = open_page("naturalisations/index.html")
+    opened.page.fill("#site-search-q", "Ukraine")
+    opened.page.press("#site-search-q", "Enter")
+    opened.page.wait_for_selector(RESULT, timeout=10_000)
+    assert "search/index.html?q=Ukraine" in opened.page.url
+    _fail(opened.watcher.error_problems() + opened.watcher.external_problems(), "header search")
+
+
+def test_without_javascript_the_search_box_is_a_plain_form(open_page):
+    opened = open_page("migration/index.html", javascript=False)
+    opened.page.fill("#site-search-q", "Ukraine")
+    opened.page.press("#site-search-q", "Enter")
+    opened.page.wait_for_load_state()
+    assert "search/index.html?q=Ukraine" in opened.page.url
+    assert "Search needs JavaScript" in opened.page.inner_text("main")
+    _fail(opened.watcher.external_problems(), "search without JavaScript")
