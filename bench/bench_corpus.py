@@ -141,9 +141,9 @@ def freeze_archive(root: Path, n: int) -> None:
 
 
 def make_corpus(root: Path, n: int) -> Path:
-    for name in ("templates", "locales"):
-        if not (root / name).exists():
-            shutil.copytree(ROOT / name, root / name)
+    for name in ("templates", "locales"):  # the engine's current ones, every run
+        shutil.rmtree(root / name, ignore_errors=True)
+        shutil.copytree(ROOT / name, root / name)
     shutil.copy(ROOT / "site.toml", root / "site.toml")
     (root / "stats").mkdir(parents=True, exist_ok=True)
     shutil.copytree(ROOT / "stats" / "classifications", root / "stats" / "classifications", dirs_exist_ok=True)
