@@ -112,10 +112,22 @@ class Release(Strict):
         return dt.datetime.combine(self.date, dt.time(hour, minute), tzinfo=OSLO)
 
 
+class Identity(Strict):
+    """site.toml [identity]: who publishes the site. Everything site-specific a page says comes from
+    here, never from the language catalogue, so another office changes site.toml only."""
+    name: str = Field(min_length=1)  # the site's name, in the header and every page title
+    tagline: str = ""  # beside the name in the header
+    footer: str = ""  # a sentence at the foot of every page (the demo: where its figures come from)
+    publisher: str | None = None  # "Published by …" in the footer
+    licence: str | None = None  # the figures' licence, e.g. "CC BY 4.0"
+    contact: str | None = None  # an e-mail address or a web page for questions about the site
+
+
 class SiteConfig(Strict):
     """site.toml: the site as a whole."""
     base_url: str
     language: str = "en"
+    identity: Identity
 
     @property
     def host(self) -> str:

@@ -61,7 +61,8 @@ def build(options: BuildOptions, write: bool = True) -> BuildReport:
     stats = content.load_all(root / "content")
     warnings = check_calendar(stats, options.strict)
     catalog = data.load_catalog(root)
-    locale = load_locale(root, site.language)
+    locale = load_locale(root, site.language).with_strings(
+        site_name=site.identity.name, site_tagline=site.identity.tagline)
     archive.check(root / "archive")
     stage = Stage(catalog, locale, root / ".cache" / "charts",
                   cache.TableCache(root / ".cache" / "tables", options.use_cache))
@@ -72,6 +73,7 @@ def build(options: BuildOptions, write: bool = True) -> BuildReport:
         published.append(p)
         reports.append(report)
     renderer = render.make_renderer(root, locale, options.preview)
+    renderer.env.globals["identity"] = site.identity
     files = render.render_site(renderer, root, site, locale, published, options.now, options.preview)
     if any(p.charts for p in published):
         files["assets/vega.js"] = charts.javascript_bundle(stage.cache)
