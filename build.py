@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("serve", help="serve the built site on http://127.0.0.1:8000/")
     s.add_argument("--dir", type=Path, default=ROOT / "site")
     s.add_argument("--port", type=int, default=8000)
+    n = sub.add_parser("new", help="scaffold a new statistic: content/NAME/ and stats/NAME/tables.toml")
+    n.add_argument("name", help="the statistic's short name (lower case, digits and '-'): its folder and URL")
+    sub.add_parser("schemas", help="write the JSON Schemas of the TOML files editors write into schemas/")
     sub.add_parser("round", help="round an ad-hoc table: build.py round --help")
     sub.add_parser("verify", help="check every archived snapshot against its manifest")
     sn = sub.add_parser("snapshot", help="write the whole site as it was at an instant to a tar.gz")
@@ -62,6 +65,15 @@ def main(argv: list[str] | None = None) -> int:
             print(pipeline.describe(report))
         elif args.command == "serve":
             serve(args.dir, args.port)
+        elif args.command == "new":
+            from statpress import scaffold
+            for path in scaffold.create(ROOT, args.name):
+                print(f"created {path.relative_to(ROOT)}")
+            print(scaffold.next_steps(args.name))
+        elif args.command == "schemas":
+            from statpress import schemas
+            for path in schemas.write(ROOT / "schemas"):
+                print(f"wrote {path.relative_to(ROOT)}")
         elif args.command == "verify":
             return verify()
         elif args.command == "snapshot":

@@ -101,7 +101,7 @@ def precompute(root: Path, language: str, stats: list[content.Statistic], option
     for s in stats:
         release = calendar.next_due(s, options.now) if options.preview else None
         release = release or calendar.due(s, options.now)
-        if release is not None and stage.tables.get(release_key(s, stage.catalog, release.period)) is None:
+        if release is not None and declares_tables(s) and stage.tables.get(release_key(s, stage.catalog, release.period)) is None:
             jobs.append((s.id, release.id))
     if len(jobs) <= workers:
         return
@@ -157,6 +157,8 @@ def view(s: content.Statistic, release: content.Release, stage: Stage, embargoed
 def publish(s: content.Statistic, now: dt.datetime, preview: bool, stage: Stage):
     """A statistic as the public sees it at `now` (or, in a preview, its next release)."""
     notes = []
+    if not declares_tables(s):
+        return unpublished(s, now, preview, notes)
     if preview and (embargoed := calendar.next_due(s, now)) is not None:
         try:
             p, _ = view(s, embargoed, stage, embargoed=True)
@@ -171,6 +173,24 @@ def publish(s: content.Statistic, now: dt.datetime, preview: bool, stage: Stage)
     # "Next update" is what is announced at `now`, not at the release's own time
     p = replace(p, next_release=calendar.next_release(s, now), previous=calendar.previous(s, now))
     return p, StatisticReport(s.meta.name, release.id, len(p.tables), notes, audit)
+
+
+def declares_tables(s: content.Statistic) -> bool:
+    """Does the statistic declare any table yet? A new one (`build.py new`) has none."""
+    _, spec = tables.load_specs(s.folder.parent.parent / "stats", s.id)
+    return bool(spec.tables)
+
+
+def unpublished(s: content.Statistic, now: dt.datetime, preview: bool, notes: list[str]):
+    """A statistic without tables: "no figures yet" until a release falls due, which stops the
+    build rather than publish (and freeze into the archive) an empty release."""
+    path = s.folder.parent.parent / "stats" / s.id / "tables.toml"
+    release = calendar.due(s, now)
+    if release is not None:
+        raise BuildError(f"{path}: release '{release.id}' is due at {release.time_of_publication.isoformat()} "
+                         "but no table is declared yet; declare the tables, or postpone the release")
+    return (Published(s, None, calendar.next_release(s, now), [], None, []),
+            StatisticReport(s.meta.name, None, 0, notes + [f"no tables yet in {path.relative_to(path.parents[2])}"]))
 
 
 def archived(stats: list[content.Statistic], now: dt.datetime, stage: Stage, root: Path,

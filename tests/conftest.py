@@ -36,7 +36,7 @@ def project(tmp_path) -> Path:
 
 
 def copy_project(dest: Path) -> Path:
-    for name in ("content", "stats", "templates", "locales", "archive"):
+    for name in ("content", "stats", "templates", "locales", "archive", "schemas"):
         shutil.copytree(ROOT / name, dest / name)
     shutil.copy(ROOT / "site.toml", dest / "site.toml")
     (dest / "data").mkdir()
