@@ -40,9 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("check", help="validate content and data and compute everything, writing nothing")
     c.add_argument("--now", type=parse_now, default=None, help="check the site as of this instant (default: now)")
     c.add_argument("--strict", action="store_true", help="treat release calendar warnings as errors")
-    s = sub.add_parser("serve", help="serve the built site on http://127.0.0.1:8000/")
-    s.add_argument("--dir", type=Path, default=ROOT / "site")
+    s = sub.add_parser("serve", help="a live preview on http://127.0.0.1:8000/, rebuilt on every change "
+                                     "(or, with --dir, a built site as it is)")
+    s.add_argument("--dir", type=Path, default=None, help="serve this built folder as it is, without rebuilding")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--now", type=parse_now, default=None,
+                   help="preview the site as the public sees it at this instant (default: the time of each build)")
+    s.add_argument("--preview", action="store_true", help="show each statistic's next, embargoed release")
     n = sub.add_parser("new", help="scaffold a new statistic: content/NAME/ and stats/NAME/tables.toml")
     n.add_argument("name", help="the statistic's short name (lower case, digits and '-'): its folder and URL")
     sub.add_parser("schemas", help="write the JSON Schemas of the TOML files editors write into schemas/")
@@ -63,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             now = args.now or dt.datetime.now(OSLO)
             report = pipeline.build(pipeline.BuildOptions(ROOT, ROOT / "site", now, strict=args.strict), write=False)
             print(pipeline.describe(report))
+        elif args.command == "serve" and args.dir is None:
+            from statpress import serve as live
+            live.run(ROOT, args.port, args.now, args.preview)
         elif args.command == "serve":
             serve(args.dir, args.port)
         elif args.command == "new":

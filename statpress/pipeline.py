@@ -29,6 +29,7 @@ class BuildOptions:
     strict: bool = False  # calendar warnings are errors
     use_cache: bool = True  # computed tables from .cache/tables when nothing they depend on changed
     workers: int | None = None  # processes computing statistics side by side (default: one per core)
+    freeze: bool = True  # freeze newly due releases into archive/ (never while previewing with `serve`)
 
 
 @dataclass
@@ -79,7 +80,7 @@ def build(options: BuildOptions, write: bool = True) -> BuildReport:
         files["assets/vega.js"] = charts.javascript_bundle(stage.cache)
     if not options.preview:
         files.update(archived(stats, options.now, stage, root,
-                              lambda p: render.snapshot_files(renderer, root, p), freeze=write))
+                              lambda p: render.snapshot_files(renderer, root, p), freeze=write and options.freeze))
         files["archive/index.html"] = renderer.page(
             "archive.html", "archive/index.html", title=locale.t("archive_title"),
             entries=[(s, list(reversed(calendar.published_releases(s, options.now)))) for s in stats])

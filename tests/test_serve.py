@@ -1,0 +1,43 @@
+"""The live preview server without a browser: what it serves, and what it never writes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import urllib.request
+
+from conftest import DEMO_NOW, edit
+from statpress.serve import LivePreview
+
+
+def test_a_preview_never_freezes_a_release_into_the_archive(project):
+    shutil.rmtree(project / "archive" / "migration" / "migration-2024")
+    preview = LivePreview(project, now=DEMO_NOW, log=lambda m: None)
+    preview.build()
+    assert preview.state.error is None and preview.state.version == 1
+    assert not (project / "archive" / "migration" / "migration-2024").exists()
+    assert (project / ".cache" / "serve" / "site" / "migration" / "index.html").exists()
+    assert not (project / "site").exists()
+
+
+def test_html_gets_the_reload_script_and_the_version_endpoint_reports_errors(project):
+    preview = LivePreview(project, now=DEMO_NOW, log=lambda m: None)
+    server = preview.serve(0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        page = urllib.request.urlopen(base + "/migration/").read().decode()
+        assert page.rstrip().endswith('<script src="/__statpress/live.js?v=1"></script>\n</body>\n</html>')
+        csv = urllib.request.urlopen(base + "/migration/tables/" + next(
+            p.name for p in (preview.out / "migration" / "tables").iterdir())).read()
+        assert b"__statpress" not in csv
+        edit(project / "site.toml", 'language = "en"', 'language = "en"\nlanguage = "nb"')
+        preview.build()
+        state = json.loads(urllib.request.urlopen(base + "/__statpress/version").read())
+        assert state["version"] == 2 and state["error"].startswith("error: ") and "site.toml" in state["error"]
+        assert "__statpress" not in (preview.out / "migration" / "index.html").read_text(encoding="utf-8")
+    finally:
+        preview.stop.set()
+        server.shutdown()
+        server.server_close()
