@@ -15,6 +15,7 @@ from statpress import archive, pipeline
 from statpress.calendar import parse_instant
 from statpress.content import OSLO
 from statpress.errors import BuildError
+from statpress.progress import Progress
 
 ROOT = Path(__file__).resolve().parent
 
@@ -37,9 +38,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="processes computing statistics side by side (default: one per core)")
     b.add_argument("--no-cache", action="store_true",
                    help="compute every table again from the data, ignoring and not writing .cache/tables (audits)")
+    add_progress_flags(b)
     c = sub.add_parser("check", help="validate content and data and compute everything, writing nothing")
     c.add_argument("--now", type=parse_now, default=None, help="check the site as of this instant (default: now)")
     c.add_argument("--strict", action="store_true", help="treat release calendar warnings as errors")
+    add_progress_flags(c)
     s = sub.add_parser("serve", help="a live preview on http://127.0.0.1:8000/, rebuilt on every change "
                                      "(or, with --dir, a built site as it is)")
     s.add_argument("--dir", type=Path, default=None, help="serve this built folder as it is, without rebuilding")
@@ -60,13 +63,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build":
             now = args.now or dt.datetime.now(OSLO)
             out = args.out or ROOT / ("preview" if args.preview else "site")
+            progress = Progress.for_terminal(args.quiet, args.verbose)
             report = pipeline.build(pipeline.BuildOptions(ROOT, out, now, args.preview, args.strict,
-                                                          use_cache=not args.no_cache, workers=args.jobs))
-            print(pipeline.describe(report))
+                                                          use_cache=not args.no_cache, workers=args.jobs), progress=progress)
+            print_report(report, args.quiet)
         elif args.command == "check":
             now = args.now or dt.datetime.now(OSLO)
-            report = pipeline.build(pipeline.BuildOptions(ROOT, ROOT / "site", now, strict=args.strict), write=False)
-            print(pipeline.describe(report))
+            progress = Progress.for_terminal(args.quiet, args.verbose)
+            report = pipeline.build(pipeline.BuildOptions(ROOT, ROOT / "site", now, strict=args.strict), write=False,
+                                    progress=progress)
+            print_report(report, args.quiet)
         elif args.command == "serve" and args.dir is None:
             from statpress import serve as live
             live.run(ROOT, args.port, args.now, args.preview)
@@ -94,6 +100,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def add_progress_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quiet", action="store_true", help="print warnings and the last line only, no progress")
+    group.add_argument("--verbose", action="store_true", help="a progress line per statistic and release")
+
+
+def print_report(report: pipeline.BuildReport, quiet: bool) -> None:
+    """The build's report (pipeline.describe) and the time each stage took; --quiet: warnings and
+    the last line only."""
+    lines = pipeline.describe(report).splitlines()
+    if quiet:
+        lines = [line for line in lines if line.startswith("warning:")] + lines[-1:]
+    print("\n".join(lines))
+    if not quiet:
+        print(Progress.summary_of(report.stages))
 
 
 def verify() -> int:

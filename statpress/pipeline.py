@@ -17,6 +17,7 @@ from pathlib import Path
 from . import __version__, archive, cache, calendar, charts, confidentiality, content, data, render, tables
 from .errors import BuildError
 from .locale import Locale, load_locale
+from .progress import Progress, stage as timed, track
 from .render import Published
 from .write import audit_path, write_audit, write_site
 
@@ -50,43 +51,58 @@ class BuildReport:
     seconds: float
     warnings: list[str] = field(default_factory=list)
     written: bool = True
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (progress.py)
 
 
-def build(options: BuildOptions, write: bool = True) -> BuildReport:
-    """Build the site; with write=False, do everything but touch the disk (`build.py check`)."""
+def build(options: BuildOptions, write: bool = True, progress: Progress | None = None) -> BuildReport:
+    """Build the site; with write=False, do everything but touch the disk (`build.py check`).
+    `progress` shows what is being done (default: nothing) and times each stage."""
+    progress = progress or Progress("silent")
+    with progress.running():
+        report = build_stages(options, write, progress)
+    return replace(report, stages=dict(progress.times))
+
+
+def build_stages(options: BuildOptions, write: bool, progress: Progress) -> BuildReport:
     start = time.perf_counter()
     root = options.root
     if options.preview and options.out.resolve() == (root / "site").resolve():
         raise BuildError("a preview is never written to site/: give another --out (default: preview/)")
-    site = content.parse(root / "site.toml", content.SiteConfig)
-    stats = content.load_all(root / "content")
-    warnings = check_calendar(stats, options.strict)
-    catalog = data.load_catalog(root)
-    locale = load_locale(root, site.language).with_strings(
-        site_name=site.identity.name, site_tagline=site.identity.tagline)
-    archive.check(root / "archive")
+    with progress.stage("content", "content read and checked"):
+        site = content.parse(root / "site.toml", content.SiteConfig)
+        stats = content.load_all(root / "content")
+        warnings = check_calendar(stats, options.strict)
+        locale = load_locale(root, site.language).with_strings(
+            site_name=site.identity.name, site_tagline=site.identity.tagline)
+        archive.check(root / "archive")
+    with progress.stage("data", "datasets and classifications declared"):
+        catalog = data.load_catalog(root)
     stage = Stage(catalog, locale, root / ".cache" / "charts",
                   cache.TableCache(root / ".cache" / "tables", options.use_cache))
-    precompute(root, site.language, stats, options, stage)
-    published, reports = [], []
-    for s in stats:
-        p, report = publish(s, options.now, options.preview, stage)
-        published.append(p)
-        reports.append(report)
-    renderer = render.make_renderer(root, locale, options.preview)
-    renderer.env.globals["identity"] = site.identity
-    files = render.render_site(renderer, root, site, locale, published, options.now, options.preview)
-    if any(p.charts for p in published):
-        files["assets/vega.js"] = charts.javascript_bundle(stage.cache)
+    with progress.stage("tables", f"tables of {len(stats)} statistics computed"):
+        precompute(root, site.language, stats, options, stage)
+        published, reports = [], []
+        for s in progress.track(stats, "tables", lambda s: s.meta.name):
+            p, report = publish(s, options.now, options.preview, stage)
+            published.append(p)
+            reports.append(report)
+    with progress.stage("pages", "pages rendered"):
+        renderer = render.make_renderer(root, locale, options.preview)
+        renderer.env.globals["identity"] = site.identity
+        files = render.render_site(renderer, root, site, locale, published, options.now, options.preview)
+        if any(p.charts for p in published):
+            files["assets/vega.js"] = charts.javascript_bundle(stage.cache)
     if not options.preview:
-        files.update(archived(stats, options.now, stage, root,
-                              lambda p: render.snapshot_files(renderer, root, p), freeze=write and options.freeze))
-        files["archive/index.html"] = renderer.page(
-            "archive.html", "archive/index.html", title=locale.t("archive_title"),
-            entries=[(s, list(reversed(calendar.published_releases(s, options.now)))) for s in stats])
+        with progress.stage("archive", "archive copied (and newly due releases frozen)"):
+            files.update(archived(stats, options.now, stage, root,
+                                  lambda p: render.snapshot_files(renderer, root, p), freeze=write and options.freeze))
+            files["archive/index.html"] = renderer.page(
+                "archive.html", "archive/index.html", title=locale.t("archive_title"),
+                entries=[(s, list(reversed(calendar.published_releases(s, options.now)))) for s in stats])
     if write:
-        write_site(files, options.out)
-        write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
+        with progress.stage("write", f"{len(files)} files written"):
+            write_site(files, options.out)
+            write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings, write)
 
 
@@ -201,7 +217,7 @@ def archived(stats: list[content.Statistic], now: dt.datetime, stage: Stage, roo
     files: dict[str, bytes] = {}
     for s in stats:
         short = s.meta.short_name
-        for release in calendar.published_releases(s, now):
+        for release in track(calendar.published_releases(s, now), "archive", lambda r: r.id):
             snap = archive.folder(archive_dir, short, release.id)
             frozen = archive.read(snap)
             if frozen is None:
@@ -217,7 +233,8 @@ def archived(stats: list[content.Statistic], now: dt.datetime, stage: Stage, roo
 def draw(s: content.Statistic, computed: tables.Computed, locale: Locale, year: int, cache: Path):
     """Charts from the protected tables: a chart never sees an unrounded count."""
     path = s.folder.parent.parent / "stats" / s.id / "tables.toml"
-    return charts.build_charts(path, computed.charts, computed.tables, locale, year, cache)
+    with timed("charts"):
+        return charts.build_charts(path, computed.charts, computed.tables, locale, year, cache)
 
 
 def compute_release(s: content.Statistic, catalog: data.Catalog, release: content.Release,
@@ -242,7 +259,8 @@ def protect_release(s: content.Statistic, catalog: data.Catalog, period: int):
     audit = {}
     settings = s.meta.confidentiality
     if settings is not None:
-        protected, summaries = confidentiality.protect(computed, settings)
+        with timed("rounding"):
+            protected, summaries = confidentiality.protect(computed, settings)
         computed = replace(computed, tables=protected)
         audit = {dataset: {"method": settings.method, "base": settings.base, "max_round": settings.max_round,
                            **asdict(summary)} for dataset, summary in summaries.items()}

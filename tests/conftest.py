@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,16 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def runnable(project: Path) -> Path:
+    """A copy of the project with its own build.py (whose ROOT is the copy) and the engine linked."""
+    (project / "build.py").write_bytes((ROOT / "build.py").read_bytes())
+    (project / "statpress").symlink_to(ROOT / "statpress")
+    return project
+
+
+def run(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """`build.py ARGS` in a runnable project copy, output captured (stdout is not a terminal)."""
+    return subprocess.run([sys.executable, str(project / "build.py"), *args], capture_output=True, text=True,
+                          cwd=project)

@@ -4,27 +4,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
-
 import pytest
 
-from conftest import ROOT, build_site, copy_project, edit
+from conftest import build_site, copy_project, edit, run, runnable
 from statpress import scaffold
 from statpress.content import OSLO, load_all
 from statpress.errors import BuildError
-
-
-def runnable(project):
-    """The copy of the project with its own build.py (whose ROOT is the copy) and the engine."""
-    (project / "build.py").write_bytes((ROOT / "build.py").read_bytes())
-    (project / "statpress").symlink_to(ROOT / "statpress")
-    return project
-
-
-def run(project, *args):
-    return subprocess.run([sys.executable, str(project / "build.py"), *args], capture_output=True, text=True,
-                          cwd=project)
 
 
 @pytest.fixture
