@@ -52,6 +52,8 @@ class BuildReport:
     warnings: list[str] = field(default_factory=list)
     written: bool = True
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (progress.py)
+    frozen: list[str] = field(default_factory=list)  # releases first published by this build (or that would be)
+    freezes: bool = True  # were they frozen into archive/ (False: check, serve)
 
 
 def build(options: BuildOptions, write: bool = True, progress: Progress | None = None) -> BuildReport:
@@ -92,10 +94,12 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
         files = render.render_site(renderer, root, site, locale, published, options.now, options.preview)
         if any(p.charts for p in published):
             files["assets/vega.js"] = charts.javascript_bundle(stage.cache)
+    frozen: list[str] = []  # releases this build publishes for the first time
     if not options.preview:
         with progress.stage("archive", "archive copied (and newly due releases frozen)"):
             files.update(archived(stats, options.now, stage, root,
-                                  lambda p: render.snapshot_files(renderer, root, p), freeze=write and options.freeze))
+                                  lambda p: render.snapshot_files(renderer, root, p), freeze=write and options.freeze,
+                                  newly=frozen))
             files["archive/index.html"] = renderer.page(
                 "archive.html", "archive/index.html", title=locale.t("archive_title"),
                 entries=[(s, list(reversed(calendar.published_releases(s, options.now)))) for s in stats])
@@ -103,7 +107,9 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
         with progress.stage("write", f"{len(files)} files written"):
             write_site(files, options.out)
             write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
-    return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings, write)
+    return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings, write,
+                       frozen=frozen,
+                       freezes=write and options.freeze and not options.preview)
 
 
 def precompute(root: Path, language: str, stats: list[content.Statistic], options: BuildOptions,
@@ -211,8 +217,9 @@ def unpublished(s: content.Statistic, now: dt.datetime, preview: bool, notes: li
 
 
 def archived(stats: list[content.Statistic], now: dt.datetime, stage: Stage, root: Path,
-             renderer_for_snapshot, freeze: bool = True) -> dict[str, bytes]:
-    """Every release due at `now`, from its frozen snapshot; a newly due release is frozen first."""
+             renderer_for_snapshot, freeze: bool = True, newly: list[str] | None = None) -> dict[str, bytes]:
+    """Every release due at `now`, from its frozen snapshot; a newly due release is frozen first
+    (its id added to `newly`)."""
     archive_dir = root / "archive"
     files: dict[str, bytes] = {}
     for s in stats:
@@ -223,6 +230,8 @@ def archived(stats: list[content.Statistic], now: dt.datetime, stage: Stage, roo
             if frozen is None:
                 p, _ = view(s, release, stage)
                 frozen = renderer_for_snapshot(p)
+                if newly is not None:
+                    newly.append(f"{short}/{release.id}")
                 if freeze:
                     frozen = archive.freeze(snap, frozen, short, release.id,
                                             release.time_of_publication.isoformat())
@@ -289,6 +298,12 @@ def describe(report: BuildReport) -> str:
             lines.append(f"    rounded {dataset} (base {a['base']}): {a['cells']} cells, {a['candidates']} "
                          f"candidates, {a['changed']} inner cells changed, max change {a['max_abs_change']}, "
                          f"RMSE {a['rmse']:.2f}")
+    for rel in report.frozen:
+        if report.freezes:
+            lines.append(f"froze archive/{rel}: first published by this build; it is never rendered again")
+        elif report.written is False:
+            lines.append(f"note: a build at this instant would freeze archive/{rel} for good; "
+                         "proofread it first (build.py build --preview, or build.py serve --now)")
     lines += [f"warning: {w}" for w in report.warnings]
     if report.written:
         lines.append(f"wrote {report.files} files to {report.out} in {report.seconds:.1f} s")
