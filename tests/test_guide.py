@@ -105,3 +105,12 @@ def test_following_the_guide_publishes_a_statistic_from_gzipped_csv(tmp_path):
     assert (project / "archive" / "deaths" / "deaths-2024" / "manifest.json").exists()
     audit = json.loads((project / "site-audit" / "confidentiality.json").read_text(encoding="utf-8"))
     assert audit["deaths-2024"]["deaths"]["changed"] == 0  # no small counts: nothing to round
+
+
+def test_the_guide_lists_the_about_headings_the_engine_accepts():
+    from statpress.content import ABOUT_SECTIONS, GENERATED_SUBSECTIONS
+    text = GUIDE.read_text(encoding="utf-8")
+    for sid, (_, subsections) in ABOUT_SECTIONS.items():
+        listed = re.search(rf"^\| `{sid}\.md` \| (.+) \|$", text, re.MULTILINE)
+        assert listed, f"{sid}.md is not in the guide's table of headings"
+        assert listed[1].split("; ") == [s for s in subsections if s not in GENERATED_SUBSECTIONS]
