@@ -6,6 +6,7 @@ records (as the seed-figure check does for the demo)."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import gzip
 import io
 import json
@@ -14,6 +15,8 @@ import sys
 from collections import Counter
 
 from conftest import ROOT, copy_project, runnable, run
+from statpress import pipeline
+from statpress.content import OSLO
 
 GUIDE = ROOT / "docs" / "guide.md"
 FILE = re.compile(r"^\*\*`(?P<path>[^`]+)`\*\* \((?P<how>the whole file|add at the end)\):\n\n```\w*\n(?P<body>.*?)^```",
@@ -105,6 +108,15 @@ def test_following_the_guide_publishes_a_statistic_from_gzipped_csv(tmp_path):
     assert (project / "archive" / "deaths" / "deaths-2024" / "manifest.json").exists()
     audit = json.loads((project / "site-audit" / "confidentiality.json").read_text(encoding="utf-8"))
     assert audit["deaths-2024"]["deaths"]["changed"] == 0  # no small counts: nothing to round
+
+    # the suite's leak invariant on the new statistic: one second before its release, no figure of it
+    early = tmp_path / "early"
+    pipeline.build(pipeline.BuildOptions(project, early, dt.datetime(2025, 3, 20, 7, 59, 59, tzinfo=OSLO)))
+    page = (early / "deaths" / "index.html").read_text(encoding="utf-8")
+    assert "No figures have been published for these statistics yet." in page
+    assert f"{total_2024:,}".replace(",", "\u00a0") not in page and not (early / "deaths" / "tables").exists()
+    assert not (early / "archive" / "deaths").exists()
+    assert "deaths-2024" not in (early / "releases.atom").read_text(encoding="utf-8")
 
 
 def test_the_guide_lists_the_about_headings_the_engine_accepts():
