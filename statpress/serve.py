@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 import http.server
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -66,27 +67,53 @@ class LivePreview:
             self.state.error = error
         self.log(error or f"rebuilt in {time.perf_counter() - start:.1f} s: {self.out}")
 
-    def watched(self) -> list[Path]:
-        """What a change to triggers a rebuild: the inputs, and the datasets' files wherever they are."""
-        paths = [self.root / name for name in WATCHED if (self.root / name).exists()]
+    def datasets(self) -> list[Path]:
+        """The datasets' files (or partitioned folders), wherever they are."""
         try:
             catalog = data.load_catalog(self.root)
-            for spec in catalog.spec.datasets.values():
-                path = catalog.root / spec.file
-                if path.exists() and not any(p in path.parents for p in paths):
-                    paths.append(path)
         except BuildError:
-            pass  # a broken catalogue is reported by the build; stats/ is watched anyway
-        return paths
+            return []  # a broken catalogue is reported by the build; stats/ is watched anyway
+        return sorted({absolute(catalog.root / spec.file) for spec in catalog.spec.datasets.values()})
+
+    def watched(self) -> tuple[list[Path], list[Path]]:
+        """(folders and files to watch, dataset paths a change must touch). A dataset's folder is
+        watched rather than its file, so a file replaced by a new one (unlinked and written, as
+        exporters do) is still seen; the project folder itself is never watched recursively, as
+        the preview's own output is below it."""
+        inputs = [absolute(self.root / name) for name in WATCHED if (self.root / name).exists()]
+        datasets = self.datasets()
+        root = absolute(self.root)
+        paths = list(inputs)
+        for path in datasets:
+            folder = path if path.is_dir() else path.parent
+            if any(i == folder or i in folder.parents for i in inputs):
+                continue  # already watched
+            target = path if folder == root else folder
+            if target.exists() and target not in paths:
+                paths.append(target)
+        return paths, datasets
+
+    def relevant(self, datasets: list[Path]):
+        """A watchfiles filter: a change to an input, or to a dataset's file, not to anything beside it."""
+        default = watchfiles.DefaultFilter()
+        inputs = [absolute(self.root / name) for name in WATCHED]
+
+        def accept(change, path: str) -> bool:
+            p = absolute(Path(path))
+            if not default(change, path):
+                return False
+            return any(i == p or i in p.parents for i in inputs + datasets)
+        return accept
 
     def watch(self) -> None:
         """Rebuild on every change, until `stop` is set; the watch list follows the catalogue."""
         while not self.stop.is_set():
-            paths = self.watched()
-            for _ in watchfiles.watch(*paths, stop_event=self.stop, debounce=200, step=50,
-                                      rust_timeout=500, yield_on_timeout=False, raise_interrupt=False):
+            paths, datasets = self.watched()
+            for _ in watchfiles.watch(*paths, watch_filter=self.relevant(datasets), stop_event=self.stop,
+                                      debounce=200, step=50, rust_timeout=500, yield_on_timeout=False,
+                                      raise_interrupt=False):
                 self.build()
-                if self.watched() != paths:
+                if self.watched() != (paths, datasets):
                     break
 
     # -- serving ---------------------------------------------------------------------------
@@ -101,6 +128,12 @@ class LivePreview:
         server = http.server.ThreadingHTTPServer((host, port), self.handler())
         server.daemon_threads = True
         return server
+
+
+def absolute(path: Path) -> Path:
+    """An absolute, normalised path; symbolic links are not followed (a linked data file is
+    replaced by a real one without changing its name)."""
+    return Path(os.path.abspath(path))
 
 
 class LiveHandler(http.server.SimpleHTTPRequestHandler):

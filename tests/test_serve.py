@@ -41,3 +41,30 @@ def test_html_gets_the_reload_script_and_the_version_endpoint_reports_errors(pro
         preview.stop.set()
         server.shutdown()
         server.server_close()
+
+
+def test_a_replaced_data_file_triggers_a_rebuild(project):
+    preview = LivePreview(project, now=DEMO_NOW, log=lambda m: None)
+    paths, datasets = preview.watched()
+    assert project / "data" in paths and project / "content" in paths and project / "site.toml" in paths
+    assert project / "data" / "population.csv" in datasets and not any(".cache" in str(p) for p in paths)
+    watcher = threading.Thread(target=preview.watch, daemon=True)
+    watcher.start()
+    try:
+        import time
+        time.sleep(1.0)  # the watch is set up
+        (project / "data" / "unrelated.txt").write_text("not a dataset", encoding="utf-8")
+        time.sleep(1.5)
+        assert preview.state.version == 0  # a file beside the data is not a change to the data
+        population = project / "data" / "population.csv"
+        text = population.read_text(encoding="utf-8")
+        population.unlink()  # exporters replace files rather than edit them
+        population.write_text(text, encoding="utf-8")
+        for _ in range(100):
+            if preview.state.version:
+                break
+            time.sleep(0.1)
+        assert preview.state.version >= 1 and preview.state.error is None
+    finally:
+        preview.stop.set()
+        watcher.join(timeout=5)
