@@ -37,7 +37,7 @@ bench: $(STAMP) data
 	$(PY) bench/run.py
 
 serve: build
-	$(PY) build.py serve
+	$(PY) build.py serve --dir site
 
 # Pictures of the index and each statistic page for the README (needs the browser test tools).
 screenshots: build

@@ -15,6 +15,7 @@ from statpress import archive, pipeline
 from statpress.calendar import parse_instant
 from statpress.content import OSLO
 from statpress.errors import BuildError
+from statpress.progress import Progress
 
 ROOT = Path(__file__).resolve().parent
 
@@ -41,12 +42,21 @@ def main(argv: list[str] | None = None) -> int:
                    help="publish even if the site would no longer show releases already in archive/")
     b.add_argument("--wait", type=float, default=60.0,
                    help="seconds to wait while another build holds the lock (default: 60)")
+    add_progress_flags(b)
     c = sub.add_parser("check", help="validate content and data and compute everything, writing nothing")
     c.add_argument("--now", type=parse_now, default=None, help="check the site as of this instant (default: now)")
     c.add_argument("--strict", action="store_true", help="treat release calendar warnings as errors")
-    s = sub.add_parser("serve", help="serve the built site on http://127.0.0.1:8000/")
-    s.add_argument("--dir", type=Path, default=ROOT / "site")
+    add_progress_flags(c)
+    s = sub.add_parser("serve", help="a live preview on http://127.0.0.1:8000/, rebuilt on every change "
+                                     "(or, with --dir, a built site as it is)")
+    s.add_argument("--dir", type=Path, default=None, help="serve this built folder as it is, without rebuilding")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--now", type=parse_now, default=None,
+                   help="preview the site as the public sees it at this instant (default: the time of each build)")
+    s.add_argument("--preview", action="store_true", help="show each statistic's next, embargoed release")
+    n = sub.add_parser("new", help="scaffold a new statistic: content/NAME/ and stats/NAME/tables.toml")
+    n.add_argument("name", help="the statistic's short name (lower case, digits and '-'): its folder and URL")
+    sub.add_parser("schemas", help="write the JSON Schemas of the TOML files editors write into schemas/")
     sub.add_parser("round", help="round an ad-hoc table: build.py round --help")
     sub.add_parser("verify", help="check every archived snapshot against its manifest")
     sn = sub.add_parser("snapshot", help="write the whole site as it was at an instant to a tar.gz")
@@ -57,16 +67,32 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build":
             now = args.now or dt.datetime.now(OSLO)
             out = args.out or ROOT / ("preview" if args.preview else "site")
+            progress = Progress.for_terminal(args.quiet, args.verbose)
             report = pipeline.build(pipeline.BuildOptions(ROOT, out, now, args.preview, args.strict,
                                                           use_cache=not args.no_cache, workers=args.jobs,
-                                                          allow_withdraw=args.allow_withdraw, wait=args.wait))
-            print(pipeline.describe(report))
+                                                          allow_withdraw=args.allow_withdraw, wait=args.wait),
+                                    progress=progress)
+            print_report(report, args.quiet)
         elif args.command == "check":
             now = args.now or dt.datetime.now(OSLO)
-            report = pipeline.build(pipeline.BuildOptions(ROOT, ROOT / "site", now, strict=args.strict), write=False)
-            print(pipeline.describe(report))
+            progress = Progress.for_terminal(args.quiet, args.verbose)
+            report = pipeline.build(pipeline.BuildOptions(ROOT, ROOT / "site", now, strict=args.strict), write=False,
+                                    progress=progress)
+            print_report(report, args.quiet)
+        elif args.command == "serve" and args.dir is None:
+            from statpress import serve as live
+            live.run(ROOT, args.port, args.now, args.preview)
         elif args.command == "serve":
             serve(args.dir, args.port)
+        elif args.command == "new":
+            from statpress import scaffold
+            for path in scaffold.create(ROOT, args.name):
+                print(f"created {path.relative_to(ROOT)}")
+            print(scaffold.next_steps(args.name))
+        elif args.command == "schemas":
+            from statpress import schemas
+            for path in schemas.write(ROOT / "schemas"):
+                print(f"wrote {path.relative_to(ROOT)}")
         elif args.command == "verify":
             return verify()
         elif args.command == "snapshot":
@@ -85,6 +111,23 @@ def main(argv: list[str] | None = None) -> int:
               "there, then run the build again (the previous site is unchanged)", file=sys.stderr)
         return 1
     return 0
+
+
+def add_progress_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quiet", action="store_true", help="print warnings and the last line only, no progress")
+    group.add_argument("--verbose", action="store_true", help="a progress line per statistic and release")
+
+
+def print_report(report: pipeline.BuildReport, quiet: bool) -> None:
+    """The build's report (pipeline.describe) and the time each stage took; --quiet: warnings and
+    the last line only."""
+    lines = pipeline.describe(report).splitlines()
+    if quiet:
+        lines = [line for line in lines if line.startswith("warning:")] + lines[-1:]
+    print("\n".join(lines))
+    if not quiet:
+        print(Progress.summary_of(report.stages))
 
 
 def verify() -> int:

@@ -112,6 +112,17 @@ class Release(Strict):
         return dt.datetime.combine(self.date, dt.time(hour, minute), tzinfo=OSLO)
 
 
+class Identity(Strict):
+    """site.toml [identity]: who publishes the site. Everything site-specific a page says comes from
+    here, never from the language catalogue, so another office changes site.toml only."""
+    name: str = Field(min_length=1)  # the site's name, in the header and every page title
+    tagline: str = ""  # beside the name in the header
+    footer: str = ""  # a sentence at the foot of every page (the demo: where its figures come from)
+    publisher: str | None = None  # "Published by …" in the footer
+    licence: str | None = None  # the figures' licence, e.g. "CC BY 4.0"
+    contact: str | None = None  # an e-mail address or a web page for questions about the site
+
+
 class SiteConfig(Strict):
     """site.toml: the site as a whole."""
     base_url: str = Field(pattern=r"^https?://[^/\s]+/(\S*/)?$")  # absolute, ending in "/"
@@ -119,6 +130,7 @@ class SiteConfig(Strict):
     publisher: str = Field(min_length=1)  # the source line of every download and citation
     license: str = Field(pattern=r"^https?://\S+$")  # a licence's URL, e.g. CC BY 4.0
     spatial_coverage: str = Field(min_length=1)  # the place the statistics describe
+    identity: Identity  # how the site presents itself: name, tagline, footer
 
     @field_validator("publisher", "spatial_coverage")
     @classmethod

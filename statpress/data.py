@@ -18,6 +18,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from . import progress
 from .content import parse
 from .engines import Derived, DuckDB, Engine, Rule, Source
 from .errors import BuildError
@@ -120,7 +121,8 @@ class Catalog:
             return
         source = self.source(name)
         expected = dict(rules(self.spec.datasets[name], self))
-        found = self.engine.violation(source, list(expected))
+        with progress.stage("data"):
+            found = self.engine.violation(source, list(expected))
         if found and found[0].kind == "records":
             raise BuildError(f"{source.path}: no records, only a header; expected at least one row of data")
         if found:
@@ -143,8 +145,9 @@ class Catalog:
         # aggregate afterwards: the engine then groups by no more than it must
         later = [k for k in keys if k not in spec.columns and not self.band_of(name, k)
                  and self.raw_column(name, k) in keys]
-        frame = self.engine.aggregate(self.source(name), [self.key(name, k) for k in keys if k not in later],
-                                      sums, spec.frequency)
+        with progress.stage("data"):
+            frame = self.engine.aggregate(self.source(name), [self.key(name, k) for k in keys if k not in later],
+                                          sums, spec.frequency)
         for k in later:
             raw = self.raw_column(name, k)
             c = spec.columns[raw]

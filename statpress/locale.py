@@ -74,6 +74,11 @@ class Locale:
             raise BuildError(f"{self.path}: strings.{key}: unknown placeholder {{{exc.args[0]}}}; "
                              f"this string can use {usable}") from None
 
+    def with_strings(self, **strings: str) -> "Locale":
+        """The same catalogue with some strings given from elsewhere (the site's identity)."""
+        merged = {**self.catalogue.strings, **strings}
+        return Locale(self.path, self.catalogue.model_copy(update={"strings": merged}))
+
     def number(self, value: float | int | None, decimals: int = 0, sign: bool = False) -> str:
         """A figure as published; None or NaN (not computable) shows as the symbol '..'."""
         if value is None or (isinstance(value, float) and math.isnan(value)):

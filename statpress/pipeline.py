@@ -18,6 +18,7 @@ from . import (__version__, archive, cache, calendar, charts, confidentiality, c
                tables)
 from .errors import BuildError
 from .locale import Locale, load_locale
+from .progress import Progress, stage as timed, track
 from .render import Published
 from .write import audit_path, check_out, recover, write_audit, write_site
 
@@ -33,6 +34,7 @@ class BuildOptions:
     allow_withdraw: bool = False  # publish even if releases already in the archive disappear from the site
     freeze_future: bool = False  # tests only: freeze releases whose time is later than the real clock
     wait: float = 60.0  # seconds to wait for another build's lock
+    freeze: bool = True  # freeze newly due releases into archive/ (never while previewing with `serve`)
 
 
 @dataclass
@@ -53,57 +55,79 @@ class BuildReport:
     seconds: float
     warnings: list[str] = field(default_factory=list)
     written: bool = True
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (progress.py)
+    frozen: list[str] = field(default_factory=list)  # releases first published by this build (or that would be)
+    freezes: bool = True  # were they frozen into archive/ (False: check, serve)
 
 
-def build(options: BuildOptions, write: bool = True) -> BuildReport:
+def build(options: BuildOptions, write: bool = True, progress: Progress | None = None) -> BuildReport:
     """Build the site; with write=False, do everything but touch the disk (`build.py check`).
-    A writing build holds the archive's lock and the output folder's lock: one build at a time."""
+    A writing build holds the archive's lock and the output folder's lock: one build at a time.
+    `progress` shows what is being done (default: nothing) and times each stage."""
     if options.preview and options.out.resolve() == (options.root / "site").resolve():
         raise BuildError("a preview is never written to site/: give another --out (default: preview/)")
-    if not write:
-        return build_unlocked(options, write)
-    check_out(options.out, options.root)
-    with lock.exclusive(options.root / "archive", options.wait), lock.exclusive(options.out, options.wait):
-        archive.repair(options.root / "archive")  # what a killed build left, before anything else
-        recover(options.out)
-        return build_unlocked(options, write)
+    progress = progress or Progress("silent")
+    with progress.running():
+        if not write:
+            report = build_stages(options, write, progress)
+        else:
+            check_out(options.out, options.root)
+            with lock.exclusive(options.root / "archive", options.wait), lock.exclusive(options.out, options.wait):
+                archive.repair(options.root / "archive")  # what a killed build left, before anything else
+                recover(options.out)
+                report = build_stages(options, write, progress)
+    return replace(report, stages=dict(progress.times))
 
 
-def build_unlocked(options: BuildOptions, write: bool) -> BuildReport:
+def build_stages(options: BuildOptions, write: bool, progress: Progress) -> BuildReport:
     start = time.perf_counter()
     root = options.root
-    site = content.parse(root / "site.toml", content.SiteConfig)
-    stats = content.load_all(root / "content")
-    warnings = check_calendar(stats, options.strict)
-    catalog = data.load_catalog(root)
-    locale = load_locale(root, site.language)
-    archive.check(root / "archive")
+    with progress.stage("content", "content read and checked"):
+        site = content.parse(root / "site.toml", content.SiteConfig)
+        stats = content.load_all(root / "content")
+        warnings = check_calendar(stats, options.strict)
+        locale = load_locale(root, site.language).with_strings(
+            site_name=site.identity.name, site_tagline=site.identity.tagline)
+        archive.check(root / "archive")
+    with progress.stage("data", "datasets and classifications declared"):
+        catalog = data.load_catalog(root)
     stage = Stage(catalog, locale, root / ".cache" / "charts",
                   cache.TableCache(root / ".cache" / "tables", options.use_cache))
-    precompute(root, site.language, stats, options, stage)
-    published, reports = [], []
-    for s in stats:
-        p, report = publish(s, options.now, options.preview, stage)
-        published.append(p)
-        reports.append(report)
-    renderer = render.make_renderer(root, locale, options.preview)
-    files = render.render_site(renderer, root, site, locale, published, options.now, options.preview)
-    if any(p.charts for p in published):
-        files["assets/vega.js"] = charts.javascript_bundle(stage.cache)
-    new_snapshots = []
+    with progress.stage("tables", f"tables of {len(stats)} statistics computed"):
+        precompute(root, site.language, stats, options, stage)
+        published, reports = [], []
+        for s in progress.track(stats, "tables", lambda s: s.meta.name):
+            p, report = publish(s, options.now, options.preview, stage)
+            published.append(p)
+            reports.append(report)
+    with progress.stage("pages", "pages rendered"):
+        renderer = render.make_renderer(root, locale, options.preview)
+        renderer.env.globals["identity"] = site.identity
+        files = render.render_site(renderer, root, site, locale, published, options.now, options.preview)
+        if any(p.charts for p in published):
+            files["assets/vega.js"] = charts.javascript_bundle(stage.cache)
+    new_snapshots = []  # releases this build publishes for the first time
     if not options.preview:
-        refuse_withdrawal(stats, options)
-        snapshot_files, new_snapshots = archived(stats, options.now, stage, root,
-                                                 lambda p: render.snapshot_files(renderer, root, site, p))
-        files.update(snapshot_files)
-        files["archive/index.html"] = renderer.page(
-            "archive.html", "archive/index.html", title=locale.t("archive_title"),
-            entries=[(s, list(reversed(calendar.published_releases(s, options.now)))) for s in stats])
+        with progress.stage("archive", "archive copied (and newly due releases frozen)"):
+            refuse_withdrawal(stats, options)
+            snapshot_files, new_snapshots = archived(stats, options.now, stage, root,
+                                                     lambda p: render.snapshot_files(renderer, root, site, p))
+            files.update(snapshot_files)
+            files["archive/index.html"] = renderer.page(
+                "archive.html", "archive/index.html", title=locale.t("archive_title"),
+                entries=[(s, list(reversed(calendar.published_releases(s, options.now)))) for s in stats])
+    freezes = write and options.freeze and not options.preview
+    to_freeze = [n for n in new_snapshots if due_by_the_clock(n[2], options)]
     if write:
-        freeze(new_snapshots, options)  # only now that every page has rendered
-        write_site(files, options.out, finish=lambda staging: search.index(staging, locale.language))
-        write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
-    return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings, write)
+        with progress.stage("write", f"{len(files)} files written"):
+            if freezes:
+                for snap, snapshot, _ in to_freeze:  # only now that every page has rendered
+                    archive.freeze(snap, snapshot)
+            write_site(files, options.out, finish=lambda staging: search.index(staging, locale.language))
+            write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
+    frozen = [f"{snap.parent.name}/{snap.name}" for snap, _, _ in to_freeze]
+    return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings, write,
+                       frozen=frozen, freezes=freezes)
 
 
 def precompute(root: Path, language: str, stats: list[content.Statistic], options: BuildOptions,
@@ -118,7 +142,7 @@ def precompute(root: Path, language: str, stats: list[content.Statistic], option
     for s in stats:
         release = calendar.next_due(s, options.now) if options.preview else None
         release = release or calendar.due(s, options.now)
-        if release is not None and stage.tables.get(release_key(s, stage.catalog, release.period)) is None:
+        if release is not None and declares_tables(s) and stage.tables.get(release_key(s, stage.catalog, release.period)) is None:
             jobs.append((s.id, release.id))
     if len(jobs) <= workers:
         return
@@ -174,6 +198,8 @@ def view(s: content.Statistic, release: content.Release, stage: Stage, embargoed
 def publish(s: content.Statistic, now: dt.datetime, preview: bool, stage: Stage):
     """A statistic as the public sees it at `now` (or, in a preview, its next release)."""
     notes = []
+    if not declares_tables(s):
+        return unpublished(s, now, preview, notes)
     if preview and (embargoed := calendar.next_due(s, now)) is not None:
         try:
             p, _ = view(s, embargoed, stage, embargoed=True)
@@ -190,6 +216,24 @@ def publish(s: content.Statistic, now: dt.datetime, preview: bool, stage: Stage)
     return p, StatisticReport(s.meta.name, release.id, len(p.tables), notes, audit)
 
 
+def declares_tables(s: content.Statistic) -> bool:
+    """Does the statistic declare any table yet? A new one (`build.py new`) has none."""
+    _, spec = tables.load_specs(s.folder.parent.parent / "stats", s.id)
+    return bool(spec.tables)
+
+
+def unpublished(s: content.Statistic, now: dt.datetime, preview: bool, notes: list[str]):
+    """A statistic without tables: "no figures yet" until a release falls due, which stops the
+    build rather than publish (and freeze into the archive) an empty release."""
+    path = s.folder.parent.parent / "stats" / s.id / "tables.toml"
+    release = calendar.due(s, now)
+    if release is not None:
+        raise BuildError(f"{path}: release '{release.id}' is due at {release.time_of_publication.isoformat()} "
+                         "but no table is declared yet; declare the tables, or postpone the release")
+    return (Published(s, None, calendar.next_release(s, now), [], None, []),
+            StatisticReport(s.meta.name, None, 0, notes + [f"no tables yet in {path.relative_to(path.parents[2])}"]))
+
+
 def archived(stats: list[content.Statistic], now: dt.datetime, stage: Stage, root: Path,
              renderer_for_snapshot) -> tuple[dict[str, bytes], list]:
     """Every release due at `now`, from its frozen snapshot; and the newly due ones, to freeze."""
@@ -198,7 +242,7 @@ def archived(stats: list[content.Statistic], now: dt.datetime, stage: Stage, roo
     new = []
     for s in stats:
         short = s.meta.short_name
-        for release in calendar.published_releases(s, now):
+        for release in track(calendar.published_releases(s, now), "archive", lambda r: r.id):
             snap = archive.folder(archive_dir, short, release.id)
             frozen = archive.read(snap)
             if frozen is None:
@@ -210,13 +254,10 @@ def archived(stats: list[content.Statistic], now: dt.datetime, stage: Stage, roo
     return files, new
 
 
-def freeze(new_snapshots: list, options: BuildOptions) -> None:
-    """Freeze newly published releases into archive/; never one whose time has not come by the
-    real clock, whatever --now says (a build for a future instant is a rehearsal, not a release)."""
-    real_now = dt.datetime.now(content.OSLO)
-    for snap, files, release in new_snapshots:
-        if release.time_of_publication <= real_now or options.freeze_future:
-            archive.freeze(snap, files)
+def due_by_the_clock(release: content.Release, options: BuildOptions) -> bool:
+    """A release is frozen into archive/ only once its time has come by the real clock, whatever
+    --now says: a build for a future instant is a rehearsal, not a release."""
+    return release.time_of_publication <= dt.datetime.now(content.OSLO) or options.freeze_future
 
 
 def refuse_withdrawal(stats: list[content.Statistic], options: BuildOptions) -> None:
@@ -234,7 +275,8 @@ def refuse_withdrawal(stats: list[content.Statistic], options: BuildOptions) -> 
 def draw(s: content.Statistic, computed: tables.Computed, locale: Locale, year: int, cache: Path):
     """Charts from the protected tables: a chart never sees an unrounded count."""
     path = s.folder.parent.parent / "stats" / s.id / "tables.toml"
-    return charts.build_charts(path, computed.charts, computed.tables, locale, year, cache)
+    with timed("charts"):
+        return charts.build_charts(path, computed.charts, computed.tables, locale, year, cache)
 
 
 def compute_release(s: content.Statistic, catalog: data.Catalog, release: content.Release,
@@ -259,7 +301,8 @@ def protect_release(s: content.Statistic, catalog: data.Catalog, period: int):
     audit = {}
     settings = s.meta.confidentiality
     if settings is not None:
-        protected, summaries = confidentiality.protect(computed, settings)
+        with timed("rounding"):
+            protected, summaries = confidentiality.protect(computed, settings)
         computed = replace(computed, tables=protected)
         audit = {dataset: {"method": settings.method, "base": settings.base, "max_round": settings.max_round,
                            **asdict(summary)} for dataset, summary in summaries.items()}
@@ -288,6 +331,12 @@ def describe(report: BuildReport) -> str:
             lines.append(f"    rounded {dataset} (base {a['base']}): {a['cells']} cells, {a['candidates']} "
                          f"candidates, {a['changed']} inner cells changed, max change {a['max_abs_change']}, "
                          f"RMSE {a['rmse']:.2f}")
+    for rel in report.frozen:
+        if report.freezes:
+            lines.append(f"froze archive/{rel}: first published by this build; it is never rendered again")
+        elif report.written is False:
+            lines.append(f"note: a build at this instant would freeze archive/{rel} for good; "
+                         "proofread it first (build.py build --preview, or build.py serve --now)")
     lines += [f"warning: {w}" for w in report.warnings]
     if report.written:
         lines.append(f"wrote {report.files} files to {report.out} in {report.seconds:.1f} s")

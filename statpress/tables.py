@@ -84,7 +84,7 @@ class KeyFigure(Strict):
 
 class TablesFile(Strict):
     key_figure: KeyFigure | None = None
-    tables: list[TableSpec] = Field(min_length=1)
+    tables: list[TableSpec] = []  # none yet: a new statistic, shown as "no figures yet" until one is declared
     charts: list[dict] = []  # read by the charts stage
 
 

@@ -6,6 +6,8 @@ import datetime as dt
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,7 +41,7 @@ def project(tmp_path) -> Path:
 
 
 def copy_project(dest: Path) -> Path:
-    for name in ("content", "stats", "templates", "locales", "archive"):
+    for name in ("content", "stats", "templates", "locales", "archive", "schemas"):
         shutil.copytree(ROOT / name, dest / name)
     shutil.copy(ROOT / "site.toml", dest / "site.toml")
     (dest / "data").mkdir()
@@ -86,3 +88,16 @@ def drop_snapshot(project: Path, key: str = "migration/migration-2024") -> None:
     lines = [line for line in ledger.read_text().splitlines(keepends=True)
              if json.loads(line)["release"] != release]
     ledger.write_text("".join(lines))
+
+
+def runnable(project: Path) -> Path:
+    """A copy of the project with its own build.py (whose ROOT is the copy) and the engine linked."""
+    (project / "build.py").write_bytes((ROOT / "build.py").read_bytes())
+    (project / "statpress").symlink_to(ROOT / "statpress")
+    return project
+
+
+def run(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """`build.py ARGS` in a runnable project copy, output captured (stdout is not a terminal)."""
+    return subprocess.run([sys.executable, str(project / "build.py"), *args], capture_output=True, text=True,
+                          cwd=project)

@@ -152,3 +152,17 @@ def test_provisional_figures_are_marked(project, tmp_path):
     row = table[table.index('<th scope="row">2024'):]
     assert row[:row.index("</tr>")].count('title="Provisional or preliminary figure">*</abbr>') == 2
     assert 'title="Provisional or preliminary figure">*' not in table[:table.index('<th scope="row">2024')]
+
+
+def test_check_warns_before_a_build_freezes_a_release_and_the_build_says_it_did(project, tmp_path):
+    from statpress import pipeline
+    from conftest import DEMO_NOW, drop_snapshot
+    drop_snapshot(project)
+    checked = pipeline.build(pipeline.BuildOptions(project, tmp_path / "site", DEMO_NOW), write=False)
+    assert "note: a build at this instant would freeze archive/migration/migration-2024 for good" \
+        in pipeline.describe(checked)
+    assert not (project / "archive" / "migration" / "migration-2024").exists()
+    built = pipeline.build(pipeline.BuildOptions(project, tmp_path / "site", DEMO_NOW))
+    assert "froze archive/migration/migration-2024: first published by this build" in pipeline.describe(built)
+    again = pipeline.build(pipeline.BuildOptions(project, tmp_path / "site2", DEMO_NOW))
+    assert "froze" not in pipeline.describe(again)

@@ -163,10 +163,12 @@ def published_tables(statistic):
 
 def test_chart_values_equal_the_tables_they_illustrate(demo_site):
     checked = 0
-    for statistic in ("migration", "naturalisations"):
+    with_charts = [s.id for s in load_all(ROOT / "content")
+                   if (ROOT / "stats" / s.id / "tables.toml").exists() and calendar.due(s, DEMO_NOW)]
+    for statistic in with_charts:
         specs = {f["id"]: json.loads(f["spec"]) for f in figures(demo_site / statistic / "index.html")}
         tables = published_tables(statistic)
-        declared = tomllib.loads((ROOT / "stats" / statistic / "tables.toml").read_text(encoding="utf-8"))["charts"]
+        declared = tomllib.loads((ROOT / "stats" / statistic / "tables.toml").read_text(encoding="utf-8")).get("charts", [])
         for chart in declared:
             table = tables[chart["table"]]
             column = {m.label: m.id for m in table.measures if m.id in chart["series"]}

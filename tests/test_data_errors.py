@@ -69,3 +69,20 @@ def test_a_failed_build_leaves_the_previous_site_untouched(project, tmp_path, br
     assert digest(out) == before
     if breakage == "template":
         assert "statistic.html, line" in str(err.value) and "nmae" in str(err.value)
+
+
+def test_a_bad_value_is_quoted_as_text_never_as_a_numpy_repr(project):
+    replace_data(project, "population.csv", POPULATION.replace("2020,5002020", "2101,5002020"))
+    message = error_loading(project, "population")
+    assert "got '2101' on line 7" in message and "np." not in message and "int64" not in message
+
+
+def test_a_missing_data_file_says_where_to_put_it(project):
+    catalog = project / "stats" / "datasets.toml"
+    catalog.write_text(catalog.read_text(encoding="utf-8").replace(
+        'file = "data/population.csv"\ndescription = "Mean population per year (an aggregate, for rates per 1000)"\n'
+        'generated_by = "stats/demo/generate.py"\n',
+        'file = "/srv/registers/population.csv"\ndescription = "Mean population"\n'), encoding="utf-8")
+    message = error_loading(project, "population")
+    assert "/srv/registers/population.csv: data file not found" in message
+    assert "put the data there, or change datasets.population.file" in message

@@ -185,12 +185,11 @@ def test_the_calendar_page_offers_webcal_and_https_addresses_of_the_calendar(dem
 
 
 @pytest.mark.parametrize("base_url", ["", "/statistics/"])
-def test_without_an_absolute_base_url_only_relative_links_are_offered(project, tmp_path, base_url):
+def test_a_relative_base_url_is_refused_since_calendar_clients_need_a_whole_address(project, tmp_path, base_url):
+    """Feeds, the calendar's subscription and canonical links need an absolute address."""
     edit(project / "site.toml", 'base_url = "https://statistics.example.org/"', f'base_url = "{base_url}"')
-    build_site(project, tmp_path / "site")
-    html = (tmp_path / "site" / "calendar" / "index.html").read_text(encoding="utf-8")
-    assert "webcal:" not in html and "https:" not in html
-    assert '<a href="releases.ics">' in html and '<a href="../releases.atom">' in html
+    with pytest.raises(BuildError, match=r"site\.toml: field 'base_url'"):
+        build_site(project, tmp_path / "site")
 
 
 # --- Atom -----------------------------------------------------------------------------------
