@@ -11,6 +11,7 @@ those come from.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -96,6 +97,7 @@ class Catalog:
     spec: CatalogFile
     classifications: dict[str, Classification]
     engine: Engine
+    stamps: Path | None = None  # a folder noting datasets already checked, by fingerprint (cache.py)
     _paths: dict[str, Path] = field(default_factory=dict)
     _checked: set[str] = field(default_factory=set)
 
@@ -121,6 +123,10 @@ class Catalog:
             return
         source = self.source(name)
         expected = dict(rules(self.spec.datasets[name], self))
+        stamp = self.stamp(source, list(expected))
+        if stamp is not None and stamp.exists():  # this very file passed these very rules before
+            self._checked.add(name)
+            return
         with progress.stage("data"):
             found = self.engine.violation(source, list(expected))
         if found and found[0].kind == "records":
@@ -132,6 +138,20 @@ class Catalog:
             more = " (and more rows)" if len(rows) > 3 else ""
             raise BuildError(f"{source.path}, column '{rule.column}': expected {expected[rule]}, got {shown}{more}")
         self._checked.add(name)
+        if stamp is not None:
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            stamp.touch()
+
+    def stamp(self, source: Source, checked: list[Rule]) -> Path | None:
+        """Where a passed check of this file against these rules is noted; None without stamps."""
+        if self.stamps is None:
+            return None
+        from . import cache
+
+        parts = [cache.engine_fingerprint(), cache.file_fingerprint(source.path)]
+        parts += [f"{r.column}:{r.kind}:{sorted(r.value) if isinstance(r.value, frozenset) else r.value}"
+                  for r in checked]
+        return self.stamps / (hashlib.sha256("\n".join(parts).encode()).hexdigest() + ".ok")
 
     def aggregate(self, name: str, keys: list[str], sums: list[str]) -> pd.DataFrame:
         """The dataset counted (and `sums` summed) per crossing of `keys`, classification columns included.
@@ -266,7 +286,7 @@ class Catalog:
         return attrs
 
 
-def load_catalog(root: Path, engine: Engine | None = None) -> Catalog:
+def load_catalog(root: Path, engine: Engine | None = None, stamps: Path | None = None) -> Catalog:
     path = root / "stats" / "datasets.toml"
     spec = parse(path, CatalogFile)
     classifications = {cid: read_classification(root / "stats" / c.file, cid)
@@ -284,7 +304,7 @@ def load_catalog(root: Path, engine: Engine | None = None) -> Catalog:
             for cid in [c.classification, *c.bands.values()]:
                 if cid and cid not in classifications:
                     raise BuildError(f"{path}: datasets.{name}.columns.{col}: unknown classification {cid!r}")
-    return Catalog(root, path, spec, classifications, engine or DuckDB())
+    return Catalog(root, path, spec, classifications, engine or DuckDB(), stamps)
 
 
 def read_classification(path: Path, cid: str) -> Classification:

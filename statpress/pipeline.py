@@ -90,7 +90,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
             site_name=site.identity.name, site_tagline=site.identity.tagline)
         archive.check(root / "archive")
     with progress.stage("data", "datasets and classifications declared"):
-        catalog = data.load_catalog(root)
+        catalog = data.load_catalog(root, stamps=root / ".cache" / "checks" if options.use_cache else None)
     stage = Stage(catalog, locale, root / ".cache" / "charts",
                   cache.TableCache(root / ".cache" / "tables", options.use_cache))
     with progress.stage("tables", f"tables of {len(stats)} statistics computed"):

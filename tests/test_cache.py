@@ -78,3 +78,22 @@ def test_a_damaged_cache_entry_is_computed_again(project, tmp_path, computed):
     computed.clear()
     assert build(project, tmp_path / "b") == before
     assert sorted(computed) == statistics(project)
+
+
+def test_a_dataset_is_checked_again_only_when_its_file_changes(project, tmp_path, monkeypatch):
+    from statpress.engines import DuckDB
+
+    build(project, tmp_path / "a")  # checks every dataset and notes it
+    checked = []
+    original = DuckDB.violation
+    monkeypatch.setattr(DuckDB, "violation", lambda self, source, rules: checked.append(source.name)
+                        or original(self, source, rules))
+    build(project, tmp_path / "b")
+    assert checked == []  # nothing changed: no record read again
+    population = project / "data" / "population.csv"
+    text = population.read_text(encoding="utf-8")
+    population.unlink()
+    population.write_text(text.replace("\n2020,", "\n2020,-", 1), encoding="utf-8")  # a broken value
+    with pytest.raises(Exception, match="column 'mean_population'"):
+        build(project, tmp_path / "c")
+    assert checked == ["population"]
