@@ -45,4 +45,4 @@ screenshots: build
 	$(PY) scripts/screenshots.py
 
 clean:
-	rm -rf site .site.staging .site.old data $(VENV)
+	rm -rf site .site.staging* .site.old .site.lock .archive.lock data $(VENV)
