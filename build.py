@@ -11,13 +11,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-from statpress import archive, pipeline
-from statpress.calendar import parse_instant
-from statpress.content import OSLO
-from statpress.errors import BuildError
-from statpress.progress import Progress
+from statpress import uptodate
 
 ROOT = Path(__file__).resolve().parent
+
+# A build whose inputs have not changed since it last wrote its output stops here, before the
+# engine is loaded (statpress/uptodate.py): the rest of this file needs the engine.
+if __name__ == "__main__" and uptodate.from_command_line(ROOT, sys.argv[1:]):
+    sys.exit(0)
+
+from statpress import archive, pipeline  # noqa: E402
+from statpress.errors import BuildError  # noqa: E402
+from statpress.instants import OSLO, parse_instant  # noqa: E402
+from statpress.progress import Progress  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,12 +73,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build":
             now = args.now or dt.datetime.now(OSLO)
             out = args.out or ROOT / ("preview" if args.preview else "site")
+            # the inputs as they are before building: a file changed meanwhile is not taken as built
+            fingerprint = None if args.preview or args.no_cache else uptodate.check(
+                ROOT, out, now, uptodate.options(args.strict, args.allow_withdraw))[1]
             progress = Progress.for_terminal(args.quiet, args.verbose)
             report = pipeline.build(pipeline.BuildOptions(ROOT, out, now, args.preview, args.strict,
                                                           use_cache=not args.no_cache, workers=args.jobs,
                                                           allow_withdraw=args.allow_withdraw, wait=args.wait),
                                     progress=progress)
             print_report(report, args.quiet)
+            uptodate.note(ROOT, out, fingerprint)
         elif args.command == "check":
             now = args.now or dt.datetime.now(OSLO)
             progress = Progress.for_terminal(args.quiet, args.verbose)

@@ -13,14 +13,13 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import BuildError
+from .instants import OSLO
 from .rounding import check_limits
 
-OSLO = ZoneInfo("Europe/Oslo")
 
 # SSB's standard "About the statistics" sections and their subsections, in page order.
 ABOUT_SECTIONS: dict[str, tuple[str, list[str]]] = {

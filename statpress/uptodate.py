@@ -1,0 +1,142 @@
+"""Is the site already built from exactly these inputs? Then a build has nothing to do.
+
+Like `make`, a build notes what it was built from: every input file's size and modification
+time (content, stats, templates, locales, archive, site.toml, the engine's own source and pinned
+requirements, and each dataset's file), the options, and which releases are published, announced
+and due by the real clock at its instant, the only way the instant changes a page. It also notes
+the output it wrote. The next build compares: when nothing differs, it stops at once, having
+read no data and loaded no engine. Standard library only, for that reason.
+
+A build with --no-cache or --preview, `check` and `serve` never take this shortcut, and any
+doubt (a file that cannot be read, a record from another version) means a full build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import tomllib
+from pathlib import Path
+
+from .instants import OSLO, parse_instant
+
+INPUTS = ("content", "stats", "templates", "locales", "archive", "statpress")
+FILES = ("site.toml", "requirements.txt", "build.py")
+
+
+def listing(folder: Path) -> list[str]:
+    """Every file below `folder` with its size and modification time."""
+    if not folder.exists():
+        return [f"{folder}: none"]
+    if folder.is_file():
+        stat = folder.stat()
+        return [f"{folder}:{stat.st_size}:{stat.st_mtime_ns}"]
+    out = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            stat = path.stat()
+            out.append(f"{path.relative_to(folder).as_posix()}:{stat.st_size}:{stat.st_mtime_ns}")
+    return out
+
+
+def datasets(root: Path) -> list[str]:
+    declared = tomllib.loads((root / "stats" / "datasets.toml").read_text(encoding="utf-8"))
+    return [f"{name}=" + ";".join(listing(root / spec["file"]))
+            for name, spec in sorted(declared.get("datasets", {}).items())]
+
+
+def calendar_state(root: Path, now: dt.datetime) -> list[str]:
+    """For each release: is it due at `now`, due by the real clock, announced at `now`?"""
+    real_now = dt.datetime.now(OSLO)
+    out = []
+    for path in sorted((root / "content").glob("*/releases.toml")):
+        for r in tomllib.loads(path.read_text(encoding="utf-8")).get("releases", []):
+            hour, minute = (int(x) for x in str(r.get("time", "08:00")).split(":"))
+            at = dt.datetime.combine(r["date"], dt.time(hour, minute), tzinfo=OSLO)
+            announced = r.get("announced")
+            out.append(f"{path.parent.name}/{r['id']}:{at <= now}:{at <= real_now}:"
+                       f"{announced is None or announced <= now.astimezone(OSLO).date()}")
+    return out
+
+
+def inputs(root: Path, out: Path, now: dt.datetime, options: dict) -> str:
+    parts = [json.dumps(options, sort_keys=True), str(out.resolve())]
+    for name in INPUTS + FILES:
+        parts += listing(root / name)
+    parts += datasets(root) + calendar_state(root, now)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def outputs(out: Path) -> str:
+    out = out.resolve()
+    parts = listing(out) + listing(out.parent / f"{out.name}-audit")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def record_path(root: Path, out: Path) -> Path:
+    return root / ".cache" / "builds" / (hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:24] + ".json")
+
+
+def options(strict: bool, allow_withdraw: bool) -> dict:
+    """The build options that change what a build writes (beyond its inputs and instant)."""
+    return {"strict": strict, "allow_withdraw": allow_withdraw}
+
+
+def from_command_line(root: Path, argv: list[str]) -> bool:
+    """`build.py build …` whose output is up to date: says so and returns True. Anything else
+    (another command, --preview, --no-cache, an argument it does not know) returns False."""
+    if argv[:1] != ["build"]:
+        return False
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--now")
+    for flag in ("--strict", "--allow-withdraw", "--quiet", "--verbose"):
+        parser.add_argument(flag, action="store_true")
+    parser.add_argument("--jobs")
+    parser.add_argument("--wait")
+    try:
+        args, rest = parser.parse_known_args(argv[1:])
+        now = parse_instant(args.now) if args.now else dt.datetime.now(OSLO)
+    except (SystemExit, ValueError):
+        return False
+    if rest:  # --preview, --no-cache, a typo: the full command line deals with it
+        return False
+    out = (args.out or root / "site").resolve()
+    leftovers = [*out.parent.glob(f".{out.name}.staging*"), *out.parent.glob(f".{out.name}.old")]
+    if os.environ.get("STATPRESS_FAULT") or leftovers:
+        return False  # a fault to inject, or what an interrupted build left to recover: build
+    fresh, _ = check(root, out, now, options(args.strict, args.allow_withdraw))
+    if fresh:
+        print(f"up to date: {out} was built from exactly these inputs; nothing to do")
+    return fresh
+
+
+def check(root: Path, out: Path, now: dt.datetime, options: dict) -> tuple[bool, str | None]:
+    """(the site in `out` was built from exactly these inputs, the inputs' fingerprint). Taken
+    before a build, so that a file changed while it runs is not taken as built."""
+    try:
+        fingerprint = inputs(root, out, now, options)
+    except Exception:  # noqa: BLE001 - any doubt means a full build, which reports real errors
+        return False, None
+    try:
+        record = json.loads(record_path(root, out).read_text(encoding="utf-8"))
+        return record == {"inputs": fingerprint, "outputs": outputs(out)}, fingerprint
+    except Exception:  # noqa: BLE001
+        return False, fingerprint
+
+
+def note(root: Path, out: Path, fingerprint: str | None) -> None:
+    """After a successful build: the inputs it was built from, and what it wrote."""
+    if fingerprint is None:
+        return
+    try:
+        path = record_path(root, out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps({"inputs": fingerprint, "outputs": outputs(out)}), encoding="utf-8")
+        tmp.replace(path)
+    except Exception:  # noqa: BLE001 - without a record the next build simply builds
+        pass

@@ -1,0 +1,41 @@
+"""A build whose inputs have not changed since it wrote its output stops at once; any change to an
+input, an option, the output or the releases due at its instant means a full build."""
+
+from __future__ import annotations
+
+from conftest import edit, run, runnable
+
+NOW = "2026-11-23T12:00:00+01:00"
+LATER = "2026-11-24T12:00:00+01:00"  # no release is due, announced or postponed in between
+UP_TO_DATE = "up to date:"
+
+
+def build(project, *args):
+    result = run(project, "build", "--now", NOW, *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_nothing_changed_means_nothing_to_do(project):
+    project = runnable(project)
+    assert UP_TO_DATE not in build(project)  # the first build builds
+    quick = build(project)
+    assert UP_TO_DATE in quick and "wrote" not in quick
+    later = run(project, "build", "--now", LATER)
+    assert UP_TO_DATE in later.stdout  # another instant, but the same releases are due
+
+
+def test_each_kind_of_change_builds_again(project):
+    project = runnable(project)
+    build(project)
+    assert UP_TO_DATE in build(project)
+    edit(project / "content" / "migration" / "about" / "definitions.md", "### Residents", "### Who is resident")
+    assert UP_TO_DATE not in build(project)
+    assert UP_TO_DATE in build(project)
+    (project / "site" / "index.html").unlink()  # the output
+    assert UP_TO_DATE not in build(project)
+    assert (project / "site" / "index.html").exists()
+    assert UP_TO_DATE not in build(project, "--no-cache")  # an audit always builds
+    assert UP_TO_DATE not in build(project, "--strict")  # another option
+    before = run(project, "build", "--now", "2025-03-13T07:59:59+01:00", "--allow-withdraw")  # other releases due
+    assert before.returncode == 0 and UP_TO_DATE not in before.stdout
