@@ -23,23 +23,32 @@ from pathlib import Path
 
 from .instants import OSLO, parse_instant
 
-INPUTS = ("content", "stats", "templates", "locales", "archive", "statpress")
+INPUTS = ("content", "stats", "templates", "locales", "archive")
+ENGINE = Path(__file__).resolve().parent  # statpress itself, wherever it is installed
 FILES = ("site.toml", "requirements.txt", "build.py")
 
 
 def listing(folder: Path) -> list[str]:
-    """Every file below `folder` with its size and modification time."""
+    """Every file below `folder` with its size and modification time (os.scandir: an office's
+    archive holds tens of thousands of files, and this runs before every build)."""
     if not folder.exists():
         return [f"{folder}: none"]
     if folder.is_file():
         stat = folder.stat()
         return [f"{folder}:{stat.st_size}:{stat.st_mtime_ns}"]
     out = []
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            stat = path.stat()
-            out.append(f"{path.relative_to(folder).as_posix()}:{stat.st_size}:{stat.st_mtime_ns}")
-    return out
+    pending = [("", str(folder))]
+    while pending:
+        prefix, path = pending.pop()
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_dir():
+                    if entry.name != "__pycache__":
+                        pending.append((prefix + entry.name + "/", entry.path))
+                elif entry.is_file():
+                    stat = entry.stat()
+                    out.append(f"{prefix}{entry.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return sorted(out)
 
 
 def datasets(root: Path) -> list[str]:
@@ -66,6 +75,7 @@ def inputs(root: Path, out: Path, now: dt.datetime, options: dict) -> str:
     parts = [json.dumps(options, sort_keys=True), str(out.resolve())]
     for name in INPUTS + FILES:
         parts += listing(root / name)
+    parts += listing(ENGINE)
     parts += datasets(root) + calendar_state(root, now)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
