@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__
+from . import __version__, atomic
 
 ENGINE_MODULES = ("tables.py", "measures.py", "expressions.py", "model.py", "data.py", "engines.py",
                   "confidentiality.py", "rounding.py", "cache.py")
@@ -60,9 +59,13 @@ def engine_fingerprint() -> str:
 
 
 @dataclass
-class TableCache:
+class PickleCache:
+    """Values kept in a folder by key: computed tables (.cache/tables), drawn charts (.cache/charts)."""
     folder: Path
     enabled: bool = True
+
+    def has(self, key: str) -> bool:
+        return self.enabled and (self.folder / f"{key}.pickle").exists()
 
     def get(self, key: str):
         path = self.folder / f"{key}.pickle"
@@ -77,8 +80,4 @@ class TableCache:
     def put(self, key: str, value) -> None:
         if not self.enabled:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f"{key}.{os.getpid()}.tmp"  # workers and builds may write at once
-        with tmp.open("wb") as f:
-            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(self.folder / f"{key}.pickle")
+        atomic.write(self.folder / f"{key}.pickle", pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))

@@ -13,8 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import pickle
 import re
 from importlib import metadata
 from dataclasses import dataclass
@@ -29,8 +27,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .content import describe
 from .errors import BuildError
 from .locale import Locale
+from . import atomic
+from .cache import PickleCache
 from .model import Table
-from .tables import substitute_year as fill
+from .tables import substitute_year
 
 # Colours with at least 3:1 contrast against white (WCAG 1.4.11), told apart by dashes and
 # point shapes as well, never by colour alone.
@@ -222,7 +222,7 @@ def vega_lite(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, la
                alt.Tooltip("series:N", title=locale.t("chart_series")),
                alt.Tooltip("value:Q", title=locale.t("chart_value"), format=number)]
     base = alt.Chart(data[["category", "series", "value"]])
-    value_title = fill(spec.y_title, year) or None
+    value_title = substitute_year(spec.y_title, year) or None
     if spec.kind == "line":
         # the plot takes the layout's width less room for the y labels (autosize "fit" below)
         y_labels = max(len(locale.number(v, decimals)) for v in data["value"]) + 1
@@ -268,7 +268,7 @@ def vega_lite(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, la
         autosize = {"type": "pad"}
         padding = {"left": 5 + slack, "top": 5, "right": 10, "bottom": 5}
     title_chars = int((layout.width - padding["left"] - padding["right"]) / (layout.title_size * BOLD_CHAR_WIDTH))
-    title = wrap_label(fill(spec.title, year), title_chars)
+    title = wrap_label(substitute_year(spec.title, year), title_chars)
     result = chart.properties(title=alt.TitleParams(title if len(title) > 1 else title[0])).to_dict()
     result.pop("$schema", None)
     result["autosize"] = autosize
@@ -339,13 +339,9 @@ def render(spec_json: str, cache: Path, png: bool = True) -> tuple[bytes, bytes 
     spec = json.loads(spec_json)
     svg = vlc.vegalite_to_svg(spec).encode("utf-8")
     image = vlc.vegalite_to_png(spec, scale=2) if png else None
-    cache.mkdir(parents=True, exist_ok=True)
-    for path, content in ((svg_path, svg), (png_path, image)):
-        if content is None:
-            continue
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two builds may draw at once
-        tmp.write_bytes(content)
-        tmp.replace(path)
+    atomic.write(svg_path, svg)
+    if image is not None:
+        atomic.write(png_path, image)
     return svg, image
 
 
@@ -367,22 +363,16 @@ def remembered(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, c
     key = hashlib.sha256("\n".join([
         RENDERER, SOURCE, locale.catalogue.model_dump_json(), str(year), spec.model_dump_json(),
         data.to_json(orient="records", double_precision=15)]).encode()).hexdigest()[:32]
-    path = cache / f"{key}.chart.pickle"
-    if path.exists():
-        try:
-            return pickle.loads(path.read_bytes())
-        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-            pass  # damaged or from older code: drawn again
-    chart = draw(spec, data, locale, year, cache)
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(pickle.dumps(chart, protocol=pickle.HIGHEST_PROTOCOL))
-    tmp.replace(path)
+    store = PickleCache(cache)
+    chart = store.get(key)  # None when absent, damaged or from older code: drawn again
+    if chart is None:
+        chart = draw(spec, data, locale, year, cache)
+        store.put(key, chart)
     return chart
 
 
 def draw(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: Path) -> Chart:
-    title = fill(spec.title, year)
+    title = substitute_year(spec.title, year)
     description = describe_chart(spec, data, locale)
     drawings, specs = [], {}
     for layout in LAYOUTS:
@@ -441,8 +431,5 @@ def javascript_bundle(cache: Path) -> bytes:
     version = vlc.get_vega_embed_version() + "-" + vlc.get_vega_version()
     path = cache / f"vega-bundle-{version}.js"
     if not path.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two builds may draw at once
-        tmp.write_text(vlc.javascript_bundle(), encoding="utf-8")
-        tmp.replace(path)
+        atomic.write(path, vlc.javascript_bundle().encode("utf-8"))
     return path.read_bytes()

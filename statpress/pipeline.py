@@ -92,7 +92,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
     with progress.stage("data", "datasets and classifications declared"):
         catalog = data.load_catalog(root, stamps=root / ".cache" / "checks" if options.use_cache else None)
     stage = Stage(catalog, locale, root / ".cache" / "charts",
-                  cache.TableCache(root / ".cache" / "tables", options.use_cache))
+                  cache.PickleCache(root / ".cache" / "tables", options.use_cache))
     with progress.stage("tables", f"tables of {len(stats)} statistics computed"):
         precompute(root, site.language, stats, options, stage)
         published, reports = [], []
@@ -142,7 +142,7 @@ def precompute(root: Path, language: str, stats: list[content.Statistic], option
     for s in stats:
         release = calendar.next_due(s, options.now) if options.preview else None
         release = release or calendar.due(s, options.now)
-        if release is not None and declares_tables(s) and stage.tables.get(release_key(s, stage.catalog, release.period)) is None:
+        if release is not None and declares_tables(s) and not stage.tables.has(release_key(s, stage.catalog, release.period)):
             jobs.append((s.id, release.id))
     if len(jobs) <= workers:
         return
@@ -158,7 +158,7 @@ def compute_in_worker(root: str, language: str, statistic_id: str, release_id: s
     s = next(s for s in content.load_all(root_path / "content") if s.id == statistic_id)
     release = next(r for r in s.releases if r.id == release_id)
     catalog = data.load_catalog(root_path)
-    computed, _ = compute_release(s, catalog, release, cache.TableCache(root_path / ".cache" / "tables"))
+    computed, _ = compute_release(s, catalog, release, cache.PickleCache(root_path / ".cache" / "tables"))
     draw(s, computed, load_locale(root_path, language), release.period, root_path / ".cache" / "charts")
 
 
@@ -182,7 +182,7 @@ class Stage:
     catalog: data.Catalog
     locale: Locale
     cache: Path  # rendered charts, by the hash of their specification
-    tables: cache.TableCache | None = None  # computed, protected tables, by the hash of their inputs
+    tables: cache.PickleCache | None = None  # computed, protected tables, by the hash of their inputs
 
 
 def view(s: content.Statistic, release: content.Release, stage: Stage, embargoed: bool = False):
@@ -280,7 +280,7 @@ def draw(s: content.Statistic, computed: tables.Computed, locale: Locale, year: 
 
 
 def compute_release(s: content.Statistic, catalog: data.Catalog, release: content.Release,
-                    table_cache: cache.TableCache | None = None):
+                    table_cache: cache.PickleCache | None = None):
     """Tables of one release, protected as the statistic's settings say and marked with the
     release's revisions ('r') and provisional figures ('*'); and the rounding audit."""
     key = release_key(s, catalog, release.period) if table_cache else None

@@ -21,6 +21,7 @@ import os
 import tomllib
 from pathlib import Path
 
+from . import atomic
 from .instants import OSLO, parse_instant
 
 INPUTS = ("content", "stats", "templates", "locales", "archive")
@@ -143,10 +144,7 @@ def note(root: Path, out: Path, fingerprint: str | None) -> None:
     if fingerprint is None:
         return
     try:
-        path = record_path(root, out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"inputs": fingerprint, "outputs": outputs(out)}), encoding="utf-8")
-        tmp.replace(path)
+        record = {"inputs": fingerprint, "outputs": outputs(out)}
+        atomic.write(record_path(root, out), json.dumps(record).encode("utf-8"))
     except Exception:  # noqa: BLE001 - without a record the next build simply builds
         pass

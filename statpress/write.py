@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from . import faults
+from . import atomic, faults
 from .errors import BuildError
 
 MARKER = ".statpress-site"
@@ -152,10 +152,7 @@ def audit_path(out: Path) -> Path:
 
 def write_audit(path: Path, audit: dict) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(audit, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        atomic.write(path, (json.dumps(audit, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     except OSError as exc:
         raise BuildError(f"{exc.filename or path}: cannot write the confidentiality audit "
                          f"({exc.strerror or exc}); the site itself was published") from None
