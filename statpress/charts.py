@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .content import describe
 from .errors import BuildError
+from .i18n import Localiser, Text, Translatable
 from .locale import Locale
 from . import atomic
 from .cache import PickleCache
@@ -41,15 +42,15 @@ SOURCE = Path(__file__).read_text(encoding="utf-8")  # a change to how charts ar
 RENDERER = f"vl-convert-python {metadata.version('vl-convert-python')}\n"
 
 
-class ChartSpec(BaseModel):
+class ChartSpec(Translatable):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     table: str
-    title: str
+    title: Text
     kind: Literal["line", "bar"]
     series: list[str] = Field(min_length=1)  # column ids of the table
     rows: str | None = None  # only the rows of this dimension, e.g. "county" (default: every row)
-    y_title: str = ""
+    y_title: Text = Text("")
 
 
 @dataclass(frozen=True)
@@ -287,9 +288,11 @@ def vega_lite(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, la
 
 
 def number_locale(locale: Locale) -> dict:
-    c = locale.catalogue
-    return {"decimal": c.decimal_symbol, "thousands": c.group_symbol, "grouping": [3],
-            "currency": ["", ""], "minus": c.minus_symbol}
+    """The page's number symbols as a d3-format locale: the static SVG (vl-convert) and the
+    interactive chart (Vega in the browser) read the same one from the spec's config."""
+    symbols = locale.symbols
+    return {"decimal": symbols["decimal"], "thousands": symbols["group"], "grouping": [3],
+            "currency": ["", ""], "minus": symbols["minus"]}
 
 
 def describe_chart(spec: ChartSpec, data: pd.DataFrame, locale: Locale) -> str:
@@ -346,10 +349,13 @@ def render(spec_json: str, cache: Path, png: bool = True) -> tuple[bytes, bytes 
 
 
 def build_charts(path: Path, raw: list[dict], tables: list[Table], locale: Locale, year: int,
-                 cache: Path) -> list[Chart]:
+                 cache: Path, language: Localiser | None = None) -> list[Chart]:
+    """The charts of a release, drawn from its tables (already in `locale`'s language) with their
+    titles in that language (`language` picks them)."""
     by_id = {t.id: t for t in tables}
     charts = []
     for spec in parse_specs(path, raw):
+        spec = language(spec) if language else spec
         if spec.table not in by_id:
             raise BuildError(f"{path}: chart '{spec.id}': unknown table {spec.table!r}")
         data = chart_data(spec, by_id[spec.table], path)

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import BuildError
+from .i18n import Text, Translatable, missing
 from .instants import OSLO
 from .rounding import check_limits
 
@@ -41,12 +42,13 @@ ABOUT_SECTIONS: dict[str, tuple[str, list[str]]] = {
 GENERATED_SUBSECTIONS = {"Next release"}
 
 
-class Strict(BaseModel):
+class Strict(Translatable):
+    """Unknown keys are errors; a `Text` field takes its translations from `<field>_<lang>` keys."""
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Contact(Strict):
-    name: str
+    name: Text
     phone: str
     email: str | None = None
 
@@ -68,13 +70,13 @@ class Confidentiality(Strict):
 
 class Notice(Strict):
     date: dt.date
-    title: str
-    text: str
+    title: Text
+    text: Text
 
 
 class Correction(Strict):
     date: dt.date
-    text: str
+    text: Text
     tables: list[str] = []
     periods: list[int] = []
 
@@ -92,7 +94,7 @@ class Release(Strict):
     announced: dt.date
     status: Literal["scheduled", "postponed", "cancelled"] = "scheduled"
     postponed_from: dt.date | None = None
-    reason: str | None = None
+    reason: Text | None = None
     notices: list[Notice] = []
     corrections: list[Correction] = []
     provisional: list[Provisional] = []  # figures marked '*' in this release
@@ -114,10 +116,10 @@ class Release(Strict):
 class Identity(Strict):
     """site.toml [identity]: who publishes the site. Everything site-specific a page says comes from
     here, never from the language catalogue, so another office changes site.toml only."""
-    name: str = Field(min_length=1)  # the site's name, in the header and every page title
-    tagline: str = ""  # beside the name in the header
-    footer: str = ""  # a sentence at the foot of every page (the demo: where its figures come from)
-    publisher: str | None = None  # "Published by …" in the footer
+    name: Text = Field(min_length=1)  # the site's name, in the header and every page title
+    tagline: Text = Text("")  # beside the name in the header
+    footer: Text = Text("")  # a sentence at the foot of every page (the demo: where its figures come from)
+    publisher: Text | None = None  # "Published by …" in the footer
     licence: str | None = None  # the figures' licence, e.g. "CC BY 4.0"
     contact: str | None = None  # an e-mail address or a web page for questions about the site
 
@@ -125,10 +127,12 @@ class Identity(Strict):
 class SiteConfig(Strict):
     """site.toml: the site as a whole."""
     base_url: str = Field(pattern=r"^https?://[^/\s]+/(\S*/)?$")  # absolute, ending in "/"
-    language: str = "en"
-    publisher: str = Field(min_length=1)  # the source line of every download and citation
+    # the languages the site is published in: the first at the site's root, each other one under
+    # /<code>/ (docs/languages.md); each needs locales/<code>.toml
+    languages: list[str] = Field(["en"], min_length=1)
+    publisher: Text = Field(min_length=1)  # the source line of every download and citation
     license: str = Field(pattern=r"^https?://\S+$")  # a licence's URL, e.g. CC BY 4.0
-    spatial_coverage: str = Field(min_length=1)  # the place the statistics describe
+    spatial_coverage: Text = Field(min_length=1)  # the place the statistics describe
     identity: Identity  # how the site presents itself: name, tagline, footer
 
     @field_validator("publisher", "spatial_coverage")
@@ -138,23 +142,41 @@ class SiteConfig(Strict):
             raise ValueError("must not be blank")
         return value
 
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, value):
+        for code in value:
+            if not re.fullmatch(r"[a-z]{2,3}", code):
+                raise ValueError(f"{code!r} is not a language code such as 'en' or 'nb'")
+        if len(set(value)) != len(value):
+            raise ValueError("a language is listed twice")
+        return value
+
+    @property
+    def language(self) -> str:
+        """The default language: the one at the site's root."""
+        return self.languages[0]
+
     @property
     def host(self) -> str:
         return self.base_url.split("//", 1)[-1].split("/", 1)[0]
 
 
 class Metadata(Strict):
-    name: str
+    name: Text
     short_name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    topic: str
-    summary: str
-    division: str
-    regional_level: str
-    frequency: str
+    topic: Text
+    summary: Text
+    division: Text
+    regional_level: Text
+    frequency: Text
     about_updated: dt.date
     contacts: list[Contact] = Field(min_length=1)
     related: list[str] = []
     confidentiality: Confidentiality | None = None
+    # a language whose texts stand in where a translation is missing: the page then says so, and
+    # marks the passages with their language. Without it, a missing translation stops the build.
+    fallback: str | None = None
 
 
 class ReleaseFile(Strict):
@@ -163,8 +185,8 @@ class ReleaseFile(Strict):
 
 @dataclass(frozen=True)
 class Subsection:
-    title: str
-    markdown: str  # empty when the statistic has nothing to say: shown as "Not relevant"
+    title: str  # the standard (English) title: the catalogues' about_sub_* keys name it
+    markdown: Text  # empty when the statistic has nothing to say: shown as "Not relevant"
 
 
 @dataclass(frozen=True)
@@ -183,10 +205,15 @@ class Statistic:
     about: list[AboutSection]
 
 
-def load_all(content_dir: Path) -> list[Statistic]:
+# The About headings an editor writes, per language: {language: {heading as written: standard title}}.
+# The default language's come first. Without them, headings are the standard English titles.
+Headings = dict[str, dict[str, str]]
+
+
+def load_all(content_dir: Path, headings: Headings | None = None) -> list[Statistic]:
     if not content_dir.is_dir():
         raise BuildError(f"{content_dir}: content folder not found")
-    stats = [load_statistic(d) for d in sorted(content_dir.iterdir()) if d.is_dir()]
+    stats = [load_statistic(d, headings) for d in sorted(content_dir.iterdir()) if d.is_dir()]
     if not stats:
         raise BuildError(f"{content_dir}: no statistics found (expected one folder per statistic)")
     for s in stats:
@@ -205,11 +232,39 @@ def load_all(content_dir: Path) -> list[Statistic]:
     return stats
 
 
-def load_statistic(folder: Path) -> Statistic:
+def load_statistic(folder: Path, headings: Headings | None = None) -> Statistic:
     meta = parse(folder / "statistic.toml", Metadata)
     releases = parse(folder / "releases.toml", ReleaseFile).releases
     return Statistic(folder.name, folder, meta, sorted(releases, key=lambda r: r.time_of_publication),
-                     load_about(folder / "about"))
+                     load_about(folder / "about", headings))
+
+
+def check_translations(stats: list[Statistic], languages: list[str]) -> None:
+    """Every text of every statistic in every language of the site, unless the statistic declares
+    a fallback: the first one missing stops the build, naming the file and the key to add."""
+    for s in stats:
+        if s.meta.fallback is not None:
+            if s.meta.fallback not in languages:
+                raise BuildError(f"{s.folder / 'statistic.toml'}: field 'fallback': {s.meta.fallback!r} is not "
+                                 f"a language of the site (site.toml languages: {', '.join(languages)})")
+            continue
+        for name, value in (("statistic.toml", s.meta), ("releases.toml", s.releases)):
+            gap = missing(value, languages)
+            if gap:
+                path, lang = gap
+                if name == "releases.toml":
+                    path = f"releases.{path}"
+                field = path.rsplit(".", 1)[-1]
+                field = field if not field.isdigit() else path.rsplit(".", 2)[-2]
+                raise BuildError(f"{s.folder / name}: field '{path}': no translation into '{lang}'; "
+                                 f"add '{field}_{lang}' beside '{field}' (or declare fallback in statistic.toml)")
+        for section in s.about:
+            for sub in section.subsections:
+                for lang in languages[1:]:
+                    if not sub.markdown.has(lang, languages[0]):
+                        raise BuildError(f"{s.folder / 'about' / f'{section.id}.{lang}.md'}: no subsection for "
+                                         f"'{sub.title}', which the {languages[0]} text has; translate it "
+                                         "(or declare fallback in statistic.toml)")
 
 
 def check_unique_release_ids(stats: list[Statistic]) -> None:
@@ -275,19 +330,36 @@ HEADING = re.compile(r"^## (.+?)\s*$", re.MULTILINE)
 RESERVED_NAMES = {"archive", "assets", "calendar", "symbols", "preview", "site", "search", "tables", "charts"}
 
 
-def load_about(folder: Path) -> list[AboutSection]:
-    """The About texts: one Markdown file per section, `## Subsection` headings in standard order."""
-    known = set(ABOUT_SECTIONS)
+def load_about(folder: Path, headings: Headings | None = None) -> list[AboutSection]:
+    """The About texts: one Markdown file per section and language (`definitions.md` in the default
+    language, `definitions.nb.md` in bokmål), `## Subsection` headings in standard order, written
+    as the language's catalogue writes them."""
+    headings = headings or {"": {title: title for _, subs in ABOUT_SECTIONS.values() for title in subs}}
+    default, *others = headings
+    names = {f"{sid}.md": (sid, default) for sid in ABOUT_SECTIONS}
+    names |= {f"{sid}.{lang}.md": (sid, lang) for sid in ABOUT_SECTIONS for lang in others}
     if folder.is_dir():
         for path in sorted(folder.iterdir()):
-            if path.suffix != ".md" or path.stem not in known:
+            if path.name not in names:
                 raise BuildError(f"{path}: unknown About file; expected one of "
-                                 + ", ".join(f"{k}.md" for k in ABOUT_SECTIONS))
-    return [load_section(folder / f"{sid}.md", sid, title, subs)
-            for sid, (title, subs) in ABOUT_SECTIONS.items()]
+                                 + ", ".join(f"{k}.md" for k in ABOUT_SECTIONS)
+                                 + (f", each also as <name>.<language>.md for {', '.join(others)}" if others else ""))
+    sections = []
+    for sid, (title, standard) in ABOUT_SECTIONS.items():
+        by_language = {lang: load_section(folder / (f"{sid}.md" if lang == default else f"{sid}.{lang}.md"),
+                                          standard, headings[lang])
+                       for lang in headings}
+        subsections = [Subsection(sub, Text(by_language[default].get(sub, ""),
+                                            {lang: texts[sub] for lang, texts in by_language.items()
+                                             if lang != default and sub in texts}))
+                       for sub in standard]
+        sections.append(AboutSection(sid, title, subsections))
+    return sections
 
 
-def load_section(path: Path, sid: str, title: str, standard: list[str]) -> AboutSection:
+def load_section(path: Path, standard: list[str], written: dict[str, str]) -> dict[str, str]:
+    """{standard title: Markdown} of one About file; `written` maps each heading as the file's
+    language writes it to its standard title. No file: no texts."""
     texts: dict[str, str] = {}
     if path.exists():
         text = read_text(path)
@@ -295,15 +367,18 @@ def load_section(path: Path, sid: str, title: str, standard: list[str]) -> About
         if parts[0].strip():
             raise BuildError(f"{path}: text before the first '## ' heading; "
                              "each subsection starts with '## <title>'")
+        as_written = {std: heading for heading, std in written.items()}
         allowed = [s for s in standard if s not in GENERATED_SUBSECTIONS]
         for heading, body in zip(parts[1::2], parts[2::2]):
-            if heading not in allowed:
+            title = written.get(heading)
+            if title not in allowed:
                 raise BuildError(f"{path}: unknown subsection '## {heading}'; expected one of: "
-                                 + "; ".join(allowed))
-            if heading in texts:
+                                 + "; ".join(as_written.get(s, s) for s in allowed))
+            if title in texts:
                 raise BuildError(f"{path}: subsection '## {heading}' appears twice")
-            texts[heading] = body.strip()
+            texts[title] = body.strip()
         order = [allowed.index(h) for h in texts]
         if order != sorted(order):
-            raise BuildError(f"{path}: subsections out of order; expected: " + "; ".join(allowed))
-    return AboutSection(sid, title, [Subsection(s, texts.get(s, "")) for s in standard])
+            raise BuildError(f"{path}: subsections out of order; expected: "
+                             + "; ".join(as_written.get(s, s) for s in allowed))
+    return texts

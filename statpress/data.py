@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+from babel import Locale as BabelLocale
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from . import progress
-from .content import parse
+from .content import parse, read_toml
 from .engines import Derived, DuckDB, Engine, Rule, Source
 from .errors import BuildError
+from .i18n import Text
 
 
 class Strict(BaseModel):
@@ -70,10 +72,11 @@ class Classification:
     id: str
     path: Path
     table: pd.DataFrame  # indexed by code: name, attributes (and from/to for bands)
+    labels: dict[str, Text] = field(default_factory=dict)  # by code, in every language of the site
 
-    def label(self, code: str) -> str:
+    def label(self, code: str) -> Text:
         try:
-            return str(self.table.at[code, "name"])
+            return self.labels[code] if self.labels else Text(self.table.at[code, "name"])
         except KeyError:
             raise BuildError(f"{self.path}: no code {code!r} in classification {self.id!r}") from None
 
@@ -279,7 +282,7 @@ class Catalog:
 
     def attributes(self, cid: str) -> list[str]:
         cls = self.classifications[cid]
-        attrs = [a for a in cls.table.columns if a not in ("name", "from", "to")]
+        attrs = [a for a in cls.table.columns if a not in LABEL_COLUMNS and not a.startswith("name_")]
         for a in list(attrs):
             if a in self.spec.classifications[cid].links:
                 attrs += self.attributes(self.spec.classifications[cid].links[a])
@@ -289,7 +292,8 @@ class Catalog:
 def load_catalog(root: Path, engine: Engine | None = None, stamps: Path | None = None) -> Catalog:
     path = root / "stats" / "datasets.toml"
     spec = parse(path, CatalogFile)
-    classifications = {cid: read_classification(root / "stats" / c.file, cid)
+    languages = site_languages(root)
+    classifications = {cid: read_classification(root / "stats" / c.file, cid, languages)
                        for cid, c in spec.classifications.items()}
     for cid, c in spec.classifications.items():
         for attr, target in c.links.items():
@@ -307,7 +311,21 @@ def load_catalog(root: Path, engine: Engine | None = None, stamps: Path | None =
     return Catalog(root, path, spec, classifications, engine or DuckDB(), stamps)
 
 
-def read_classification(path: Path, cid: str) -> Classification:
+# columns of a classification that label its codes, rather than attributes to filter or group by
+LABEL_COLUMNS = ("name", "iso", "from", "to")
+
+
+def site_languages(root: Path) -> dict[str, str]:
+    """{language: CLDR locale} of the site, the default first (site.toml, locales/)."""
+    site = root / "site.toml"
+    if not site.exists():
+        return {"en": "en_GB"}
+    languages = read_toml(site).get("languages", ["en"])
+    return {lang: read_toml(root / "locales" / f"{lang}.toml").get("babel_locale", lang)
+            if (root / "locales" / f"{lang}.toml").exists() else lang for lang in languages}
+
+
+def read_classification(path: Path, cid: str, languages: dict[str, str] | None = None) -> Classification:
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except FileNotFoundError:
@@ -320,7 +338,32 @@ def read_classification(path: Path, cid: str) -> Classification:
     dupes = table["code"][table["code"].duplicated()]
     if len(dupes):
         raise BuildError(f"{path}: code {dupes.iloc[0]!r} appears twice (line {dupes.index[0] + 2})")
-    return Classification(cid, path, table.set_index("code"))
+    labels = code_labels(path, table, languages or {"en": "en_GB"})
+    return Classification(cid, path, table.set_index("code"), labels)
+
+
+def code_labels(path: Path, table: pd.DataFrame, languages: dict[str, str]) -> dict[str, Text]:
+    """Each code's label in every language: the CLDR's territory name where the row has an ISO
+    3166 code in column `iso`; otherwise `name` (the default language) and `name_<lang>`, as in
+    KLASS. A label missing in a language of the site is an error naming the line."""
+    default, *others = languages
+    territories = {lang: BabelLocale.parse(loc).territories for lang, loc in languages.items()}
+    labels = {}
+    for line, row in enumerate(table.to_dict("records"), start=2):
+        iso = row.get("iso", "")
+        if iso:
+            if iso not in territories[default]:
+                raise BuildError(f"{path}, line {line}: column 'iso': {iso!r} is not an ISO 3166 country code "
+                                 "known to the CLDR (two capital letters, e.g. 'NO')")
+            labels[row["code"]] = Text(territories[default][iso], {lang: territories[lang][iso] for lang in others})
+            continue
+        for lang in others:
+            if not row.get(f"name_{lang}"):
+                where = "has no column" if f"name_{lang}" not in row else "has an empty"
+                raise BuildError(f"{path}, line {line}: code {row['code']!r} {where} 'name_{lang}': its label in "
+                                 f"'{lang}' (site.toml languages); add it, or an 'iso' country code")
+        labels[row["code"]] = Text(row["name"], {lang: row[f"name_{lang}"] for lang in others})
+    return labels
 
 
 def rules(spec: DatasetSpec, catalog: Catalog) -> list[tuple[Rule, str]]:

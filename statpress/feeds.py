@@ -85,24 +85,27 @@ def check_summer_time_rule(entries: list[tuple[Statistic, Release]]) -> None:
                              "saving time that year differs from the EU rule the calendar file describes")
 
 
-def event(s: Statistic, r: Release, base_url: str, host: str) -> icalendar.Event:
-    """A release as a calendar event: its title and announced time, never a figure."""
+def event(s: Statistic, r: Release, base_url: str, host: str, language: str | None = None) -> icalendar.Event:
+    """A release as a calendar event: its title and announced time, never a figure. The same
+    release has the same UID in every language's calendar: importing both updates one entry."""
+    texts = {"LANGUAGE": language} if language else {}
     ev = icalendar.Event()
     ev.add("uid", release_uid(r, host))
     ev.add("dtstamp", dt.datetime.combine(r.announced, dt.time(0, 0), tzinfo=dt.timezone.utc))
     start = r.time_of_publication
     ev.add("dtstart", start)
     ev.add("dtend", start + dt.timedelta(minutes=30))
-    ev.add("summary", f"{s.meta.name}, {r.period}")
+    ev.add("summary", f"{s.meta.name}, {r.period}", parameters=texts)
     ev.add("url", f"{base_url}{s.meta.short_name}/")
     ev.add("sequence", 1 if r.status == "postponed" else 0)
     ev.add("status", "CANCELLED" if r.status == "cancelled" else "CONFIRMED")
     if r.reason:
-        ev.add("description", r.reason)
+        ev.add("description", r.reason, parameters=texts)
     return ev
 
 
-def ics(entries: list[tuple[Statistic, Release]], base_url: str, host: str, title: str | None = None) -> bytes:
+def ics(entries: list[tuple[Statistic, Release]], base_url: str, host: str, title: str | None = None,
+        language: str | None = None) -> bytes:
     """An iCalendar file of the given releases, times in Oslo time with the zone defined inside.
 
     `title` names a calendar to subscribe to; a single event to import has none, so that
@@ -118,7 +121,7 @@ def ics(entries: list[tuple[Statistic, Release]], base_url: str, host: str, titl
         cal.add("x-wr-timezone", OSLO.key)
     cal.add_component(oslo_timezone())
     for s, r in entries:
-        cal.add_component(event(s, r, base_url, host))
+        cal.add_component(event(s, r, base_url, host, language))
     return cal.to_ical()
 
 
@@ -132,10 +135,13 @@ def subscription(base_url: str) -> dict[str, str] | None:
 
 
 def atom(published: list[tuple[Statistic, Release]], base_url: str, host: str, title: str,
-         author: str, language: str = "en") -> bytes:
-    """An Atom feed (RFC 4287) of published releases, each linking to the release's own archived page."""
+         author: str, language: str = "en", snapshot_url=None, tag_suffix: str = "") -> bytes:
+    """An Atom feed (RFC 4287) of published releases, each linking to the release's own archived
+    page (`snapshot_url(statistic, release)`, by default in base_url's archive/). Each language's
+    feed is a feed of its own: `tag_suffix` (":nb") sets its ids apart from the default language's."""
+    snapshot_url = snapshot_url or (lambda s, r: f"{base_url}archive/{s.meta.short_name}/{r.id}/")
     fg = FeedGenerator()
-    fg.id(f"tag:{host},2024:releases")
+    fg.id(f"tag:{host},2024:releases{tag_suffix}")
     fg.title(title)
     fg.author({"name": author, "uri": base_url})
     fg.link(href=f"{base_url}releases.atom", rel="self")
@@ -146,12 +152,12 @@ def atom(published: list[tuple[Statistic, Release]], base_url: str, host: str, t
     fg.updated(latest)
     for s, r in sorted(published, key=lambda e: (e[1].time_of_publication, e[1].id)):
         entry = fg.add_entry(order="prepend")
-        entry.id(f"tag:{host},2024:release:{r.id}")
+        entry.id(f"tag:{host},2024:release:{r.id}{tag_suffix}")
         entry.title(f"{s.meta.name}, {r.period}")
         # The archived page shows this release for good; the statistic page moves on to the next.
         # One link only: feedgen 1.0.0 drops an entry link's rel, and two links without rel would
         # be two alternates, which RFC 4287 forbids.
-        entry.link(href=f"{base_url}archive/{s.meta.short_name}/{r.id}/", rel="alternate")
+        entry.link(href=snapshot_url(s, r), rel="alternate")
         entry.published(r.time_of_publication)
         entry.updated(r.time_of_publication)
         entry.summary(s.meta.summary)

@@ -19,6 +19,8 @@ from babel.dates import format_date
 import string
 
 from babel.numbers import format_decimal
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from .content import parse
@@ -29,10 +31,14 @@ class Catalogue(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     language: str
     babel_locale: str
-    group_symbol: str = "\u00a0"
-    decimal_symbol: str
-    minus_symbol: str = "\u2212"
-    date_format: str = "d MMMM y"
+    # number symbols and the date pattern come from the CLDR for `babel_locale`; a catalogue
+    # overrides a symbol only where the office's style differs from its language's CLDR default
+    group_symbol: str | None = None
+    decimal_symbol: str | None = None
+    minus_symbol: str | None = None
+    date_format: str = "long"  # a CLDR width (short, medium, long, full) or a Babel pattern
+    csv_delimiter: Literal[",", ";", "\t"] = ","
+    csv_bom: bool = False  # a UTF-8 byte-order mark, so that Excel reads the CSV as UTF-8
     strings: dict[str, str]
 
     @field_validator("strings")
@@ -88,12 +94,40 @@ class Locale:
             exact = abs(exact)  # never "−0.0"
         pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
         text = format_decimal(abs(exact), pattern, locale=self.catalogue.babel_locale, decimal_quantization=True)
-        symbols = BabelLocale.parse(self.catalogue.babel_locale).number_symbols["latn"]
-        text = text.translate(str.maketrans({symbols["group"]: "\0G", symbols["decimal"]: "\0D"}))
-        text = text.replace("\0G", self.catalogue.group_symbol).replace("\0D", self.catalogue.decimal_symbol)
+        symbols = self.symbols
+        text = text.translate(str.maketrans({self.cldr["group"]: "\0G", self.cldr["decimal"]: "\0D"}))
+        text = text.replace("\0G", symbols["group"]).replace("\0D", symbols["decimal"])
         if exact < 0:
-            return self.catalogue.minus_symbol + text
+            return symbols["minus"] + text
         return ("+" + text) if sign and exact > 0 else text
+
+    @property
+    def cldr(self) -> dict[str, str]:
+        return BabelLocale.parse(self.catalogue.babel_locale).number_symbols["latn"]
+
+    @property
+    def symbols(self) -> dict[str, str]:
+        """Group, decimal and minus signs: the CLDR's for the locale, or the catalogue's choice."""
+        c, cldr = self.catalogue, self.cldr
+        return {"group": c.group_symbol or cldr["group"], "decimal": c.decimal_symbol or cldr["decimal"],
+                "minus": c.minus_symbol or cldr["minusSign"]}
+
+    def plain_number(self, value: float | None, decimals: int = 0) -> str:
+        """A figure for a CSV download in this language: no grouping, the language's decimal mark."""
+        return plain_number(value, decimals).replace(".", self.symbols["decimal"])
+
+    def language_name(self, code: str) -> str:
+        """A language's name in this locale's language, from the CLDR ("engelsk", "English")."""
+        return BabelLocale.parse(code).get_display_name(self.language)
+
+    def own_name(self) -> str:
+        """This locale's language in itself, as a language switcher shows it ("Norsk bokmål")."""
+        name = BabelLocale.parse(self.language).get_display_name(self.language)
+        return name[:1].upper() + name[1:]
+
+    def territory(self, iso_code: str) -> str | None:
+        """A country's name in this locale's language, from the CLDR (ISO 3166 alpha-2 code)."""
+        return BabelLocale.parse(self.catalogue.babel_locale).territories.get(iso_code)
 
     def date(self, value: dt.date) -> str:
         return format_date(value, self.catalogue.date_format, locale=self.catalogue.babel_locale)

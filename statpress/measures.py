@@ -19,20 +19,23 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from .i18n import Text, Translatable
+
 IDENT = r"^[a-z][a-z0-9_]*$"
 COUNT = "_n"  # the aggregated frames' column of row counts per inner cell
 
 
-class Strict(BaseModel):
+class Strict(Translatable):
+    """Unknown keys are errors; a `Text` field takes its translations from `<field>_<lang>` keys."""
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class BaseMeasure(Strict):
     id: str = Field(pattern=IDENT)
-    label: str = ""
+    label: Text = Text("")
     period: str = ""
-    group: str = ""  # a header spanning adjacent columns of the same group
-    unit: str = ""  # e.g. "persons", "per cent", "per 1000 mean population"
+    group: Text = Text("")  # a header spanning adjacent columns of the same group
+    unit: Text = Text("")  # e.g. "persons", "per cent", "per 1000 mean population"
     decimals: int = Field(0, ge=0, le=3)
     hidden: bool = False  # computed (for formulas) but not published
 

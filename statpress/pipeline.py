@@ -17,6 +17,7 @@ from pathlib import Path
 from . import (__version__, archive, cache, calendar, charts, confidentiality, content, data, lock, render, search,
                tables)
 from .errors import BuildError
+from .i18n import Localiser, missing
 from .locale import Locale, load_locale
 from .progress import Progress, stage as timed, track
 from .render import Published
@@ -84,38 +85,51 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
     root = options.root
     with progress.stage("content", "content read and checked"):
         site = content.parse(root / "site.toml", content.SiteConfig)
-        stats = content.load_all(root / "content")
+        locales = load_locales(root, site)
+        stats = content.load_all(root / "content", about_headings(locales))
+        check_site_translations(root / "site.toml", site)
+        content.check_translations(stats, site.languages)
         warnings = check_calendar(stats, options.strict)
-        locale = load_locale(root, site.language).with_strings(
-            site_name=site.identity.name, site_tagline=site.identity.tagline)
         archive.check(root / "archive")
     with progress.stage("data", "datasets and classifications declared"):
         catalog = data.load_catalog(root, stamps=root / ".cache" / "checks" if options.use_cache else None)
-    stage = Stage(catalog, locale, root / ".cache" / "charts",
-                  cache.PickleCache(root / ".cache" / "tables", options.use_cache))
+    stage = Stage(catalog, locales[site.language], root / ".cache" / "charts",
+                  cache.PickleCache(root / ".cache" / "tables", options.use_cache), site.languages)
     with progress.stage("tables", f"tables of {len(stats)} statistics computed"):
-        precompute(root, site.language, stats, options, stage)
+        precompute(root, stats, options, stage)
         published, reports = [], []
         for s in progress.track(stats, "tables", lambda s: s.meta.name):
             p, report = publish(s, options.now, options.preview, stage)
             published.append(p)
             reports.append(report)
     with progress.stage("pages", "pages rendered"):
-        renderer = render.make_renderer(root, locale, options.preview)
-        renderer.env.globals["identity"] = site.identity
-        files = render.render_site(renderer, root, site, locale, published, options.now, options.preview)
-        if any(p.charts for p in published):
+        names = {lang: locales[lang].own_name() for lang in site.languages}
+        renderers = {lang: render.make_renderer(root, locales[lang], options.preview, in_language(site, lang, site),
+                                                names) for lang in site.languages}
+        rendered = [render.render_language(renderers[lang], in_language(site, lang, site),
+                                           [localised(p, lang, stage, locales[lang]) for p in published],
+                                           options.now, options.preview)
+                    for lang in site.languages]
+        files = {name: content for r in rendered for name, content in r.files.items()}
+        files.update(render.site_files(root, in_language(site, site.language, site), locales[site.language],
+                                       rendered, options.preview))
+        if any(p.chart_specs for p in published):
             files["assets/vega.js"] = charts.javascript_bundle(stage.cache)
     new_snapshots = []  # releases this build publishes for the first time
     if not options.preview:
         with progress.stage("archive", "archive copied (and newly due releases frozen)"):
             refuse_withdrawal(stats, options)
-            snapshot_files, new_snapshots = archived(stats, options.now, stage, root,
-                                                     lambda p: render.snapshot_files(renderer, root, site, p))
+            snapshot_files, new_snapshots = archived(
+                stats, options.now, stage, root,
+                lambda p: {name: content for lang in site.languages for name, content in render.snapshot_files(
+                    renderers[lang], root, in_language(site, lang, site), localised(p, lang, stage, locales[lang]),
+                    site.base_url).items()})
             files.update(snapshot_files)
-            files["archive/index.html"] = renderer.page(
-                "archive.html", "archive/index.html", title=locale.t("archive_title"),
-                entries=[(s, list(reversed(calendar.published_releases(s, options.now)))) for s in stats])
+            for lang, r in renderers.items():
+                files[r.path("archive/index.html")] = r.page(
+                    "archive.html", r.path("archive/index.html"), title=locales[lang].t("archive_title"),
+                    entries=[localise_statistic((s, list(reversed(calendar.published_releases(s, options.now)))),
+                                                s, lang, stage) for s in stats])
     freezes = write and options.freeze and not options.preview
     to_freeze = [n for n in new_snapshots if due_by_the_clock(n[2], options)]
     if write:
@@ -123,15 +137,64 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
             if freezes:
                 for snap, snapshot, _ in to_freeze:  # only now that every page has rendered
                     archive.freeze(snap, snapshot)
-            write_site(files, options.out, finish=lambda staging: search.index(staging, locale.language))
+            write_site(files, options.out, finish=lambda staging: search.index(staging, site.language))
             write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     frozen = [f"{snap.parent.name}/{snap.name}" for snap, _, _ in to_freeze]
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings, write,
                        frozen=frozen, freezes=freezes)
 
 
-def precompute(root: Path, language: str, stats: list[content.Statistic], options: BuildOptions,
-               stage: "Stage") -> None:
+def load_locales(root: Path, site: content.SiteConfig) -> dict[str, Locale]:
+    """Each language's catalogue, with the site's name and tagline in that language."""
+    locales = {}
+    for lang in site.languages:
+        identity = in_language(site.identity, lang, site)
+        locales[lang] = load_locale(root, lang).with_strings(site_name=identity.name, site_tagline=identity.tagline)
+    return locales
+
+
+def about_headings(locales: dict[str, Locale]) -> content.Headings:
+    """The About subsection headings as each language's catalogue writes them."""
+    titles = [title for _, subs in content.ABOUT_SECTIONS.values() for title in subs]
+    return {lang: {locale.t("about_sub_" + render.slug(title)): title for title in titles}
+            for lang, locale in locales.items()}
+
+
+def check_site_translations(path: Path, site: content.SiteConfig) -> None:
+    gap = missing(site, site.languages)
+    if gap:
+        where, lang = gap
+        field_name = where.rsplit(".", 1)[-1]
+        raise BuildError(f"{path}: field '{where}': no translation into '{lang}'; "
+                         f"add '{field_name}_{lang}' beside '{field_name}'")
+
+
+def in_language(value, lang: str, site: content.SiteConfig, fallback: str | None = None):
+    """`value` with its texts in `lang`; the site itself also gets that language's address."""
+    localised_value = Localiser(lang, site.language, fallback)(value)
+    if isinstance(value, content.SiteConfig):
+        prefix = render.language_prefix(lang, site.languages)
+        return localised_value.model_copy(update={
+            "base_url": site.base_url + prefix, "languages": [lang] + [x for x in site.languages if x != lang]})
+    return localised_value
+
+
+def localise_statistic(value, s: content.Statistic, lang: str, stage: "Stage"):
+    """`value` (something of statistic `s`) in `lang`, with `s`'s fallback where a text lacks it."""
+    return Localiser(lang, stage.languages[0], s.meta.fallback)(value)
+
+
+def localised(p: Published, lang: str, stage: "Stage", locale: Locale) -> Published:
+    """A statistic as published, in one language: texts, tables and charts (drawn in its locale)."""
+    language = Localiser(lang, stage.languages[0], p.statistic.meta.fallback)
+    p = language(p)
+    if p.release is None or not p.chart_specs:
+        return p
+    return replace(p, charts=draw(p.statistic, p.chart_specs, p.tables, locale, p.release.period, stage.cache,
+                                  language))
+
+
+def precompute(root: Path, stats: list[content.Statistic], options: BuildOptions, stage: "Stage") -> None:
     """Compute the releases the cache lacks in worker processes, one statistic each, into the
     caches the build then reads. Serial (nothing to do here) when there are no more of them than
     workers: starting a process costs more than it saves then."""
@@ -148,18 +211,24 @@ def precompute(root: Path, language: str, stats: list[content.Statistic], option
         return
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no engine state is shared
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        for future in [pool.submit(compute_in_worker, str(root), language, sid, rid) for sid, rid in jobs]:
+        for future in [pool.submit(compute_in_worker, str(root), sid, rid) for sid, rid in jobs]:
             future.result()  # a BuildError in a worker stops the build here, with its message
 
 
-def compute_in_worker(root: str, language: str, statistic_id: str, release_id: str) -> None:
-    """One statistic's release computed, protected and charted into the caches (a worker's job)."""
+def compute_in_worker(root: str, statistic_id: str, release_id: str) -> None:
+    """One statistic's release computed, protected and charted in every language into the caches
+    (a worker's job)."""
     root_path = Path(root)
-    s = next(s for s in content.load_all(root_path / "content") if s.id == statistic_id)
+    site = content.parse(root_path / "site.toml", content.SiteConfig)
+    locales = load_locales(root_path, site)
+    s = next(s for s in content.load_all(root_path / "content", about_headings(locales)) if s.id == statistic_id)
     release = next(r for r in s.releases if r.id == release_id)
     catalog = data.load_catalog(root_path)
     computed, _ = compute_release(s, catalog, release, cache.PickleCache(root_path / ".cache" / "tables"))
-    draw(s, computed, load_locale(root_path, language), release.period, root_path / ".cache" / "charts")
+    for lang in site.languages:
+        language = Localiser(lang, site.language, s.meta.fallback)
+        draw(s, computed.charts, language(computed.tables), locales[lang], release.period,
+             root_path / ".cache" / "charts", language)
 
 
 def check_calendar(stats: list[content.Statistic], strict: bool) -> list[str]:
@@ -180,18 +249,19 @@ def check_calendar(stats: list[content.Statistic], strict: bool) -> list[str]:
 class Stage:
     """What every statistic's publication needs, read once per build."""
     catalog: data.Catalog
-    locale: Locale
+    locale: Locale  # the default language's
     cache: Path  # rendered charts, by the hash of their specification
     tables: cache.PickleCache | None = None  # computed, protected tables, by the hash of their inputs
+    languages: list[str] = field(default_factory=lambda: ["en"])  # the site's, the default first
 
 
 def view(s: content.Statistic, release: content.Release, stage: Stage, embargoed: bool = False):
-    """One release of a statistic as published: protected tables, key figure and charts."""
+    """One release of a statistic as published: protected tables, key figure and what its charts
+    show (drawn once per language, see `localised`)."""
     computed, audit = compute_release(s, stage.catalog, release, stage.tables)
     at = release.time_of_publication
-    drawn = draw(s, computed, stage.locale, release.period, stage.cache)
     published = Published(s, release, calendar.next_release(s, at), computed.tables,
-                          computed.key_figure, calendar.previous(s, at), embargoed, drawn)
+                          computed.key_figure, calendar.previous(s, at), embargoed, chart_specs=computed.charts)
     return published, audit
 
 
@@ -272,11 +342,12 @@ def refuse_withdrawal(stats: list[content.Statistic], options: BuildOptions) -> 
                          "or give --allow-withdraw")
 
 
-def draw(s: content.Statistic, computed: tables.Computed, locale: Locale, year: int, cache: Path):
-    """Charts from the protected tables: a chart never sees an unrounded count."""
+def draw(s: content.Statistic, chart_specs: list[dict], protected: list, locale: Locale, year: int, cache: Path,
+         language: Localiser):
+    """Charts from the protected tables, in one language: a chart never sees an unrounded count."""
     path = s.folder.parent.parent / "stats" / s.id / "tables.toml"
     with timed("charts"):
-        return charts.build_charts(path, computed.charts, computed.tables, locale, year, cache)
+        return charts.build_charts(path, chart_specs, protected, locale, year, cache, language)
 
 
 def compute_release(s: content.Statistic, catalog: data.Catalog, release: content.Release,

@@ -16,11 +16,13 @@ from pathlib import Path, PurePosixPath
 
 import markdown
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
+from markupsafe import Markup
 
 from . import calendar, downloads, feeds, metadata
 from .sanitize import clean_html
 from .content import Release, SiteConfig, Statistic
 from .errors import BuildError
+from .i18n import Foreign
 from .locale import Locale, plain_number
 from .model import Table
 from .tables import KeyFigure
@@ -37,39 +39,88 @@ class Published:
     key_figure: KeyFigure | None
     previous: list[Release]
     embargoed: bool = False  # a preview of a release not yet due
-    charts: list = field(default_factory=list)
+    charts: list = field(default_factory=list)  # drawn in the page's language
+    chart_specs: list = field(default_factory=list)  # the charts tables.toml declares
 
     def charts_for(self, table) -> list:
         return [c for c in self.charts if c.table == table.id]
 
 
+@dataclass(frozen=True)
+class Alternate:
+    """A page's counterpart in one language: for hreflang links and the language switcher."""
+    lang: str
+    name: str  # the language in itself ("Norsk bokmål")
+    href: str  # relative, for the switcher
+    url: str  # absolute, for <link hreflang>
+
+
 class Renderer:
-    def __init__(self, templates: Path, locale: Locale):
+    """Pages in one language. `prefix` is that language's folder ("" at the site's root, "nb/");
+    `languages` are the site's {code: its own name}, the default first."""
+
+    def __init__(self, templates: Path, locale: Locale, prefix: str = "", base_url: str = "",
+                 languages: dict[str, str] | None = None):
         self.templates = templates
         self.locale = locale
+        self.prefix = prefix
+        self.base_url = base_url
+        self.languages = languages or {locale.language: locale.own_name()}
         self.env = Environment(
             loader=FileSystemLoader(templates), autoescape=True, undefined=StrictUndefined,
             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         )
         self.env.globals.update(t=locale.t, num=locale.number, date=locale.date, time=locale.time,
-                                month_name=locale.month)
+                                month_name=locale.month, language_name=locale.language_name)
         self.env.filters["markdown"] = markdown_html
         self.env.filters["json_script"] = json_script
-        self.env.filters["slug"] = lambda text: re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+        self.env.filters["slug"] = slug
+        self.env.filters["lang_attr"] = lang_attr
 
-    def page(self, template: str, path: str, **context) -> bytes:
-        """Render a page; `path` is its place in the site, for relative links."""
+    def path(self, page: str) -> str:
+        """Where a page of this language lives in the site."""
+        return self.prefix + page
+
+    def page(self, template: str, path: str, counterparts: dict[str, str] | None = None, **context) -> bytes:
+        """Render a page; `path` is its place in the site, for relative links; `counterparts` are
+        the same page's places in each language (default: the path in each language's folder)."""
         root = "../" * (len(PurePosixPath(path).parts) - 1)
         context.setdefault("assets", root + "assets/")  # a snapshot carries its own
         context.setdefault("archived", False)
+        if counterparts is None:
+            page = path.removeprefix(self.prefix)
+            counterparts = {lang: language_prefix(lang, self.languages) + page for lang in self.languages}
+        alternates = [Alternate(lang, name, root + counterparts[lang], self.base_url + page_url(counterparts[lang]))
+                      for lang, name in self.languages.items()] if len(self.languages) > 1 else []
         try:
             html = self.env.get_template(template).render(
-                root=root, page_path=path, lang=self.locale.language, **context)
+                root=root, home=root + self.prefix, page_path=path, lang=self.locale.language,
+                alternates=alternates, **context)
         except TemplateSyntaxError as exc:
             raise BuildError(f"{exc.filename or template}, line {exc.lineno}: template error: {exc.message}") from None
         except TemplateError as exc:
             raise BuildError(f"{self.templates / template}{template_line(exc)}: template error: {exc}") from None
         return html.encode("utf-8")
+
+
+def slug(text: str) -> str:
+    """A catalogue key from a title: 'Next release' → 'next_release'."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def language_prefix(lang: str, languages) -> str:
+    """The folder of a language's pages: the default language (the first) at the root."""
+    return "" if lang == next(iter(languages)) else f"{lang}/"
+
+
+def page_url(path: str) -> str:
+    """A page's address as readers share it: a folder, without index.html."""
+    return path.removesuffix("index.html")
+
+
+def lang_attr(text) -> Markup:
+    """` lang="en"` on an element whose text is a fallback in another language than the page's."""
+    return Markup(f' lang="{text.lang}"') if isinstance(text, Foreign) else Markup("")
 
 
 def template_line(exc: Exception) -> str:
@@ -99,46 +150,79 @@ def json_script(text: str) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def table_csv(table: Table) -> bytes:
-    """A table as CSV: visible measures, figures unformatted (a point as decimal mark).
+def table_csv(table: Table, locale: Locale) -> bytes:
+    """A table as CSV in the page's language: visible measures, figures unformatted.
 
+    English: a comma between fields and a decimal point. Norwegian: a semicolon, a decimal comma
+    and a byte-order mark, so that Excel set to Norwegian opens it as it should (locales/*.toml).
     A cell without a figure holds its symbol ("..", ":"); a revised or provisional figure is the
     figure alone, as statistical software expects a number there.
     """
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, delimiter=locale.catalogue.csv_delimiter, lineterminator="\n")
     measures = table.visible_measures
     writer.writerow([table.stub or ""] + [" ".join(filter(None, [m.group, m.label, m.period])) for m in measures])
     for row in table.data_rows:
         cells = []
         for m in measures:
             cell = table.cell(row.id, m.id)
-            cells.append(cell.status if cell.value is None else plain_number(cell.value, m.decimals))
+            cells.append(cell.status if cell.value is None else locale.plain_number(cell.value, m.decimals))
         writer.writerow([row.label] + cells)
-    return out.getvalue().encode("utf-8")
+    bom = "\ufeff" if locale.catalogue.csv_bom else ""
+    return (bom + out.getvalue()).encode("utf-8")
 
 
-def make_renderer(root: Path, locale: Locale, preview: bool) -> Renderer:
-    r = Renderer(root / "templates", locale)
+def make_renderer(root: Path, locale: Locale, preview: bool, site: SiteConfig | None = None,
+                  languages: dict[str, str] | None = None) -> Renderer:
+    """A renderer for `locale`'s language; `languages` ({code: own name}) are all the site's."""
+    languages = languages or {locale.language: locale.own_name()}
+    prefix = language_prefix(locale.language, languages)
+    # `site` is in the renderer's language, its base_url that language's folder; links between
+    # languages start from the site's own root
+    r = Renderer(root / "templates", locale, prefix, site.base_url.removesuffix(prefix) if site else "", languages)
     r.env.globals["preview"] = preview
     r.env.globals["symbol_keys"] = SYMBOL_KEYS
     r.env.globals["event_file"] = feeds.event_path
+    r.env.globals["snapshot_link"] = lambda short, rid: snapshot_link(root / "archive", short, rid, locale.language,
+                                                                        languages)
+    if site is not None:
+        r.env.globals["identity"] = site.identity
     return r
 
 
-def snapshot_files(r: Renderer, root: Path, site: SiteConfig, p: Published) -> dict[str, bytes]:
-    """A release's page as frozen for the archive: static charts, its downloads, its own
-    stylesheet, no script."""
+@dataclass(frozen=True)
+class SnapshotLink:
+    path: str  # from the site's root
+    lang: str | None  # set when the snapshot is in another language than the page
+
+
+def snapshot_link(archive_dir: Path, short: str, rid: str, lang: str, languages) -> SnapshotLink:
+    """A release's snapshot in the page's language; a snapshot frozen before the site had that
+    language exists in the default language only, and is linked as such."""
+    prefix = language_prefix(lang, languages)
+    frozen = archive_dir / short / rid
+    if prefix and frozen.is_dir() and not (frozen / prefix / "index.html").is_file():
+        return SnapshotLink(f"archive/{short}/{rid}/index.html", next(iter(languages)))
+    return SnapshotLink(f"archive/{short}/{rid}/{prefix}index.html", None)
+
+
+def snapshot_files(r: Renderer, root: Path, site: SiteConfig, p: Published, default_url: str) -> dict[str, bytes]:
+    """A release's page in one language as frozen for the archive (the default language at the
+    snapshot's root, another in its <lang>/ folder): static charts, its downloads, its own
+    stylesheet, no script. `default_url` is the site's base address."""
     short, rel = p.statistic.meta.short_name, p.release.id
-    url = metadata.page_url(site, p, archived=True)
+    folder = f"archive/{short}/{rel}/"
+    url = f"{default_url}{folder}{r.prefix}"
     release_downloads = release_files(site, r.locale, p, url)
-    files = {"index.html": r.page("statistic.html", f"archive/{short}/{rel}/index.html",
+    counterparts = {lang: f"{folder}{language_prefix(lang, r.languages)}index.html" for lang in r.languages}
+    files = {"index.html": r.page("statistic.html", f"{folder}{r.prefix}index.html", counterparts,
                                   title=f"{p.statistic.meta.name} – {p.release.period}", published=p,
-                                  related=[], archived=True, assets="assets/",
+                                  related=[], archived=True, assets="../" * r.prefix.count("/") + "assets/",
                                   **statistic_views(r, p, site, release_downloads, url))}
     files.update(release_downloads)
-    files["assets/style.css"] = (root / "templates" / "assets" / "style.css").read_bytes()
-    return files
+    if not r.prefix:
+        files["assets/style.css"] = (root / "templates" / "assets" / "style.css").read_bytes()
+    return {r.prefix + name: content for name, content in files.items()}
 
 
 def statistic_views(r: Renderer, p: Published, site: SiteConfig, files: dict[str, bytes], url: str) -> dict:
@@ -164,7 +248,7 @@ def release_files(site: SiteConfig, locale: Locale, p: Published, url: str) -> d
     if p.release is not None:
         prov = metadata.provenance(site, p)
         for t in p.tables:
-            files[f"tables/{t.id}.csv"] = table_csv(t)
+            files[f"tables/{t.id}.csv"] = table_csv(t, locale)
             files.update(downloads.table_downloads(t, prov, locale))
         files["cite.ris"] = metadata.ris(site, p, url)
     for c in p.charts:
@@ -172,35 +256,53 @@ def release_files(site: SiteConfig, locale: Locale, p: Published, url: str) -> d
     return files
 
 
-def render_site(r: Renderer, root: Path, site: SiteConfig, locale: Locale, published: list[Published],
-                now: dt.datetime, preview: bool) -> dict[str, bytes]:
-    """Every page of the site but the archive, with downloads, calendar files and assets."""
+@dataclass
+class Rendered:
+    """One language's pages and downloads, and what the site-wide files list of them."""
+    files: dict[str, bytes]
+    sitemap: list[tuple[str, dt.date | None]]
+    catalogued: list
+
+
+def render_language(r: Renderer, site: SiteConfig, published: list[Published], now: dt.datetime,
+                    preview: bool) -> Rendered:
+    """Every page of one language but the archive, with downloads and calendar files; `site` is
+    the site in that language (its base_url the language's folder)."""
+    locale = r.locale
     files: dict[str, bytes] = {}
     by_name = {p.statistic.meta.short_name: p.statistic for p in published}
     topics = [(topic, list(items)) for topic, items in itertools.groupby(
         sorted(published, key=lambda p: (p.statistic.meta.topic, p.statistic.meta.name)),
         key=lambda p: p.statistic.meta.topic)]
-    files["index.html"] = r.page("index.html", "index.html", title=locale.t("index_title"), topics=topics)
-    files["symbols/index.html"] = r.page("symbols.html", "symbols/index.html",
+    files["index.html"] = r.page("index.html", r.path("index.html"), title=locale.t("index_title"), topics=topics)
+    files["symbols/index.html"] = r.page("symbols.html", r.path("symbols/index.html"),
                                          title=locale.t("symbols_title"), symbols=SYMBOLS)
     files.update(calendar_files(r, site, locale, published, now))
-    files["search/index.html"] = r.page("search.html", "search/index.html", title=locale.t("search_title"))
-    sitemap_urls = [(site.base_url, None), (site.base_url + "calendar/", None), (site.base_url + "symbols/", None)]
+    files["search/index.html"] = r.page("search.html", r.path("search/index.html"), title=locale.t("search_title"))
+    sitemap = [(site.base_url, None), (site.base_url + "calendar/", None), (site.base_url + "symbols/", None)]
     catalogued = []
     for p in published:
         short = p.statistic.meta.short_name
-        path = f"{short}/index.html"
         url = metadata.page_url(site, p)
         release_downloads = release_files(site, locale, p, url)
         catalogued.append((p, release_downloads))
-        files[path] = r.page("statistic.html", path, title=p.statistic.meta.name, published=p,
-                             related=[by_name[n] for n in p.statistic.meta.related],
-                             **statistic_views(r, p, site, release_downloads, url))
+        files[f"{short}/index.html"] = r.page(
+            "statistic.html", r.path(f"{short}/index.html"), title=p.statistic.meta.name, published=p,
+            related=[by_name[n] for n in p.statistic.meta.related],
+            **statistic_views(r, p, site, release_downloads, url))
         files.update({f"{short}/{rel}": content for rel, content in release_downloads.items()})
-        sitemap_urls.append((f"{site.base_url}{short}/", p.release.date if p.release else None))
+        sitemap.append((f"{site.base_url}{short}/", p.release.date if p.release else None))
+    return Rendered({r.path(name): content for name, content in files.items()}, sitemap, catalogued)
+
+
+def site_files(root: Path, site: SiteConfig, locale: Locale, rendered: list[Rendered],
+               preview: bool) -> dict[str, bytes]:
+    """What the site has once, whatever the language: the sitemap of every language's pages, the
+    data catalogue (in the default language), robots.txt and the assets."""
+    files: dict[str, bytes] = {}
     if not preview:
-        files["sitemap.xml"] = feeds.sitemap(sitemap_urls)
-        files["catalog.jsonld"] = metadata.catalog(site, catalogued, locale)
+        files["sitemap.xml"] = feeds.sitemap([u for r in rendered for u in r.sitemap])
+        files["catalog.jsonld"] = metadata.catalog(site, rendered[0].catalogued, locale)
         files["robots.txt"] = f"User-agent: *\nAllow: /\nSitemap: {site.base_url}sitemap.xml\n".encode()
     else:
         files["robots.txt"] = b"User-agent: *\nDisallow: /\n"
@@ -212,7 +314,8 @@ def render_site(r: Renderer, root: Path, site: SiteConfig, locale: Locale, publi
 
 def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: list[Published],
                    now: dt.datetime) -> dict[str, bytes]:
-    """The release calendar page, its iCalendar file and the Atom feed of published releases."""
+    """The release calendar page, its iCalendar file and the Atom feed of published releases, in
+    the renderer's language."""
     stats = [p.statistic for p in published]
     upcoming = sorted(((s, rel) for s in stats for rel in calendar.upcoming(s, now)),
                       key=lambda e: (e[1].time_of_publication, e[0].meta.name))
@@ -221,15 +324,19 @@ def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: lis
     months = [(key, list(items)) for key, items in itertools.groupby(
         upcoming, key=lambda e: e[1].date.replace(day=1))]
     entries = sorted(recent, key=lambda e: e[1].id) + upcoming
+    link = r.env.globals["snapshot_link"]
+    snapshot_url = lambda s, rel: r.base_url + page_url(link(s.meta.short_name, rel.id).path)  # noqa: E731
     files = {
-        "calendar/index.html": r.page("calendar.html", "calendar/index.html", title=locale.t("calendar_title"),
+        "calendar/index.html": r.page("calendar.html", r.path("calendar/index.html"), title=locale.t("calendar_title"),
                                       months=months, recent=recent, subscribe=feeds.subscription(site.base_url)),
-        "calendar/releases.ics": feeds.ics(entries, site.base_url, site.host, locale.t("calendar_title")),
+        "calendar/releases.ics": feeds.ics(entries, site.base_url, site.host, locale.t("calendar_title"),
+                                           locale.language),
         "releases.atom": feeds.atom(recent, site.base_url, site.host, locale.t("feed_title"),
-                                    locale.t("site_name"), locale.language),
+                                    locale.t("site_name"), locale.language, snapshot_url,
+                                    f":{locale.language}" if r.prefix else ""),
     }
     # one file per coming release for "add to calendar", with the UID it has in releases.ics:
     # importing it again after a postponement moves the reader's entry instead of adding a second
-    files.update({feeds.event_path(rel): feeds.ics([(s, rel)], site.base_url, site.host)
+    files.update({feeds.event_path(rel): feeds.ics([(s, rel)], site.base_url, site.host, language=locale.language)
                   for s, rel in upcoming})
     return files

@@ -26,18 +26,20 @@ from . import expressions as ex
 from .content import parse
 from .data import Catalog
 from .errors import BuildError
+from .i18n import Text, Translatable
 from .measures import COUNT, IDENT, Aggregate, Broadcast, Formula, MeasureSpec
 from .model import Dimension, Measure, Row, Table
 
 PLACEHOLDER = re.compile(r"\{year([+-]\d+)?\}")
 
 
-class Strict(BaseModel):
+class Strict(Translatable):
+    """Unknown keys are errors; a `Text` field takes its translations from `<field>_<lang>` keys."""
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class RowSpec(Strict):
-    label: str | None = None  # a single row: the total, or the rows matching `where`
+    label: Text | None = None  # a single row: the total, or the rows matching `where`
     id: str | None = Field(None, pattern=IDENT)
     where: str | None = None
     by: str | None = None  # a dimension: one row per code
@@ -45,7 +47,7 @@ class RowSpec(Strict):
     codes: list[str] | None = None  # which codes, in which order (default: all)
     skip_codes: list[str] = []  # codes left out of "all"
     years: str | None = None  # with by = "year": a range such as "1972-{year}"
-    heading: str | None = None  # a heading row above the block
+    heading: Text | None = None  # a heading row above the block
     notes: list[int] = []
 
     @model_validator(mode="after")
@@ -61,18 +63,18 @@ class RowSpec(Strict):
 
 class TableSpec(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    title: str
+    title: Text
     dataset: str
     rows: list[RowSpec] = Field(min_length=1)
     columns: list[MeasureSpec] = Field(min_length=1)
-    notes: list[str] = []
+    notes: list[Text] = []
     title_notes: list[int] = []
-    stub: str = ""  # header of the row-label column
+    stub: Text = Text("")  # header of the row-label column
 
 
 class Fact(Strict):
     column: str
-    text: str
+    text: Text
     sign: bool = False  # show + before a positive value (for changes)
 
 
@@ -113,7 +115,8 @@ def substitute_year(text: str | None, year: int) -> str | None:
     """`{year}`, `{year-1}`, … replaced by the release's reference year and its neighbours."""
     if text is None:
         return None
-    return PLACEHOLDER.sub(lambda m: str(year + int(m.group(1) or 0)), text)
+    fill = lambda t: PLACEHOLDER.sub(lambda m: str(year + int(m.group(1) or 0)), t)  # noqa: E731
+    return text.map(fill) if isinstance(text, Text) else fill(text)
 
 
 def load_specs(stats_dir: Path, statistic: str) -> tuple[Path, TablesFile]:
