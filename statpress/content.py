@@ -211,8 +211,11 @@ Headings = dict[str, dict[str, str]]
 
 
 def load_all(content_dir: Path, headings: Headings | None = None) -> list[Statistic]:
+    """Every statistic under `content_dir`; About headings as the project's catalogues write them
+    (from site.toml's languages and locales/ beside content/) unless given."""
     if not content_dir.is_dir():
         raise BuildError(f"{content_dir}: content folder not found")
+    headings = headings or project_headings(content_dir.parent)
     stats = [load_statistic(d, headings) for d in sorted(content_dir.iterdir()) if d.is_dir()]
     if not stats:
         raise BuildError(f"{content_dir}: no statistics found (expected one folder per statistic)")
@@ -237,6 +240,27 @@ def load_statistic(folder: Path, headings: Headings | None = None) -> Statistic:
     releases = parse(folder / "releases.toml", ReleaseFile).releases
     return Statistic(folder.name, folder, meta, sorted(releases, key=lambda r: r.time_of_publication),
                      load_about(folder / "about", headings))
+
+
+def slug(text: str) -> str:
+    """A catalogue key from a title: 'Next release' → 'next_release'."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def project_headings(root: Path) -> Headings | None:
+    """The About headings of each language of the project at `root`, from its catalogues
+    (locales/<lang>.toml, strings about_sub_*); None where the project has no catalogues."""
+    if not (root / "site.toml").is_file():
+        return None
+    titles = [title for _, subs in ABOUT_SECTIONS.values() for title in subs]
+    headings: Headings = {}
+    for lang in read_toml(root / "site.toml").get("languages", ["en"]):
+        catalogue = root / "locales" / f"{lang}.toml"
+        if not catalogue.is_file():
+            return None
+        strings = read_toml(catalogue).get("strings", {})
+        headings[lang] = {strings.get("about_sub_" + slug(t), t): t for t in titles}
+    return headings
 
 
 def check_translations(stats: list[Statistic], languages: list[str]) -> None:

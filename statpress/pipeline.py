@@ -86,9 +86,12 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
     with progress.stage("content", "content read and checked"):
         site = content.parse(root / "site.toml", content.SiteConfig)
         locales = load_locales(root, site)
-        stats = content.load_all(root / "content", about_headings(locales))
+        stats = content.load_all(root / "content")
         check_site_translations(root / "site.toml", site)
         content.check_translations(stats, site.languages)
+        for s in stats:
+            if s.meta.fallback is None:
+                check_table_translations(root / "stats", s.id, site.languages)
         warnings = check_calendar(stats, options.strict)
         archive.check(root / "archive")
     with progress.stage("data", "datasets and classifications declared"):
@@ -153,13 +156,6 @@ def load_locales(root: Path, site: content.SiteConfig) -> dict[str, Locale]:
     return locales
 
 
-def about_headings(locales: dict[str, Locale]) -> content.Headings:
-    """The About subsection headings as each language's catalogue writes them."""
-    titles = [title for _, subs in content.ABOUT_SECTIONS.values() for title in subs]
-    return {lang: {locale.t("about_sub_" + render.slug(title)): title for title in titles}
-            for lang, locale in locales.items()}
-
-
 def check_site_translations(path: Path, site: content.SiteConfig) -> None:
     gap = missing(site, site.languages)
     if gap:
@@ -167,6 +163,21 @@ def check_site_translations(path: Path, site: content.SiteConfig) -> None:
         field_name = where.rsplit(".", 1)[-1]
         raise BuildError(f"{path}: field '{where}': no translation into '{lang}'; "
                          f"add '{field_name}_{lang}' beside '{field_name}'")
+
+
+def check_table_translations(stats_dir: Path, statistic: str, languages: list[str]) -> None:
+    """Every title, label and note of a statistic's tables and charts in every language."""
+    path, spec = tables.load_specs(stats_dir, statistic)
+    parts = [(f"table '{t.id}'", t) for t in spec.tables]
+    parts += [("key_figure", spec.key_figure)] if spec.key_figure else []
+    parts += [(f"chart '{c.id}'", c) for c in charts.parse_specs(path, spec.charts)]
+    for where, part in parts:
+        gap = missing(part, languages)
+        if gap:
+            field_path, lang = gap
+            name = [p for p in field_path.split(".") if not p.isdigit()][-1]
+            raise BuildError(f"{path}: {where}: field '{field_path}': no translation into '{lang}'; "
+                             f"add '{name}_{lang}' beside '{name}'")
 
 
 def in_language(value, lang: str, site: content.SiteConfig, fallback: str | None = None):
@@ -186,7 +197,10 @@ def localise_statistic(value, s: content.Statistic, lang: str, stage: "Stage"):
 
 def localised(p: Published, lang: str, stage: "Stage", locale: Locale) -> Published:
     """A statistic as published, in one language: texts, tables and charts (drawn in its locale)."""
-    language = Localiser(lang, stage.languages[0], p.statistic.meta.fallback)
+    fallback = p.statistic.meta.fallback
+    language = Localiser(lang, stage.languages[0], fallback)
+    if fallback and fallback != lang and missing(p, [stage.languages[0], lang]):
+        p = replace(p, fallback=fallback)  # the page says so
     p = language(p)
     if p.release is None or not p.chart_specs:
         return p
@@ -221,7 +235,7 @@ def compute_in_worker(root: str, statistic_id: str, release_id: str) -> None:
     root_path = Path(root)
     site = content.parse(root_path / "site.toml", content.SiteConfig)
     locales = load_locales(root_path, site)
-    s = next(s for s in content.load_all(root_path / "content", about_headings(locales)) if s.id == statistic_id)
+    s = next(s for s in content.load_all(root_path / "content") if s.id == statistic_id)
     release = next(r for r in s.releases if r.id == release_id)
     catalog = data.load_catalog(root_path)
     computed, _ = compute_release(s, catalog, release, cache.PickleCache(root_path / ".cache" / "tables"))

@@ -20,7 +20,7 @@ from markupsafe import Markup
 
 from . import calendar, downloads, feeds, metadata
 from .sanitize import clean_html
-from .content import Release, SiteConfig, Statistic
+from .content import Release, SiteConfig, Statistic, slug
 from .errors import BuildError
 from .i18n import Foreign
 from .locale import Locale, plain_number
@@ -41,6 +41,7 @@ class Published:
     embargoed: bool = False  # a preview of a release not yet due
     charts: list = field(default_factory=list)  # drawn in the page's language
     chart_specs: list = field(default_factory=list)  # the charts tables.toml declares
+    fallback: str | None = None  # the language some of the page's texts are shown in, untranslated
 
     def charts_for(self, table) -> list:
         return [c for c in self.charts if c.table == table.id]
@@ -101,11 +102,6 @@ class Renderer:
         except TemplateError as exc:
             raise BuildError(f"{self.templates / template}{template_line(exc)}: template error: {exc}") from None
         return html.encode("utf-8")
-
-
-def slug(text: str) -> str:
-    """A catalogue key from a title: 'Next release' → 'next_release'."""
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
 def language_prefix(lang: str, languages) -> str:
