@@ -236,6 +236,7 @@ def load_all(content_dir: Path, headings: Headings | None = None) -> list[Statis
 
 
 def load_statistic(folder: Path, headings: Headings | None = None) -> Statistic:
+    headings = headings or project_headings(folder.parent.parent)
     meta = parse(folder / "statistic.toml", Metadata)
     releases = parse(folder / "releases.toml", ReleaseFile).releases
     return Statistic(folder.name, folder, meta, sorted(releases, key=lambda r: r.time_of_publication),

@@ -20,7 +20,7 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 
 from pydantic import BaseModel, GetCoreSchemaHandler, model_validator
-from pydantic_core import core_schema
+from pydantic_core import PydanticCustomError, core_schema
 
 SUFFIX = re.compile(r"(?P<field>[a-z][a-z0-9_]*?)_(?P<lang>[a-z]{2,3})")
 
@@ -65,7 +65,7 @@ class Text(str):
             return value
         if isinstance(value, str):
             return Text(value)
-        raise ValueError("must be a text")
+        raise PydanticCustomError("string_type", "Input should be a valid string")
 
 
 class Foreign(str):
@@ -105,8 +105,8 @@ class Translatable(BaseModel):
             if key in cls.model_fields or not match or match["field"] not in texts:
                 continue
             name, lang = match["field"], match["lang"]
-            if name not in data:
-                raise ValueError(f"'{key}' translates '{name}', which is not given; write '{name}' too")
+            if not isinstance(data.get(name), (str, list)):
+                continue  # the text itself is missing or wrong: that is the error to report
             gathered[name] = add_translation(gathered[name], lang, value, key, name)
             del gathered[key]
         return gathered

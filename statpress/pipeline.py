@@ -85,9 +85,9 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
     root = options.root
     with progress.stage("content", "content read and checked"):
         site = content.parse(root / "site.toml", content.SiteConfig)
+        check_site_translations(root / "site.toml", site)
         locales = load_locales(root, site)
         stats = content.load_all(root / "content")
-        check_site_translations(root / "site.toml", site)
         content.check_translations(stats, site.languages)
         for s in stats:
             if s.meta.fallback is None:

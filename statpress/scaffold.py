@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from .calendar import add_months
-from .content import ABOUT_SECTIONS, GENERATED_SUBSECTIONS, OSLO
+from .content import ABOUT_SECTIONS, GENERATED_SUBSECTIONS, OSLO, read_toml
 from .errors import BuildError
 from .schemas import directive
 
@@ -32,7 +32,7 @@ regional_level = "The nation"
 frequency = "Annual"
 about_updated = {today}        # the day the About texts were last reviewed
 related = []                   # short names of related statistics, e.g. ["migration"]
-
+{fallback}
 # Small-count rounding of every count of every table of this statistic, jointly: see
 # docs/guide.md, "Protect a statistic". Uncomment before the first release if the data are persons.
 # [confidentiality]
@@ -175,14 +175,27 @@ def about(section_id: str) -> str:
     return "".join(lines)
 
 
-def files(name: str, today: dt.date) -> dict[str, str]:
+def fallback(languages: list[str]) -> str:
+    """On a site in several languages, the other languages show the first one's texts, with a
+    notice, until the statistic's translations are written (docs/languages.md)."""
+    if len(languages) < 2:
+        return ""
+    others = ", ".join(languages[1:])
+    return (f"# Translations: each text also as <key>_<language> (name_{languages[1]} = \"...\") and each About\n"
+            f"# file also as about/<section>.<language>.md, for {others}. Until then the pages in {others}\n"
+            f"# show these texts with a notice. Delete this line when the translations are written.\n"
+            f"fallback = \"{languages[0]}\"\n")
+
+
+def files(name: str, today: dt.date, languages: list[str] | None = None) -> dict[str, str]:
     """The scaffold's files, by path relative to the project root."""
     first = add_months(today, 4)
     content, stats = f"content/{name}", f"stats/{name}"
     out = {
         f"{content}/statistic.toml": STATISTIC.format(
             schema=directive("statistic", f"{content}/statistic.toml"), name=name,
-            title=name.replace("-", " ").capitalize(), today=today.isoformat()),
+            title=name.replace("-", " ").capitalize(), today=today.isoformat(),
+            fallback=fallback(languages or ["en"])),
         f"{content}/releases.toml": RELEASES.format(
             schema=directive("releases", f"{content}/releases.toml"), name=name, period=first.year - 1,
             date=first.isoformat(), today=today.isoformat()),
@@ -202,8 +215,9 @@ def create(root: Path, name: str, today: dt.date | None = None) -> list[Path]:
         if folder.exists():
             raise BuildError(f"{folder}: already exists; a new statistic needs a new name")
     today = today or dt.datetime.now(OSLO).date()
+    languages = read_toml(root / "site.toml").get("languages", ["en"]) if (root / "site.toml").is_file() else ["en"]
     written = []
-    for rel, text in files(name, today).items():
+    for rel, text in files(name, today, languages).items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

@@ -22,7 +22,7 @@ def test_no_site_specific_sentence_in_the_catalogues():
 def test_the_identity_in_site_toml_is_on_every_page(project, tmp_path):
     edit(project / "site.toml", 'name = "Official statistics"', 'name = "Statistics Ruritania"')
     edit(project / "site.toml", 'tagline = "A statpress demonstration site"', 'tagline = "Figures you can trust"')
-    edit(project / "site.toml", "# publisher = ", "publisher = ")
+    edit(project / "site.toml", "# publisher = ", 'publisher_nb = "Statistisk sentralbyrå"\npublisher = ')
     edit(project / "site.toml", "# licence = ", "licence = ")
     edit(project / "site.toml", "# contact = ", "contact = ")
     text = (project / "site.toml").read_text(encoding="utf-8")

@@ -36,24 +36,3 @@ def test_plain_numbers_for_downloads():
 
 def test_dates():
     assert en.date(dt.date(2025, 3, 13)) == "13 March 2025"
-
-
-def test_a_second_language_needs_a_catalogue_not_template_changes(project, tmp_path):
-    """Norwegian number and date formats come from the catalogue alone."""
-    from conftest import build_site
-
-    en_text = (project / "locales" / "en.toml").read_text(encoding="utf-8")
-    nb_text = (en_text.replace('language = "en"', 'language = "nb"')
-               .replace('babel_locale = "en"', 'babel_locale = "nb"')
-               .replace('decimal_symbol = "."', 'decimal_symbol = ","')
-               .replace('date_format = "d MMMM y"', 'date_format = "d. MMMM y"')
-               .replace('updated = "Updated"', 'updated = "Oppdatert"'))
-    (project / "locales" / "nb.toml").write_text(nb_text, encoding="utf-8")
-    site_toml = project / "site.toml"
-    site_toml.write_text(site_toml.read_text(encoding="utf-8").replace('language = "en"', 'language = "nb"'),
-                         encoding="utf-8")
-    build_site(project, tmp_path / "site")
-    page = (tmp_path / "site" / "migration" / "index.html").read_text(encoding="utf-8")
-    assert '<html lang="nb">' in page
-    assert "<td>45,5</td>" in page and "<td>253\u00a0292</td>" in page
-    assert "Oppdatert:</dt> <dd>13. mars 2025" in page
