@@ -23,7 +23,10 @@ def fragments(site: Path) -> list[dict]:
 
 def test_the_index_holds_the_current_statistic_pages_only(demo_site):
     pages = fragments(demo_site)
-    assert sorted(p["url"] for p in pages) == ["/migration/index.html", "/naturalisations/index.html"]
+    # each language's pages, which Pagefind keeps in an index per language (by <html lang>)
+    assert sorted(p["url"] for p in pages) == ["/migration/index.html", "/naturalisations/index.html",
+                                               "/nb/migration/index.html", "/nb/naturalisations/index.html"]
+    assert next(p for p in pages if p["url"] == "/nb/migration/index.html")["meta"]["title"] == "Flytting"
     migration = next(p for p in pages if p["url"] == "/migration/index.html")
     assert "Ukraine" in migration["content"] and migration["meta"]["title"] == "Migration"
     # the page's content, not the header, footer or archive pages

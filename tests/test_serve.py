@@ -31,7 +31,7 @@ def test_html_gets_the_reload_script_and_the_version_endpoint_reports_errors(pro
         csv = urllib.request.urlopen(base + "/migration/tables/" + next(
             p.name for p in (preview.out / "migration" / "tables").iterdir())).read()
         assert b"__statpress" not in csv
-        edit(project / "site.toml", 'language = "en"', 'language = "en"\nlanguage = "nb"')
+        edit(project / "site.toml", 'languages = ["en", "nb"]', 'languages = ["en", "nb"]\nlanguages = ["nb"]')
         preview.build()
         state = json.loads(urllib.request.urlopen(base + "/__statpress/version").read())
         assert state["version"] == 2 and state["error"].startswith("error: ") and "site.toml" in state["error"]
