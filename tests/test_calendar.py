@@ -106,7 +106,10 @@ def site_text(folder):
 # every kind of download and the search index's page texts, by a pattern of their relative path
 # (the index's word lists are read too, but hold no whole figure: "66 077" is two words there)
 KINDS = {"page": r"^[a-z-]+/index\.html$", "csv": r"/tables/.*\.csv$", "xlsx": r"/tables/.*\.xlsx$",
-         "json-stat": r"/tables/.*\.json$", "px": r"/tables/.*\.px$", "search fragment": r"^pagefind/fragment/"}
+         "json-stat": r"/tables/.*\.json$", "px": r"/tables/.*\.px$", "search fragment": r"^pagefind/fragment/",
+         # and each of them in the second language: the leak check reads every file of both
+         "Norwegian page": r"^nb/[a-z-]+/index\.html$", "Norwegian csv": r"^nb/.*/tables/.*\.csv$",
+         "Norwegian xlsx": r"^nb/.*/tables/.*\.xlsx$", "Norwegian px": r"^nb/.*/tables/.*\.px$"}
 
 
 def contains(text, number):

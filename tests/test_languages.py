@@ -233,3 +233,20 @@ def test_a_third_language_is_files_only(project, tmp_path):
     assert "66\u00a0077" in page  # CLDR numbers for nn
     assert 'hreflang="nn"' in (tmp_path / "out" / "migration" / "index.html").read_text(encoding="utf-8")
     assert '<p class="lead" lang="nb">' in page
+
+
+def test_a_newly_frozen_release_is_archived_in_every_language(project, tmp_path):
+    from conftest import drop_snapshot
+
+    drop_snapshot(project)
+    build_site(project, tmp_path / "out")
+    snap = project / "archive" / "migration" / "migration-2024"
+    english = (snap / "index.html").read_text(encoding="utf-8")
+    norsk = (snap / "nb" / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in english and '<html lang="nb">' in norsk
+    assert '<a href="../../../../archive/migration/migration-2024/index.html" hreflang="en" lang="en">' in norsk
+    assert 'href="../assets/style.css"' in norsk and (snap / "nb" / "tables" / "by-county.csv").is_file()
+    # the Norwegian statistic page now links to the Norwegian snapshot
+    index = (tmp_path / "out" / "nb" / "archive" / "index.html").read_text(encoding="utf-8")
+    assert 'href="../../archive/migration/migration-2024/nb/index.html"' in index
+    assert 'href="../../archive/migration/migration-2023/index.html" hreflang="en"' in index
