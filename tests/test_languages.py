@@ -250,3 +250,17 @@ def test_a_newly_frozen_release_is_archived_in_every_language(project, tmp_path)
     index = (tmp_path / "out" / "nb" / "archive" / "index.html").read_text(encoding="utf-8")
     assert 'href="../../archive/migration/migration-2024/nb/index.html"' in index
     assert 'href="../../archive/migration/migration-2023/index.html" hreflang="en"' in index
+
+
+def test_charts_are_drawn_in_each_language(demo_site):
+    """Titles, labels and axis numbers of a chart in the page's language and number format."""
+    svg = lambda path: (demo_site / path).read_text(encoding="utf-8")  # noqa: E731
+    ticks = lambda text: re.findall(r"<text[^>]*>([^<]*)</text>", text)  # noqa: E731
+    norsk, english = svg("nb/migration/charts/net-by-county.svg"), svg("migration/charts/net-by-county.svg")
+    assert "Nettoinnflytting" in norsk and "Nettoinnflytting" not in english
+    assert "\u22122\u00a0000" in ticks(norsk) or "\u22122\u00a0500" in ticks(norsk)
+    nb_numbers = [t for t in ticks(norsk) if re.fullmatch(r"[\u2212\d\u00a0,]+", t) and len(t) > 4]
+    assert nb_numbers and all("," not in t or "." not in t for t in nb_numbers)
+    assert (re.sub(r"[^\d]", "", "".join(nb_numbers))
+            == re.sub(r"[^\d]", "", "".join(t for t in ticks(english) if re.fullmatch(r"[\u2212\d\u00a0.]+", t)
+                                            and len(t) > 4)))
