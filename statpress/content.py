@@ -130,6 +130,8 @@ class SiteConfig(Strict):
     # the languages the site is published in: the first at the site's root, each other one under
     # /<code>/ (docs/languages.md); each needs locales/<code>.toml
     languages: list[str] = Field(["en"], min_length=1)
+    # the site's root when base_url is one language's folder (pipeline.in_language); else base_url
+    root_url: str | None = Field(None, exclude=True)
     publisher: Text = Field(min_length=1)  # the source line of every download and citation
     license: str = Field(pattern=r"^https?://\S+$")  # a licence's URL, e.g. CC BY 4.0
     spatial_coverage: Text = Field(min_length=1)  # the place the statistics describe
@@ -151,6 +153,11 @@ class SiteConfig(Strict):
         if len(set(value)) != len(value):
             raise ValueError("a language is listed twice")
         return value
+
+    @property
+    def home_url(self) -> str:
+        """The address of the site's root, whatever the language."""
+        return self.root_url or self.base_url
 
     @property
     def language(self) -> str:

@@ -67,10 +67,12 @@ class Citation:
     url: str
 
 
-def page_url(site: SiteConfig, p, archived: bool = False) -> str:
-    """The absolute address of a statistic page: the current one, or a release's snapshot."""
+def page_url(site: SiteConfig, p, archived: bool = False, default: bool = False) -> str:
+    """The absolute address of a statistic page: the current one, or a release's snapshot; in
+    `site`'s language, or with `default` in the site's default language."""
     short = p.statistic.meta.short_name
-    return f"{site.base_url}archive/{short}/{p.release.id}/" if archived else f"{site.base_url}{short}/"
+    base = site.home_url if default else site.base_url
+    return f"{base}archive/{short}/{p.release.id}/" if archived else f"{base}{short}/"
 
 
 def citation(site: SiteConfig, p, locale: Locale, url: str) -> Citation:
@@ -135,22 +137,56 @@ def dataset_jsonld(site: SiteConfig, p, files: dict[str, bytes], url: str, local
     return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True)
 
 
-def catalog(site: SiteConfig, entries: list[tuple], locale: Locale) -> bytes:
-    """The site's DCAT-AP catalogue as JSON-LD: one dcat:Dataset per published statistic, one
-    dcat:Distribution per table download. `entries` are (published, its files) pairs."""
+def catalog(languages: list[tuple[SiteConfig, list[tuple], Locale]]) -> bytes:
+    """The site's DCAT-AP catalogue as JSON-LD: one dcat:Dataset per published statistic, its
+    title and description in every language, one dcat:Distribution per table download in each
+    language. `languages` are (the site in a language, (published, its files) pairs, its locale),
+    the default language first: its addresses name the datasets."""
+    docs = [catalog_in(site, entries, locale) for site, entries, locale in languages]
+    return (json.dumps(merge_languages(docs), ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+MULTILINGUAL = ("dct:title", "dct:description", "dcat:keyword", "dct:accrualPeriodicity")
+
+
+def merge_languages(docs: list[dict]) -> dict:
+    """One catalogue from one per language: the nodes of the first, with each other language's
+    texts beside its own and its distributions and landing pages added."""
+    first, *others = docs
+    nodes = [n for n in first["@graph"]]
+    for doc in others:
+        for node, other in zip(nodes, doc["@graph"]):
+            for key in MULTILINGUAL:
+                if key in node:
+                    node[key] = as_list(node[key]) + as_list(other[key])
+            if "dcat:distribution" in node:
+                node["dcat:distribution"] = node["dcat:distribution"] + other["dcat:distribution"]
+                node["dcat:landingPage"] = as_list(node["dcat:landingPage"]) + as_list(other["dcat:landingPage"])
+            if "dct:language" in node:
+                node["dct:language"] = as_list(node["dct:language"]) + as_list(other["dct:language"])
+    return {"@context": first["@context"], "@graph": nodes}
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def catalog_in(site: SiteConfig, entries: list[tuple], locale: Locale) -> dict:
+    """The catalogue in one language (see catalog)."""
     datasets = []
+    home = site.home_url
     for p, files in entries:
         if p.release is None:
             continue
         meta, r = p.statistic.meta, p.release
         url = page_url(site, p)
         datasets.append({
-            "@id": f"{url}#dataset",
+            "@id": f"{page_url(site, p, default=True)}#dataset",
             "@type": "dcat:Dataset",
             "dct:identifier": meta.short_name,
             "dct:title": {"@value": meta.name, "@language": site.language},
             "dct:description": {"@value": meta.summary, "@language": site.language},
-            "dct:publisher": {"@id": f"{site.base_url}#publisher"},
+            "dct:publisher": {"@id": f"{home}#publisher"},
             "dct:issued": {"@value": iso_utc(r.time_of_publication), "@type": "xsd:dateTime"},
             "dct:modified": {"@value": iso_utc(r.time_of_publication), "@type": "xsd:dateTime"},
             "dct:temporal": {"@type": "dct:PeriodOfTime", "rdfs:label": temporal_coverage(p)},
@@ -171,6 +207,7 @@ def catalog(site: SiteConfig, entries: list[tuple], locale: Locale) -> bytes:
                 "dct:format": {"@id": EU_FILE_TYPE + d["eu"]} if d["eu"] else d["format"],
                 "dcat:byteSize": {"@value": str(d["size"]), "@type": "xsd:nonNegativeInteger"},
                 "dct:license": {"@id": site.license},
+                "dct:language": site.language,
             } for d in distributions(site, p, files, url, locale)],
         })
     doc = {
@@ -183,19 +220,19 @@ def catalog(site: SiteConfig, entries: list[tuple], locale: Locale) -> bytes:
             "xsd": "http://www.w3.org/2001/XMLSchema#",
         },
         "@graph": [
-            {"@id": f"{site.base_url}#publisher", "@type": "foaf:Agent", "foaf:name": site.publisher},
+            {"@id": f"{home}#publisher", "@type": "foaf:Agent", "foaf:name": site.publisher},
             {
-                "@id": f"{site.base_url}catalog.jsonld",
+                "@id": f"{home}catalog.jsonld",
                 "@type": "dcat:Catalog",
                 "dct:title": {"@value": locale.t("site_name"), "@language": site.language},
                 "dct:description": {"@value": locale.t("index_intro"), "@language": site.language},
-                "dct:publisher": {"@id": f"{site.base_url}#publisher"},
+                "dct:publisher": {"@id": f"{home}#publisher"},
                 "dct:license": {"@id": site.license},
                 "dct:language": site.language,
-                "foaf:homepage": {"@id": site.base_url},
+                "foaf:homepage": {"@id": home},
                 "dcat:dataset": [{"@id": d["@id"]} for d in datasets],
             },
             *datasets,
         ],
     }
-    return (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    return doc

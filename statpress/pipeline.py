@@ -114,8 +114,8 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
                                            options.now, options.preview)
                     for lang in site.languages]
         files = {name: content for r in rendered for name, content in r.files.items()}
-        files.update(render.site_files(root, in_language(site, site.language, site), locales[site.language],
-                                       rendered, options.preview))
+        files.update(render.site_files(root, [in_language(site, lang, site) for lang in site.languages],
+                                       [locales[lang] for lang in site.languages], rendered, options.preview))
         if any(p.chart_specs for p in published):
             files["assets/vega.js"] = charts.javascript_bundle(stage.cache)
     new_snapshots = []  # releases this build publishes for the first time
@@ -186,7 +186,8 @@ def in_language(value, lang: str, site: content.SiteConfig, fallback: str | None
     if isinstance(value, content.SiteConfig):
         prefix = render.language_prefix(lang, site.languages)
         return localised_value.model_copy(update={
-            "base_url": site.base_url + prefix, "languages": [lang] + [x for x in site.languages if x != lang]})
+            "base_url": site.base_url + prefix, "root_url": site.base_url,
+            "languages": [lang] + [x for x in site.languages if x != lang]})
     return localised_value
 
 

@@ -291,14 +291,17 @@ def render_language(r: Renderer, site: SiteConfig, published: list[Published], n
     return Rendered({r.path(name): content for name, content in files.items()}, sitemap, catalogued)
 
 
-def site_files(root: Path, site: SiteConfig, locale: Locale, rendered: list[Rendered],
+def site_files(root: Path, sites: list[SiteConfig], locales: list[Locale], rendered: list[Rendered],
                preview: bool) -> dict[str, bytes]:
     """What the site has once, whatever the language: the sitemap of every language's pages, the
-    data catalogue (in the default language), robots.txt and the assets."""
+    data catalogue (each dataset in every language), robots.txt and the assets. `sites`,
+    `locales` and `rendered` are per language, the default first."""
     files: dict[str, bytes] = {}
+    site = sites[0]
     if not preview:
         files["sitemap.xml"] = feeds.sitemap([u for r in rendered for u in r.sitemap])
-        files["catalog.jsonld"] = metadata.catalog(site, rendered[0].catalogued, locale)
+        files["catalog.jsonld"] = metadata.catalog([(s, r.catalogued, loc)
+                                                    for s, r, loc in zip(sites, rendered, locales)])
         files["robots.txt"] = f"User-agent: *\nAllow: /\nSitemap: {site.base_url}sitemap.xml\n".encode()
     else:
         files["robots.txt"] = b"User-agent: *\nDisallow: /\n"

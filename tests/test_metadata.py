@@ -77,11 +77,16 @@ def test_dcat_catalogue_parses_and_lists_each_statistic_with_its_distributions(d
         short = str(d).removeprefix(BASE).split("/")[0]
         dists = set(g.objects(d, DCAT.distribution))
         links = page(demo_site, short).xpath('//ul[@class="downloads"]//a/@href')
-        assert {str(x) for x in dists} == {f"{BASE}{short}/{h}" for h in links}
+        norsk = page(demo_site, f"nb/{short}").xpath('//ul[@class="downloads"]//a/@href')
+        # every download of the page in each language, each marked with its language
+        assert {str(x) for x in dists} == ({f"{BASE}{short}/{h}" for h in links}
+                                           | {f"{BASE}nb/{short}/{h}" for h in norsk})
         for dist in dists:
             assert (dist, RDF.type, DCAT.Distribution) in g
             assert g.value(dist, DCAT.downloadURL) is not None and g.value(dist, DCTERMS.license) is not None
-        assert g.value(d, DCTERMS.title) is not None and g.value(d, DCTERMS.publisher) is not None
+            assert str(g.value(dist, DCTERMS.language)) == ("nb" if "/nb/" in str(dist) else "en")
+        assert {t.language for t in g.objects(d, DCTERMS.title)} == {"en", "nb"}
+        assert g.value(d, DCTERMS.publisher) is not None
 
 
 @pytest.mark.parametrize("old, new, message", [
