@@ -107,6 +107,7 @@ def write_statistic(root: Path, i: int) -> None:
         regional_level = "The nation, counties"
         frequency = "Annual"
         about_updated = 2024-01-15
+        fallback = "en"  # untranslated: the bokmål pages show these texts, as a new statistic's do
 
         [[contacts]]
         name = "Benchmark Contact"
