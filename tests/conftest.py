@@ -101,3 +101,14 @@ def run(project: Path, *args: str) -> subprocess.CompletedProcess:
     """`build.py ARGS` in a runnable project copy, output captured (stdout is not a terminal)."""
     return subprocess.run([sys.executable, str(project / "build.py"), *args], capture_output=True, text=True,
                           cwd=project)
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One local Spark (local[2]) for every test that needs it: starting one costs seconds. The
+    Spark engine's `getOrCreate` finds it, so every catalogue in the test run shares it."""
+    from statpress.spark import session_from_environment
+
+    session = session_from_environment({"STATPRESS_SPARK_MASTER": "local[2]"})
+    yield session
+    session.stop()
