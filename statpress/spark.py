@@ -18,6 +18,7 @@ pyspark is imported on first use, so a site that never names Spark never needs i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import warnings
@@ -32,6 +33,16 @@ from .errors import BuildError
 MASTER, REMOTE, CONF = "STATPRESS_SPARK_MASTER", "STATPRESS_SPARK_REMOTE", "STATPRESS_SPARK_CONF"
 INTEGER_TYPES = ("long", "integer", "short", "byte")  # DataType.typeName() of whole numbers
 NOT_FOUND = ("PATH_NOT_FOUND", "TABLE_OR_VIEW_NOT_FOUND", "UNRESOLVED_ROUTINE")
+
+
+@contextlib.contextmanager
+def quiet():
+    """pyspark warns that pandas 3 is newer than it was tested with; tests/test_spark.py checks
+    every aggregate and table against DuckDB's, cell for cell, so the warning tells nothing."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+        warnings.filterwarnings("ignore", "The copy keyword is deprecated", module="pyspark")
+        yield
 
 
 def session_from_environment(environ: Mapping[str, str] = os.environ):
@@ -55,7 +66,8 @@ def session_from_environment(environ: Mapping[str, str] = os.environ):
     for pair in environ.get(CONF, "").split():
         key, _, value = pair.partition("=")
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    with quiet():
+        session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
 
@@ -85,11 +97,7 @@ class SparkEngine:
     def guarded(self, source: Source, action: Callable[[], object]):
         """`action()`, with Spark's failures turned into messages naming the dataset and the setting."""
         try:
-            with warnings.catch_warnings():
-                # pyspark warns that pandas 3 is newer than it was tested with; tests/test_spark.py
-                # checks every aggregate and table against DuckDB's, cell for cell
-                warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
-                warnings.filterwarnings("ignore", "The copy keyword is deprecated", module="pyspark")
+            with quiet():
                 return action()
         except BuildError:
             raise

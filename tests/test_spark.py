@@ -198,3 +198,23 @@ def test_a_cluster_path_needs_the_spark_engine(project):
         data.load_catalog(project).source("population")
     assert "datasets.population.file: 'hdfs://registers/population' is on a cluster, which only the Spark " \
            "engine reads: set engine = \"spark\"" in str(err.value)
+
+
+def test_aggregated_ahead_published_from_the_cache(broken, demo_site, monkeypatch):
+    """`build.py check --now <08:00>` ahead computes on the cluster; the 08:00 build reads the
+    cache and asks the cluster for no aggregate (here it would fail if it did)."""
+    from statpress.spark import SparkEngine
+
+    project, site = broken
+    spark_population(project, 'file = "data/population.csv"')
+    pipeline.build(pipeline.BuildOptions(project, tmp_site := project / "unused", DEMO_NOW, allow_withdraw=True),
+                   write=False)
+    assert not tmp_site.exists()
+
+    def unreachable(self, *args):
+        raise AssertionError("the 08:00 build queried the cluster")
+
+    monkeypatch.setattr(SparkEngine, "aggregate", unreachable)
+    monkeypatch.setattr(SparkEngine, "violation", unreachable)
+    pipeline.build(pipeline.BuildOptions(project, site, DEMO_NOW, allow_withdraw=True))
+    assert digest(site) == digest(demo_site)
