@@ -23,6 +23,7 @@ import hashlib
 import os
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Mapping
 
 import pandas as pd
@@ -32,6 +33,7 @@ from .errors import BuildError
 
 MASTER, REMOTE, CONF = "STATPRESS_SPARK_MASTER", "STATPRESS_SPARK_REMOTE", "STATPRESS_SPARK_CONF"
 INTEGER_TYPES = ("long", "integer", "short", "byte")  # DataType.typeName() of whole numbers
+LOG_SETTINGS = Path(__file__).resolve().parent / "log4j2-spark.properties"
 NOT_FOUND = ("PATH_NOT_FOUND", "TABLE_OR_VIEW_NOT_FOUND", "UNRESOLVED_ROUTINE")
 
 
@@ -57,6 +59,8 @@ def session_from_environment(environ: Mapping[str, str] = os.environ):
         return builder.remote(remote).getOrCreate()
     master = environ.get(MASTER, "local[2]")
     builder = builder.master(master).config("spark.ui.enabled", "false")
+    # Spark's own log: errors only (a started driver JVM takes no new log settings)
+    builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_SETTINGS.as_uri()}")
     if master.startswith("local"):
         # a few shuffle partitions: the aggregates are small, and 200 tasks of nothing cost seconds
         builder = builder.config("spark.sql.shuffle.partitions", "4")
@@ -179,7 +183,14 @@ class SparkEngine:
     def aggregate(self, source: Source, keys: list[str | Derived], sums: list[str], frequency: str | None) -> pd.DataFrame:
         from pyspark.sql import functions as F
 
-        df = self.frame(source)
+        # first the dataset's own columns that the keys come from are grouped, so that deriving
+        # the keys (a join per classification attribute) touches one row per crossing rather than
+        # one per record; then the derived keys are grouped. Both steps run on the cluster.
+        raw = list(dict.fromkeys(k if isinstance(k, str) else k.column for k in keys))
+        units = F.sum(typed(source, frequency)) if frequency else F.count(F.lit(1))
+        measures = ["_n"] + ["_sum_" + v for v in sums]
+        df = self.frame(source).groupBy(*[typed(source, c).alias(c) for c in raw]).agg(
+            units.cast("long").alias("_n"), *[F.sum(typed(source, v)).cast("long").alias("_sum_" + v) for v in sums])
         names = [k if isinstance(k, str) else k.name for k in keys]
         selected = []
         for i, (key, name) in enumerate(zip(keys, names)):
@@ -191,12 +202,10 @@ class SparkEngine:
                 selected.append(F.col(f"_value{i}").alias(name))
             else:
                 selected.append(key_column(source, key).alias(name))
-        values = [typed(source, c).alias(c) for c in dict.fromkeys(c for c in [frequency, *sums] if c)]
-        units = F.sum(F.col(frequency)).cast("long") if frequency else F.count(F.lit(1))
-        measures = [units.alias("_n")] + [F.sum(F.col(v)).cast("long").alias("_sum_" + v) for v in sums]
-        grouped = df.select(*selected, *values).groupBy(*names).agg(*measures)
+        grouped = df.select(*selected, *measures).groupBy(*names).agg(
+            *[F.sum(m).cast("long").alias(m) for m in measures])
         frame = self.guarded(source, lambda: arrow_frame(grouped))
-        for c in frame.columns[len(names):]:
+        for c in measures:
             frame[c] = frame[c].fillna(0).astype("int64")
         return frame
 
