@@ -183,25 +183,32 @@ class SparkEngine:
     def aggregate(self, source: Source, keys: list[str | Derived], sums: list[str], frequency: str | None) -> pd.DataFrame:
         from pyspark.sql import functions as F
 
-        # first the dataset's own columns that the keys come from are grouped, so that deriving
-        # the keys (a join per classification attribute) touches one row per crossing rather than
-        # one per record; then the derived keys are grouped. Both steps run on the cluster.
-        raw = list(dict.fromkeys(k if isinstance(k, str) else k.column for k in keys))
+        # First the records are grouped by the keys, but with a mapped key's own column in its
+        # place: the joins with classifications then touch one row per crossing rather than one
+        # per record. Then the mapped keys are joined and everything grouped again. Both steps
+        # run on the cluster.
+        first = {}
+        for key in keys:
+            if isinstance(key, Derived) and key.mapping:
+                first[key.column] = typed(source, key.column).alias(key.column)
+            else:
+                name = key if isinstance(key, str) else key.name
+                first[name] = key_column(source, key).alias(name)
         units = F.sum(typed(source, frequency)) if frequency else F.count(F.lit(1))
         measures = ["_n"] + ["_sum_" + v for v in sums]
-        df = self.frame(source).groupBy(*[typed(source, c).alias(c) for c in raw]).agg(
+        df = self.frame(source).groupBy(*first.values()).agg(
             units.cast("long").alias("_n"), *[F.sum(typed(source, v)).cast("long").alias("_sum_" + v) for v in sums])
-        names = [k if isinstance(k, str) else k.name for k in keys]
-        selected = []
-        for i, (key, name) in enumerate(zip(keys, names)):
+        names, selected = [], []
+        for i, key in enumerate(keys):
             if isinstance(key, Derived) and key.mapping:
                 # a broadcast hash join with the (small) classification; a code not in it gives
                 # null, as DuckDB's left join does
                 table = self.spark(source).createDataFrame(list(key.mapping), f"_code{i} string, _value{i} string")
                 df = df.join(F.broadcast(table), F.col(key.column) == F.col(f"_code{i}"), "left")
-                selected.append(F.col(f"_value{i}").alias(name))
+                selected.append(F.col(f"_value{i}").alias(key.name))
             else:
-                selected.append(key_column(source, key).alias(name))
+                selected.append(F.col(key if isinstance(key, str) else key.name))
+            names.append(key if isinstance(key, str) else key.name)
         grouped = df.select(*selected, *measures).groupBy(*names).agg(
             *[F.sum(m).cast("long").alias(m) for m in measures])
         frame = self.guarded(source, lambda: arrow_frame(grouped))
