@@ -269,6 +269,10 @@ income = { type = "integer" }
                              f"TO '{tmp_path / 'd.parquet'}' (FORMAT parquet)")
     keys = ["kind", "band"]
     duck = data.load_catalog(tmp_path).aggregate("d", keys, ["income"])
-    spark = data.load_catalog(tmp_path, default="spark").aggregate("d", keys, ["income"])
+    catalog = data.load_catalog(tmp_path, default="spark")
+    spark = catalog.aggregate("d", keys, ["income"])
     pd.testing.assert_frame_equal(duck, spark, check_exact=True)
+    # what leaves the cluster: one row per crossing (town/young, town/old, none/old), not 250 records
+    handed = catalog.engine("d").aggregate(catalog.source("d"), [catalog.key("d", k) for k in keys], ["income"], "n")
+    assert len(handed) == 3 and list(handed.columns) == ["kind", "band", "_n", "_sum_income"]
     assert duck["_n"].sum() == 18 * 50 and duck["_sum_income"].sum() == 92 * 50
