@@ -307,6 +307,9 @@ def explain(source: Source, exc: Exception) -> str:
         setting = "table" if source.table else "file"
         return (f"{where}: no such {what} on the cluster ({condition or first}); check "
                 f"datasets.{source.name}.{setting}, and that {MASTER} or {REMOTE} points at the right cluster")
+    if condition == "JAVA_GATEWAY_EXITED":  # local or client mode starts a JVM on this machine
+        return (f"{where}: could not start Spark's JVM ({first}); Spark needs Java 17 or newer here "
+                f"(java on PATH, or JAVA_HOME), or set {REMOTE} to use a cluster's Spark Connect server")
     if lost_connection(exc):
         return (f"{where}: lost the connection to Spark ({type(exc).__name__}: {first}); check {REMOTE} or "
                 f"{MASTER} (now {os.environ.get(REMOTE) or os.environ.get(MASTER, 'local[2]')}) and the "

@@ -276,3 +276,21 @@ income = { type = "integer" }
     handed = catalog.engine("d").aggregate(catalog.source("d"), [catalog.key("d", k) for k in keys], ["income"], "n")
     assert len(handed) == 3 and list(handed.columns) == ["kind", "band", "_n", "_sum_income"]
     assert duck["_n"].sum() == 18 * 50 and duck["_sum_income"].sum() == 92 * 50
+
+
+def test_no_java_for_spark_is_named(project, tmp_path):
+    """In a fresh process (the shared session would hide it): Spark's JVM cannot start."""
+    import os
+    import subprocess
+
+    from tests.conftest import runnable
+
+    spark_population(project, 'file = "data/population.csv"')
+    runnable(project)
+    env = {**os.environ, "JAVA_HOME": str(tmp_path / "no-java"), "STATPRESS_SPARK_MASTER": "local[1]"}
+    result = subprocess.run([sys.executable, str(project / "build.py"), "check", "--now", "2026-11-23T12:00:00+01:00"],
+                            capture_output=True, text=True, cwd=project, env=env)
+    assert result.returncode == 1
+    assert "datasets.population.file: dataset 'population'" in result.stderr + result.stdout
+    assert "could not start Spark's JVM" in result.stderr + result.stdout
+    assert "Java 17 or newer" in result.stderr + result.stdout
