@@ -294,3 +294,12 @@ def test_no_java_for_spark_is_named(project, tmp_path):
     assert "datasets.population.file: dataset 'population'" in result.stderr + result.stdout
     assert "could not start Spark's JVM" in result.stderr + result.stdout
     assert "Java 17 or newer" in result.stderr + result.stdout
+
+
+def test_data_on_a_cluster_is_never_up_to_date(project):
+    """Nothing on the build machine can tell that a cluster's data did not change: always build."""
+    from statpress import uptodate
+
+    spark_population(project, 'file = "gs://registers/population/"')
+    fresh, fingerprint = uptodate.check(project, project / "site", DEMO_NOW, uptodate.options(False, False))
+    assert (fresh, fingerprint) == (False, None)
