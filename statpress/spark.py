@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,8 @@ def session_from_environment(environ: Mapping[str, str] = os.environ):
     if master.startswith("local"):
         # a few shuffle partitions: the aggregates are small, and 200 tasks of nothing cost seconds
         builder = builder.config("spark.sql.shuffle.partitions", "4")
+        # local Spark makes a spark-warehouse/ folder in the working directory: not in a project
+        builder = builder.config("spark.sql.warehouse.dir", str(Path(tempfile.gettempdir()) / "statpress-spark-warehouse"))
     # no progress bars in the build's output
     builder = builder.config("spark.ui.showConsoleProgress", "false")
     builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")

@@ -303,3 +303,26 @@ def test_data_on_a_cluster_is_never_up_to_date(project):
     spark_population(project, 'file = "gs://registers/population/"')
     fresh, fingerprint = uptodate.check(project, project / "site", DEMO_NOW, uptodate.options(False, False))
     assert (fresh, fingerprint) == (False, None)
+
+
+def test_a_table_of_the_spark_catalogue(broken, demo_site, spark_session, monkeypatch):
+    """A dataset named by `table`: the same site, and the table cache keyed by its files, so a
+    second build computes nothing on the cluster."""
+    from statpress.spark import SparkEngine
+
+    project, site = broken
+    population = pd.read_csv(ROOT / "data" / "population.csv")
+    rows = [(int(y), int(n)) for y, n in zip(population["year"], population["mean_population"])]
+    spark_session.createDataFrame(rows, "year long, mean_population long").write.mode("overwrite") \
+        .saveAsTable("population_register")
+    spark_population(project, 'table = "population_register"')
+    pipeline.build(pipeline.BuildOptions(project, site, DEMO_NOW, allow_withdraw=True))
+    assert digest(site) == digest(demo_site)
+    assert data.load_catalog(project).fingerprint("population").startswith("spark:")
+
+    def unreachable(self, *args):
+        raise AssertionError("computed again although the table did not change")
+
+    monkeypatch.setattr(SparkEngine, "aggregate", unreachable)
+    pipeline.build(pipeline.BuildOptions(project, site, DEMO_NOW, allow_withdraw=True))
+    assert digest(site) == digest(demo_site)
