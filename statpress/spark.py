@@ -60,9 +60,9 @@ def session_from_environment(environ: Mapping[str, str] = os.environ):
         return builder.remote(remote).getOrCreate()
     master = environ.get(MASTER, "local[2]")
     builder = builder.master(master).config("spark.ui.enabled", "false")
-    # Spark's own log: errors only (a started driver JVM takes no new log settings)
-    builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_SETTINGS.as_uri()}")
     if master.startswith("local"):
+        # Spark's own log: errors only (on a cluster, its own driver options are left alone)
+        builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_SETTINGS.as_uri()}")
         # a few shuffle partitions: the aggregates are small, and 200 tasks of nothing cost seconds
         builder = builder.config("spark.sql.shuffle.partitions", "4")
         # local Spark makes a spark-warehouse/ folder in the working directory: not in a project
@@ -192,7 +192,7 @@ class SparkEngine:
         # run on the cluster.
         first = {}
         for key in keys:
-            if isinstance(key, Derived) and key.mapping:
+            if isinstance(key, Derived) and not key.bands:  # a mapping, even an empty one
                 first[key.column] = typed(source, key.column).alias(key.column)
             else:
                 name = key if isinstance(key, str) else key.name
@@ -203,7 +203,7 @@ class SparkEngine:
             units.cast("long").alias("_n"), *[F.sum(typed(source, v)).cast("long").alias("_sum_" + v) for v in sums])
         names, selected = [], []
         for i, key in enumerate(keys):
-            if isinstance(key, Derived) and key.mapping:
+            if isinstance(key, Derived) and not key.bands:  # a mapping, even an empty one
                 # a broadcast hash join with the (small) classification; a code not in it gives
                 # null, as DuckDB's left join does
                 table = self.spark(source).createDataFrame(list(key.mapping), f"_code{i} string, _value{i} string")
