@@ -43,12 +43,13 @@ def main() -> int:
     print("rounding benchmark (bench/bench_rounding.py):")
     sys.stdout.flush()
     status = subprocess.run([sys.executable, "bench/bench_rounding.py"], cwd=ROOT).returncode
-    for script, what in (("bench/bench_scale.py", "a register of 10^8 rows, out of core"),
-                         ("bench/bench_corpus.py", "a corpus of 300 statistics")):
+    for args, what in ((["bench/bench_scale.py"], "a register of 10^8 rows, out of core"),
+                       (["bench/bench_scale.py", "--engine", "spark"], "the same register on Spark, local[2]"),
+                       (["bench/bench_corpus.py"], "a corpus of 300 statistics")):
         print()
-        print(f"{what} ({script}):")
+        print(f"{what} ({' '.join(args)}):")
         sys.stdout.flush()
-        status |= subprocess.run([sys.executable, script], cwd=ROOT).returncode
+        status |= subprocess.run([sys.executable, *args], cwd=ROOT).returncode
     for base in (3, 5):
         print()
         print(f"the benchmark table published by the build, base {base} (bench/bench_statistic.py):")

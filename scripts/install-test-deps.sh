@@ -3,7 +3,8 @@
 # packages in requirements.txt:
 #   - Debian's chromium at /usr/bin/chromium (Playwright launches it through
 #     executable_path; never run `playwright install`, its download is not reachable),
-#   - a Java runtime for the Nu Html Checker (vnu.jar),
+#   - a Java runtime for the Nu Html Checker (vnu.jar) and for Spark in local mode
+#     (tests/test_spark.py; Spark 4 needs Java 17 or newer: Debian 12's default),
 #   - a font so that screenshots have glyphs,
 #   - node_modules/ from package-lock.json (axe-core, vnu-jar), via `npm ci`.
 # Idempotent and fast (well under a second) when everything is already present.

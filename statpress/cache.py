@@ -22,7 +22,7 @@ from pathlib import Path
 from . import __version__, atomic
 
 ENGINE_MODULES = ("tables.py", "measures.py", "expressions.py", "model.py", "data.py", "engines.py",
-                  "confidentiality.py", "rounding.py", "cache.py")
+                  "spark.py", "confidentiality.py", "rounding.py", "cache.py")
 CHUNK = 1 << 20
 
 

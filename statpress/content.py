@@ -136,6 +136,9 @@ class SiteConfig(Strict):
     license: str = Field(pattern=r"^https?://\S+$")  # a licence's URL, e.g. CC BY 4.0
     spatial_coverage: Text = Field(min_length=1)  # the place the statistics describe
     identity: Identity  # how the site presents itself: name, tagline, footer
+    # what reads a dataset that names no engine: DuckDB here, or Spark on a cluster
+    # (docs/scaling.md; where Spark runs comes from the environment, never from this file)
+    engine: Literal["duckdb", "spark"] = "duckdb"
 
     @field_validator("publisher", "spatial_coverage")
     @classmethod

@@ -18,7 +18,7 @@ from typing import Literal
 
 import pandas as pd
 from babel import Locale as BabelLocale
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import progress
 from .content import parse, read_toml
@@ -46,13 +46,29 @@ class ColumnSpec(Strict):
     bands: dict[str, str] = {}  # for integers: new column → banded classification (from, to)
 
 
+EngineName = Literal["duckdb", "spark"]
+
+
 class DatasetSpec(Strict):
-    file: str
+    # where the rows are: a file or folder (a path here, or hdfs://, gs://, s3a:// on a cluster),
+    # or a table of the Spark catalogue; exactly one of the two
+    file: str | None = None
+    table: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
+    # the engine that reads it; default: `engine` in site.toml, else DuckDB
+    engine: EngineName | None = None
     description: str
     columns: dict[str, ColumnSpec]
     generated_by: str | None = None
     # a frequency table: this integer column holds how many units each row stands for
     frequency: str | None = None
+
+    @model_validator(mode="after")
+    def _a_file_or_a_table(self):
+        if (self.file is None) == (self.table is None):
+            raise ValueError("give either file (a Parquet or CSV path) or table (a table of the Spark catalogue)")
+        if self.table is not None and self.engine == "duckdb":
+            raise ValueError("a table of the Spark catalogue is read by engine = \"spark\"")
+        return self
 
     @model_validator(mode="after")
     def _frequency_is_an_integer_column(self):
@@ -99,21 +115,49 @@ class Catalog:
     path: Path
     spec: CatalogFile
     classifications: dict[str, Classification]
-    engine: Engine
+    engines: "Engines"
     stamps: Path | None = None  # a folder noting datasets already checked, by fingerprint (cache.py)
     _paths: dict[str, Path] = field(default_factory=dict)
     _checked: set[str] = field(default_factory=set)
+
+    def engine_name(self, name: str) -> str:
+        return self.spec.datasets[name].engine or self.engines.default
+
+    def engine(self, name: str) -> Engine:
+        """The engine that reads dataset `name`, made when a dataset first needs it."""
+        return self.engines.get(self.engine_name(name))
 
     def source(self, name: str) -> Source:
         if name not in self.spec.datasets:
             raise BuildError(f"{self.path}: unknown dataset {name!r}")
         spec = self.spec.datasets[name]
+        columns = {col: c.type for col, c in spec.columns.items()}
+        setting = f"{self.path}: datasets.{name}.{'table' if spec.table else 'file'}"
+        remote = spec.table or (spec.file and "://" in spec.file and name not in self._paths)
+        if remote and self.engine_name(name) != "spark":
+            raise BuildError(f"{setting}: {spec.table or spec.file!r} is on a cluster, which only the Spark engine "
+                             f"reads: set engine = \"spark\" in datasets.{name} (or in site.toml)")
+        if spec.table:
+            return Source(name, None, columns, table=spec.table, setting=setting)
+        if remote:  # a path on the cluster: only Spark sees it, and it says when it is missing
+            return Source(name, None, columns, uri=spec.file, setting=setting)
         path = self._paths.get(name, self.root / spec.file)
         if not path.exists():
             hint = f" (generate it with: python {spec.generated_by})" if spec.generated_by else (
                 f" (put the data there, or change datasets.{name}.file in {self.path})")
             raise BuildError(f"{path}: data file not found{hint}")
-        return Source(name, path, {col: c.type for col, c in spec.columns.items()})
+        return Source(name, path, columns, setting=setting)
+
+    def fingerprint(self, name: str) -> str | None:
+        """What the table cache keys a dataset's data by: the engine and the file's fingerprint;
+        for data on a cluster, what the engine can tell of it (None: it cannot, compute again)."""
+        from . import cache
+
+        source = self.source(name)
+        if not source.remote:
+            return f"{self.engine_name(name)}:{cache.file_fingerprint(source.path)}"
+        found = self.engine(name).fingerprint(source)
+        return f"{self.engine_name(name)}:{found}" if found else None
 
     def use(self, name: str, path: Path) -> None:
         """Read dataset `name` from another file (the demo generator checks its own output)."""
@@ -126,32 +170,35 @@ class Catalog:
             return
         source = self.source(name)
         expected = dict(rules(self.spec.datasets[name], self))
-        stamp = self.stamp(source, list(expected))
+        stamp = self.stamp(name, list(expected))
         if stamp is not None and stamp.exists():  # this very file passed these very rules before
             self._checked.add(name)
             return
         with progress.stage("data"):
-            found = self.engine.violation(source, list(expected))
+            found = self.engine(name).violation(source, list(expected))
         if found and found[0].kind == "records":
-            raise BuildError(f"{source.path}: no records, only a header; expected at least one row of data")
+            raise BuildError(f"{source.location}: no records, only a header; expected at least one row of data")
         if found:
             rule, rows = found
             where = "line" if source.format == "csv" else "row"
             shown = ", ".join(f"{value!r} on {where} {line}" for line, value in rows[:3])
             more = " (and more rows)" if len(rows) > 3 else ""
-            raise BuildError(f"{source.path}, column '{rule.column}': expected {expected[rule]}, got {shown}{more}")
+            raise BuildError(f"{source.location}, column '{rule.column}': expected {expected[rule]}, got {shown}{more}")
         self._checked.add(name)
         if stamp is not None:
             stamp.parent.mkdir(parents=True, exist_ok=True)
             stamp.touch()
 
-    def stamp(self, source: Source, checked: list[Rule]) -> Path | None:
+    def stamp(self, name: str, checked: list[Rule]) -> Path | None:
         """Where a passed check of this file against these rules is noted; None without stamps."""
         if self.stamps is None:
             return None
         from . import cache
 
-        parts = [cache.engine_fingerprint(), cache.file_fingerprint(source.path)]
+        data = self.fingerprint(name)
+        if data is None:
+            return None
+        parts = [cache.engine_fingerprint(), data]
         parts += [f"{r.column}:{r.kind}:{sorted(r.value) if isinstance(r.value, frozenset) else r.value}"
                   for r in checked]
         return self.stamps / (hashlib.sha256("\n".join(parts).encode()).hexdigest() + ".ok")
@@ -169,7 +216,7 @@ class Catalog:
         later = [k for k in keys if k not in spec.columns and not self.band_of(name, k)
                  and self.raw_column(name, k) in keys]
         with progress.stage("data"):
-            frame = self.engine.aggregate(self.source(name), [self.key(name, k) for k in keys if k not in later],
+            frame = self.engine(name).aggregate(self.source(name), [self.key(name, k) for k in keys if k not in later],
                                           sums, spec.frequency)
         for k in later:
             raw = self.raw_column(name, k)
@@ -289,7 +336,37 @@ class Catalog:
         return attrs
 
 
-def load_catalog(root: Path, engine: Engine | None = None, stamps: Path | None = None) -> Catalog:
+@dataclass
+class Engines:
+    """The engines datasets name (`engine =`), each made when a dataset first needs it, so a site
+    that reads everything with DuckDB never loads Spark."""
+    default: str = "duckdb"
+    made: dict[str, Engine] = field(default_factory=dict)
+
+    def get(self, kind: str) -> Engine:
+        if kind not in self.made:
+            if kind == "spark":
+                from .spark import SparkEngine  # pyspark itself loads on the first query
+
+                self.made[kind] = SparkEngine()
+            else:
+                self.made[kind] = DuckDB()
+        return self.made[kind]
+
+
+def default_engine(root: Path) -> str:
+    """`engine` in site.toml: what reads a dataset that names no engine of its own."""
+    if not (root / "site.toml").exists():
+        return "duckdb"
+    from .content import SiteConfig
+
+    return parse(root / "site.toml", SiteConfig).engine
+
+
+def load_catalog(root: Path, engine: Engine | None = None, stamps: Path | None = None,
+                 default: str | None = None) -> Catalog:
+    """The catalogue of `root`. `engine` is used for datasets of its kind (e.g. a DuckDB with a
+    memory limit); `default` overrides site.toml's `engine`."""
     path = root / "stats" / "datasets.toml"
     spec = parse(path, CatalogFile)
     languages = site_languages(root)
@@ -308,7 +385,8 @@ def load_catalog(root: Path, engine: Engine | None = None, stamps: Path | None =
             for cid in [c.classification, *c.bands.values()]:
                 if cid and cid not in classifications:
                     raise BuildError(f"{path}: datasets.{name}.columns.{col}: unknown classification {cid!r}")
-    return Catalog(root, path, spec, classifications, engine or DuckDB(), stamps)
+    engines = Engines(default or default_engine(root), {engine.kind: engine} if engine else {})
+    return Catalog(root, path, spec, classifications, engines, stamps)
 
 
 # columns of a classification that label its codes, rather than attributes to filter or group by

@@ -5,11 +5,12 @@ An engine answers two questions about a dataset, and never hands the microdata o
 - `aggregate`: the count of rows (or the sum of a frequency column) and sums of value columns,
   grouped by some of the dataset's own columns.
 
-Classification columns (county from municipality, age group from age) are derived afterwards,
-on the aggregate, by the data stage; so an engine needs to know nothing of classifications and
-another engine (a cluster) can be plugged in without touching tables, protection or rendering.
-`DuckDB` is the embedded default: Parquet files, hive-partitioned Parquet folders and CSV files
-(optionally gzipped) are scanned out of core.
+A key may be derived from a column (a classification attribute by a mapping, an age group by
+bands): the engine derives it before grouping, from plain dataclasses, so an engine needs to know
+nothing of classifications, and another engine (Spark on a cluster, statpress/spark.py) is
+plugged in without touching tables, protection or rendering. `DuckDB` is the embedded default:
+Parquet files, hive-partitioned Parquet folders and CSV files (optionally gzipped) are scanned
+out of core.
 """
 
 from __future__ import annotations
@@ -31,18 +32,38 @@ from .errors import BuildError
 
 @dataclass(frozen=True)
 class Source:
-    """Where a dataset's rows are: a file or a folder, and the types of its declared columns."""
+    """Where a dataset's rows are, and the types of its declared columns.
+
+    On this machine, a file or a folder (`path`). On a cluster (the Spark engine only), a path
+    there (`uri`: hdfs://, gs://, s3a://) or a table of its catalogue (`table`); neither is ever
+    read here. `setting` names where datasets.toml declares it, for messages."""
     name: str
-    path: Path
+    path: Path | None
     columns: dict[str, Literal["integer", "code"]]
+    table: str | None = None
+    uri: str | None = None
+    setting: str = ""
 
     @property
-    def format(self) -> Literal["parquet", "csv"]:
-        if self.path.is_dir() or self.path.suffix == ".parquet":
+    def location(self) -> str:
+        """The table, the cluster path or the local path: what messages show."""
+        return self.table or self.uri or str(self.path)
+
+    @property
+    def remote(self) -> bool:
+        return self.path is None
+
+    @property
+    def format(self) -> Literal["parquet", "csv", "table"]:
+        if self.table:
+            return "table"
+        name = self.uri or self.path.name
+        if (self.path is not None and self.path.is_dir()) or name.endswith(".parquet") or \
+                (self.uri and not name.endswith((".csv", ".csv.gz"))):  # a cluster folder of Parquet files
             return "parquet"
-        if self.path.name.endswith((".csv", ".csv.gz")):
+        if name.endswith((".csv", ".csv.gz")):
             return "csv"
-        raise BuildError(f"{self.path}: unknown data format; expected .parquet, a folder of Parquet files, "
+        raise BuildError(f"{self.location}: unknown data format; expected .parquet, a folder of Parquet files, "
                          ".csv or .csv.gz")
 
 
@@ -64,6 +85,8 @@ class Derived:
 
 
 class Engine(Protocol):
+    kind: str  # what `engine =` in datasets.toml or site.toml calls it
+
     def violation(self, source: Source, rules: list[Rule]) -> tuple[Rule, list[tuple[int, str]]] | None:
         """The first rule (in the order given) that some row breaks, with the first few such rows
         (line or row number, value as text); None when every row keeps every rule."""
@@ -88,6 +111,7 @@ LINE = re.compile(r"CSV Error on Line: (\d+)")
 
 class DuckDB:
     """The embedded engine: one in-process DuckDB connection per build, no server."""
+    kind = "duckdb"
 
     def __init__(self, threads: int | None = None, memory_limit: str | None = None):
         config = {"threads": threads or max(1, len(os.sched_getaffinity(0))), "preserve_insertion_order": True}

@@ -214,8 +214,9 @@ def precompute(root: Path, stats: list[content.Statistic], options: BuildOptions
     caches the build then reads. Serial (nothing to do here) when there are no more of them than
     workers: starting a process costs more than it saves then."""
     workers = options.workers or len(os.sched_getaffinity(0))
-    if not options.use_cache or workers < 2:
-        return
+    if not options.use_cache or workers < 2 or stage.catalog.engines.default == "spark" or \
+            any(d.engine == "spark" for d in stage.catalog.spec.datasets.values()):
+        return  # Spark parallelises each query itself; a worker would start a Spark driver of its own
     jobs = []
     for s in stats:
         release = calendar.next_due(s, options.now) if options.preview else None
@@ -370,12 +371,12 @@ def compute_release(s: content.Statistic, catalog: data.Catalog, release: conten
     """Tables of one release, protected as the statistic's settings say and marked with the
     release's revisions ('r') and provisional figures ('*'); and the rounding audit."""
     key = release_key(s, catalog, release.period) if table_cache else None
-    found = table_cache.get(key) if table_cache else None
+    found = table_cache.get(key) if key else None
     if found is not None:
         computed, audit = found
     else:
         computed, audit = protect_release(s, catalog, release.period)
-        if table_cache:
+        if key:
             table_cache.put(key, (computed, audit))
     marked = [tables.mark_periods(t, release.corrections, "r") for t in computed.tables]
     marked = [tables.mark_periods(t, release.provisional, "*") for t in marked]
@@ -383,7 +384,11 @@ def compute_release(s: content.Statistic, catalog: data.Catalog, release: conten
 
 
 def protect_release(s: content.Statistic, catalog: data.Catalog, period: int):
-    computed = tables.compute(catalog, s.id, period)
+    return protect(s, tables.compute(catalog, s.id, period))
+
+
+def protect(s: content.Statistic, computed: tables.Computed):
+    """A statistic's computed tables protected as its settings say, with the rounding audit."""
     audit = {}
     settings = s.meta.confidentiality
     if settings is not None:
@@ -396,7 +401,7 @@ def protect_release(s: content.Statistic, catalog: data.Catalog, period: int):
     return replace(computed, cells=[], frames={}), audit
 
 
-def release_key(s: content.Statistic, catalog: data.Catalog, period: int) -> str:
+def release_key(s: content.Statistic, catalog: data.Catalog, period: int) -> str | None:
     """Everything a release's protected tables depend on, hashed (see cache.py)."""
     path, spec = tables.load_specs(catalog.root / "stats", s.id)
     datasets = sorted(tables.datasets_of(spec))
@@ -404,7 +409,10 @@ def release_key(s: content.Statistic, catalog: data.Catalog, period: int) -> str
              s.meta.confidentiality.model_dump_json() if s.meta.confidentiality else "none",
              catalog.path.read_text(encoding="utf-8")]
     parts += [cache.file_fingerprint(c.path) for c in catalog.classifications.values()]
-    parts += [f"{name}:{cache.file_fingerprint(catalog.source(name).path)}" for name in datasets]
+    found = [catalog.fingerprint(name) for name in datasets]
+    if None in found:  # data on a cluster that cannot say whether it changed: compute every time
+        return None
+    parts += [f"{name}:{data}" for name, data in zip(datasets, found)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

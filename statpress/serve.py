@@ -75,7 +75,9 @@ class LivePreview:
             catalog = data.load_catalog(self.root)
         except BuildError:
             return []  # a broken catalogue is reported by the build; stats/ is watched anyway
-        return sorted({absolute(catalog.root / spec.file) for spec in catalog.spec.datasets.values()})
+        # a table or path on a cluster sends no file events here: only local files are watched
+        return sorted({absolute(catalog.root / spec.file) for spec in catalog.spec.datasets.values()
+                       if spec.file and "://" not in spec.file})
 
     def watched(self) -> tuple[list[Path], list[Path]]:
         """(folders and files to watch, dataset paths a change must touch). A dataset's folder is

@@ -101,3 +101,17 @@ def run(project: Path, *args: str) -> subprocess.CompletedProcess:
     """`build.py ARGS` in a runnable project copy, output captured (stdout is not a terminal)."""
     return subprocess.run([sys.executable, str(project / "build.py"), *args], capture_output=True, text=True,
                           cwd=project)
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory):
+    """One local Spark (local[2]) for every test that needs it: starting one costs seconds. The
+    Spark engine's `getOrCreate` finds it, so every catalogue in the test run shares it. Its
+    catalogue's tables are written to a temporary folder, not the working directory."""
+    from statpress.spark import session_from_environment
+
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    session = session_from_environment({"STATPRESS_SPARK_MASTER": "local[2]",
+                                        "STATPRESS_SPARK_CONF": f"spark.sql.warehouse.dir={warehouse}"})
+    yield session
+    session.stop()
