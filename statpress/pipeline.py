@@ -101,11 +101,9 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
             published.append(p)
             reports.append(report)
     with progress.stage("pages", "pages rendered"):
-        renderer = render.make_renderer(root, locale, options.preview)
+        renderer = render.make_renderer(root, locale, options.preview, site.base_url)
         renderer.env.globals["identity"] = site.identity
         files = render.render_site(renderer, root, site, locale, published, options.now, options.preview)
-        if any(p.charts for p in published):
-            files["assets/vega.js"] = charts.javascript_bundle(stage.cache)
     new_snapshots = []  # releases this build publishes for the first time
     if not options.preview:
         with progress.stage("archive", "archive copied (and newly due releases frozen)"):
@@ -115,6 +113,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
             files.update(snapshot_files)
             files["archive/index.html"] = renderer.page(
                 "archive.html", "archive/index.html", title=locale.t("archive_title"),
+                description=locale.t("archive_intro"),
                 entries=[(s, list(reversed(calendar.published_releases(s, options.now)))) for s in stats])
     freezes = write and options.freeze and not options.preview
     to_freeze = [n for n in new_snapshots if due_by_the_clock(n[2], options)]

@@ -62,6 +62,8 @@ class Renderer:
         root = "../" * (len(PurePosixPath(path).parts) - 1)
         context.setdefault("assets", root + "assets/")  # a snapshot carries its own
         context.setdefault("archived", False)
+        # the page's address for search engines and sharing (a statistic page gives its own)
+        context.setdefault("canonical", self.env.globals.get("base_url", "") + path.removesuffix("index.html"))
         try:
             html = self.env.get_template(template).render(
                 root=root, page_path=path, lang=self.locale.language, **context)
@@ -118,8 +120,9 @@ def table_csv(table: Table) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def make_renderer(root: Path, locale: Locale, preview: bool) -> Renderer:
+def make_renderer(root: Path, locale: Locale, preview: bool, base_url: str = "") -> Renderer:
     r = Renderer(root / "templates", locale)
+    r.env.globals["base_url"] = base_url
     r.env.globals["preview"] = preview
     r.env.globals["symbol_keys"] = SYMBOL_KEYS
     r.env.globals["event_file"] = feeds.event_path
@@ -134,6 +137,7 @@ def snapshot_files(r: Renderer, root: Path, site: SiteConfig, p: Published) -> d
     release_downloads = release_files(site, r.locale, p, url)
     files = {"index.html": r.page("statistic.html", f"archive/{short}/{rel}/index.html",
                                   title=f"{p.statistic.meta.name} – {p.release.period}", published=p,
+                                  description=p.statistic.meta.summary,
                                   related=[], archived=True, assets="assets/",
                                   **statistic_views(r, p, site, release_downloads, url))}
     files.update(release_downloads)
@@ -180,11 +184,13 @@ def render_site(r: Renderer, root: Path, site: SiteConfig, locale: Locale, publi
     topics = [(topic, list(items)) for topic, items in itertools.groupby(
         sorted(published, key=lambda p: (p.statistic.meta.topic, p.statistic.meta.name)),
         key=lambda p: p.statistic.meta.topic)]
-    files["index.html"] = r.page("index.html", "index.html", title=locale.t("index_title"), topics=topics)
-    files["symbols/index.html"] = r.page("symbols.html", "symbols/index.html",
-                                         title=locale.t("symbols_title"), symbols=SYMBOLS)
+    files["index.html"] = r.page("index.html", "index.html", title=locale.t("index_title"), topics=topics,
+                                 description=locale.t("index_intro"))
+    files["symbols/index.html"] = r.page("symbols.html", "symbols/index.html", title=locale.t("symbols_title"),
+                                         symbols=SYMBOLS, description=locale.t("symbols_intro"))
     files.update(calendar_files(r, site, locale, published, now))
-    files["search/index.html"] = r.page("search.html", "search/index.html", title=locale.t("search_title"))
+    files["search/index.html"] = r.page("search.html", "search/index.html", title=locale.t("search_title"),
+                                        description=locale.t("search_intro"))
     sitemap_urls = [(site.base_url, None), (site.base_url + "calendar/", None), (site.base_url + "symbols/", None)]
     catalogued = []
     for p in published:
@@ -194,9 +200,12 @@ def render_site(r: Renderer, root: Path, site: SiteConfig, locale: Locale, publi
         release_downloads = release_files(site, locale, p, url)
         catalogued.append((p, release_downloads))
         files[path] = r.page("statistic.html", path, title=p.statistic.meta.name, published=p,
+                             description=p.statistic.meta.summary,
                              related=[by_name[n] for n in p.statistic.meta.related],
                              **statistic_views(r, p, site, release_downloads, url))
         files.update({f"{short}/{rel}": content for rel, content in release_downloads.items()})
+        # what charts.js fetches to make a chart interactive; a frozen snapshot has no script
+        files.update({f"{short}/{c.spec_name}": c.spec.encode("utf-8") for c in p.charts})
         sitemap_urls.append((f"{site.base_url}{short}/", p.release.date if p.release else None))
     if not preview:
         files["sitemap.xml"] = feeds.sitemap(sitemap_urls)
@@ -223,6 +232,7 @@ def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: lis
     entries = sorted(recent, key=lambda e: e[1].id) + upcoming
     files = {
         "calendar/index.html": r.page("calendar.html", "calendar/index.html", title=locale.t("calendar_title"),
+                                      description=locale.t("calendar_intro"),
                                       months=months, recent=recent, subscribe=feeds.subscription(site.base_url)),
         "calendar/releases.ics": feeds.ics(entries, site.base_url, site.host, locale.t("calendar_title")),
         "releases.atom": feeds.atom(recent, site.base_url, site.host, locale.t("feed_title"),
