@@ -122,7 +122,8 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
             if freezes:
                 for snap, snapshot, _ in to_freeze:  # only now that every page has rendered
                     archive.freeze(snap, snapshot)
-            write_site(files, options.out, finish=lambda staging: search.index(staging, locale.language))
+            write_site(files, options.out, finish=lambda staging: search.index(staging, locale.language),
+                       compress_cache=root / ".cache" / "compressed" if options.use_cache else None)
             write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     frozen = [f"{snap.parent.name}/{snap.name}" for snap, _, _ in to_freeze]
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings, write,

@@ -137,3 +137,29 @@ def test_the_keyboard_reaches_the_interactive_chart(open_url, site_url, statisti
                            timeout=checks.CHART_RENDER_TIMEOUT_MS)
     assert button.is_hidden()
     assert opened.watcher.error_problems() == []
+
+
+# The budget of issue #18 for what a phone downloads of a statistic page before the reader asks for
+# interaction, uncompressed (a server sending the .gz or .br copies sends far less).
+PHONE_BUDGET_BYTES = 200 * 1024
+
+DOWNLOADED_JS = """
+() => performance.getEntriesByType('navigation')[0].decodedBodySize +
+      performance.getEntriesByType('resource').reduce((sum, e) => sum + e.decodedBodySize, 0)
+"""
+
+
+@pytest.mark.parametrize("statistic", STATISTIC_PAGES, indirect=True)
+def test_a_phone_reading_the_whole_page_downloads_at_most_200_kib(open_url, site_url, statistic):
+    opened = open_url(checks.page_url(site_url, statistic), viewport=checks.MOBILE)
+    page = opened.page
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    for y in range(0, height, 400):  # every part of the page on screen once, every drawing fetched
+        page.evaluate(f"() => window.scrollTo(0, {y})")
+        page.wait_for_load_state("networkidle")
+    drawings = [r for r in page.evaluate("() => performance.getEntriesByType('resource').map(e => e.name)")
+                if r.endswith(".svg")]
+    assert len(drawings) == page.locator("figure.chart").count()  # the phone's drawing of each, only
+    assert all(r.endswith("-narrow.svg") for r in drawings)
+    assert vega_requests(page) == []
+    assert page.evaluate(DOWNLOADED_JS) <= PHONE_BUDGET_BYTES

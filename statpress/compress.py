@@ -1,0 +1,74 @@
+"""Precompressed copies of the site's text files, for web servers that serve them as they are
+(nginx `gzip_static` and `brotli_static`, Apache's rewrite rules in docs/publishing.md): a phone
+then downloads a fraction of each page, and the server compresses nothing per request.
+
+`page.html` gets `page.html.gz` (gzip, level 9) and `page.html.br` (Brotli, quality 11) beside it.
+Both are deterministic: gzip's header carries no file name and the time 0, and Brotli has none, so
+the same site gives byte-identical files. A copy that would not be smaller is not written: the
+server then sends the file itself. Brotli at its best quality takes about 1 MB/s, so each result
+is kept in a cache by the hash of the content, and a build compresses only what changed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+
+import brotli
+
+from . import atomic
+
+# Text a browser or a client downloads. Images (PNG), spreadsheets (XLSX, already zip) and
+# Pagefind's index fragments (already gzip) gain nothing.
+TEXT_SUFFIXES = frozenset({".html", ".css", ".js", ".json", ".jsonld", ".svg", ".xml", ".atom", ".ics",
+                           ".csv", ".txt", ".ris", ".px", ".webmanifest"})
+ENCODINGS = (".gz", ".br")
+
+
+def gzipped(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def brotlied(data: bytes) -> bytes:
+    return brotli.compress(data, quality=11, mode=brotli.MODE_TEXT)
+
+
+COMPRESSORS = {".gz": gzipped, ".br": brotlied}
+
+
+def compressed(data: bytes, suffix: str, cache: Path | None) -> bytes:
+    """`data` compressed for the encoding `suffix`, from the cache when it was done before."""
+    if cache is None:
+        return COMPRESSORS[suffix](data)
+    path = cache / (hashlib.sha256(data).hexdigest()[:40] + suffix)
+    if path.exists():
+        return path.read_bytes()
+    result = COMPRESSORS[suffix](data)
+    atomic.write(path, result)
+    return result
+
+
+def precompress(folder: Path, cache: Path | None = None) -> int:
+    """Write the compressed copies of every text file under `folder`; the number written."""
+    written = 0
+    for path in sorted(folder.rglob("*")):
+        if path.suffix not in TEXT_SUFFIXES or not path.is_file():
+            continue
+        data = path.read_bytes()
+        for suffix in ENCODINGS:
+            smaller = compressed(data, suffix, cache)
+            if len(smaller) < len(data):
+                path.with_name(path.name + suffix).write_bytes(smaller)
+                written += 1
+    return written
+
+
+def original(path: Path, data: bytes) -> tuple[Path, bytes]:
+    """The file a precompressed copy stands for, and its content (for tests and audits that read
+    every file of a site); any other file as it is."""
+    if path.suffix == ".gz" and path.with_suffix("").suffix in TEXT_SUFFIXES:
+        return path.with_suffix(""), gzip.decompress(data)
+    if path.suffix == ".br":
+        return path.with_suffix(""), brotli.decompress(data)
+    return path, data
