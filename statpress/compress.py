@@ -64,11 +64,15 @@ def precompress(folder: Path, cache: Path | None = None) -> int:
     return written
 
 
+def is_copy(path: Path) -> bool:
+    """Whether `path` is a precompressed copy of another file of the site."""
+    return path.suffix in ENCODINGS and path.with_suffix("").suffix in TEXT_SUFFIXES
+
+
 def original(path: Path, data: bytes) -> tuple[Path, bytes]:
     """The file a precompressed copy stands for, and its content (for tests and audits that read
     every file of a site); any other file as it is."""
-    if path.suffix == ".gz" and path.with_suffix("").suffix in TEXT_SUFFIXES:
-        return path.with_suffix(""), gzip.decompress(data)
-    if path.suffix == ".br":
-        return path.with_suffix(""), brotli.decompress(data)
-    return path, data
+    if not is_copy(path):
+        return path, data
+    decompress = gzip.decompress if path.suffix == ".gz" else brotli.decompress
+    return path.with_suffix(""), decompress(data)
