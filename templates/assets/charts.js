@@ -10,7 +10,9 @@
 (function () {
   "use strict";
   var here = document.currentScript && document.currentScript.src;
-  if (!here || typeof window.fetch !== "function" || typeof window.ResizeObserver !== "function") {
+  // a page opened from a file cannot fetch the specs: its static drawings are the whole chart
+  if (!here || window.location.protocol === "file:" || typeof window.fetch !== "function" ||
+      typeof window.ResizeObserver !== "function") {
     return;
   }
   var runtimeUrl = new URL("vega.js", here).href;

@@ -163,3 +163,22 @@ def test_a_phone_reading_the_whole_page_downloads_at_most_200_kib(open_url, site
     assert all(r.endswith("-narrow.svg") for r in drawings)
     assert vega_requests(page) == []
     assert page.evaluate(DOWNLOADED_JS) <= PHONE_BUDGET_BYTES
+
+
+@pytest.mark.parametrize("statistic", STATISTIC_PAGES, indirect=True)
+def test_the_interactive_chart_works_under_the_pages_own_csp(browser, site_url, statistic):
+    """The other tests bypass the Content-Security-Policy (axe needs that). Here it holds, as for
+    a reader: Vega must interpret expressions (no eval) and load nothing from elsewhere."""
+    context = browser.new_context(viewport=checks.DESKTOP, service_workers="block")
+    try:
+        watcher = checks.Watcher()
+        watcher.attach_context(context)
+        page = context.new_page()
+        watcher.attach_page(page)
+        page.goto(checks.page_url(site_url, statistic), wait_until="load")
+        checks.activate_charts(page)
+        assert page.locator("figure.chart.interactive .chart-interactive svg").count() == \
+            page.locator("figure.chart").count()
+        assert watcher.error_problems() == [] and watcher.external_problems() == []
+    finally:
+        context.close()
