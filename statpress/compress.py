@@ -5,20 +5,21 @@ then downloads a fraction of each page, and the server compresses nothing per re
 `page.html` gets `page.html.gz` (gzip, level 9) and `page.html.br` (Brotli) beside it. Both are
 deterministic: gzip's header carries no file name and the time 0, and Brotli has none, so the same
 site gives byte-identical files. A copy that would not be smaller is not written: the server then
-sends the file itself. Each result is kept in a cache by the hash of the content, so a build
-compresses only what changed.
+sends the file itself.
 
-Brotli's best quality (11) takes about 1 MB/s; quality 6 takes 15 MB/s or more and makes pages
-and drawings less than 1 % larger than quality 9. The site's own assets (`assets/`: the Vega
-runtime, the stylesheet, the scripts) are the same in every build and on every page, so they get
-quality 11, once; everything else, which grows with the number of statistics, gets quality 6.
+Brotli's best quality (11) takes about 1 MB/s. The site's own assets (`assets/`: the Vega runtime,
+the stylesheet, the scripts) are the same in every build and on every page, so they get quality 11,
+kept in a cache by the hash of their content and so compressed once. Everything else grows with
+the number of statistics (76 MB of text for 300 of them) and gets quality 6 and gzip's level 9,
+both about 50-70 MB/s: compressed again in each build from the bytes in memory, which is faster
+than reading a cache of tens of thousands of small files.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import brotli
 
@@ -43,14 +44,15 @@ def brotli_best(data: bytes) -> bytes:
     return brotli.compress(data, quality=11, mode=brotli.MODE_TEXT)
 
 
-def compressors(rel: Path) -> dict:
-    """The compressor of each encoding for a file at `rel` in the site."""
-    return {".gz": gzipped, ".br": brotli_best if rel.parts[0] == "assets" else brotli_fast}
+def compressors(rel: str) -> dict:
+    """The compressor of each encoding for a file at `rel` (a POSIX path) in the site."""
+    return {".gz": gzipped, ".br": brotli_best if rel.startswith("assets/") else brotli_fast}
 
 
 def compressed(data: bytes, compressor, suffix: str, cache: Path | None) -> bytes:
-    """`data` compressed by `compressor`, from the cache when it was done before."""
-    if cache is None:
+    """`data` compressed by `compressor`, from the cache when it was done before (only the slow
+    Brotli 11)."""
+    if cache is None or compressor is not brotli_best:
         return compressor(data)
     path = cache / (hashlib.sha256(data).hexdigest()[:40] + "-" + compressor.__name__ + suffix)
     if path.exists():
@@ -60,18 +62,26 @@ def compressed(data: bytes, compressor, suffix: str, cache: Path | None) -> byte
     return result
 
 
-def precompress(folder: Path, cache: Path | None = None) -> int:
-    """Write the compressed copies of every text file under `folder`; the number written."""
+def copies(rel: str, data: bytes, cache: Path | None = None) -> dict[str, bytes]:
+    """The precompressed copies of the file `rel` of the site (none for a file that is not text),
+    by their paths: only those smaller than the file."""
+    if PurePosixPath(rel).suffix not in TEXT_SUFFIXES:
+        return {}
+    found = {rel + suffix: compressed(data, compressor, suffix, cache) for suffix, compressor in compressors(rel).items()}
+    return {name: copy for name, copy in found.items() if len(copy) < len(data)}
+
+
+def precompress(folder: Path, cache: Path | None = None, done: frozenset[str] = frozenset()) -> int:
+    """Write the compressed copies of every text file under `folder` but those in `done` (paths
+    relative to it, whose copies are written already); the number written."""
     written = 0
     for path in sorted(folder.rglob("*")):
-        if path.suffix not in TEXT_SUFFIXES or not path.is_file():
+        rel = path.relative_to(folder).as_posix()
+        if rel in done or path.suffix not in TEXT_SUFFIXES or not path.is_file():
             continue
-        data = path.read_bytes()
-        for suffix, compressor in compressors(path.relative_to(folder)).items():
-            smaller = compressed(data, compressor, suffix, cache)
-            if len(smaller) < len(data):
-                path.with_name(path.name + suffix).write_bytes(smaller)
-                written += 1
+        for name, copy in copies(rel, path.read_bytes(), cache).items():
+            (folder / name).write_bytes(copy)
+            written += 1
     return written
 
 

@@ -72,9 +72,12 @@ def write_site(files: dict[str, bytes], out: Path, finish: Callable[[Path], None
             target.parent.mkdir(parents=True, exist_ok=True)
             faults.point("write-site", target)
             target.write_bytes(files[rel])
+            # compressed from memory: reading tens of thousands of files back costs more
+            for name, copy in compress.copies(rel, files[rel], compress_cache).items():
+                (staging / name).write_bytes(copy)
         if finish is not None:
             finish(staging)
-        compress.precompress(staging, compress_cache)
+            compress.precompress(staging, compress_cache, done=frozenset(files))  # what finish added
         (staging / MARKER).write_bytes(MARKER_TEXT)
         os.chmod(staging, 0o755)  # mkdtemp makes it private; a web server must read it
         swap(staging, out)
