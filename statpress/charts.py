@@ -5,8 +5,8 @@ its values from a table, never from the microdata. Each chart is drawn for each 
 desktop's width and a phone's) and rendered to SVG and PNG by vl-convert at build time, so it
 shows without JavaScript, in print and in a web archive. Compiled to Vega, the specifications go
 beside the drawings (charts/<id>.json), for charts.js to make the chart interactive when a reader
-asks. Renderings are cached by the hash of their
-specification: a build that changes nothing renders nothing.
+asks. Renderings are cached by the hash of their specification: a build that changes nothing
+renders nothing.
 """
 
 from __future__ import annotations
@@ -411,12 +411,12 @@ def fit_panels(spec: dict, layout: Layout, cache: Path) -> dict:
 
 def page_spec(specs: dict[str, dict]) -> str:
     """The chart for charts.js, fetched only when a reader asks for interaction (charts/<id>.json):
-    {"datasets", "wide_from", <layout>: Vega spec}.
+    {"datasets", <layout>: Vega spec}.
 
     Each layout is compiled from Vega-Lite to Vega here, at build time, so the browser needs only
     the Vega runtime and not the Vega-Lite compiler. The values are written once and the layouts
     refer to them by name. charts.js draws the layout whose static drawing the stylesheet shows,
-    in that drawing's box; `wide_from` is the container width from which the wide one is shown."""
+    in that drawing's box."""
     datasets, payload = {}, {}
     for name, spec in specs.items():
         vega = vlc.vegalite_to_vega(for_the_page(spec))
@@ -426,7 +426,6 @@ def page_spec(specs: dict[str, dict]) -> str:
         vega.pop("$schema", None)
         payload[name] = vega
     payload["datasets"] = datasets
-    payload["wide_from"] = math.ceil(WIDE.width * MIN_TEXT / WIDE.font_size)
     return json.dumps(payload, sort_keys=True, ensure_ascii=False)
 
 
