@@ -6,7 +6,8 @@
 #   - a Java runtime for the Nu Html Checker (vnu.jar) and for Spark in local mode
 #     (tests/test_spark.py; Spark 4 needs Java 17 or newer: Debian 12's default),
 #   - a font so that screenshots have glyphs,
-#   - node_modules/ from package-lock.json (axe-core, vnu-jar), via `npm ci`.
+#   - node_modules/ from package-lock.json (axe-core, vnu-jar; lighthouse for `make lighthouse`;
+#     vega, vega-interpreter, vega-tooltip and esbuild for scripts/vega-runtime/build.sh), via `npm ci`.
 # Idempotent and fast (well under a second) when everything is already present.
 # Runs unattended (CI=true, no stdin); apt needs root, as on the CI machines.
 set -euo pipefail
@@ -41,6 +42,7 @@ need_npm=0
 if [ ! -f node_modules/.package-lock.json ] \
    || [ ! -f node_modules/axe-core/axe.min.js ] \
    || [ ! -f node_modules/vnu-jar/build/dist/vnu.jar ] \
+   || [ ! -x node_modules/.bin/lighthouse ] \
    || [ package-lock.json -nt node_modules/.package-lock.json ] \
    || [ package.json -nt node_modules/.package-lock.json ]; then
     need_npm=1

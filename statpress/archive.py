@@ -267,12 +267,17 @@ def record(archive_dir: Path, statistic: str, release: str, published: str, dige
 
 
 def tarball(site: Path, out: Path, now: str) -> Path:
-    """The whole site as one deterministic tar.gz with a manifest, for deposit in a web archive."""
+    """The whole site as one deterministic tar.gz with a manifest, for deposit in a web archive.
+    The precompressed copies of its text files are left out: they are only for web servers, and
+    the archive compresses the whole."""
     import gzip
     import io
     import tarfile
 
-    files = {p.relative_to(site).as_posix(): p.read_bytes() for p in sorted(site.rglob("*")) if p.is_file()}
+    from .compress import is_copy
+
+    files = {p.relative_to(site).as_posix(): p.read_bytes() for p in sorted(site.rglob("*"))
+             if p.is_file() and not is_copy(p)}
     manifest = {"site_as_of": now, "statpress_version": __version__,
                 "files": {rel: sha256(content) for rel, content in files.items()}}
     files["MANIFEST.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")

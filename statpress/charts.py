@@ -3,9 +3,10 @@
 A chart is declared beside the tables (`[[charts]]` in `stats/<statistic>/tables.toml`) and takes
 its values from a table, never from the microdata. Each chart is drawn for each `Layout` (a
 desktop's width and a phone's) and rendered to SVG and PNG by vl-convert at build time, so it
-shows without JavaScript, in print and in a web archive. The Vega-Lite specifications go in the
-page too, for vega-embed to make it interactive. Renderings are cached by the hash of their
-specification: a build that changes nothing renders nothing.
+shows without JavaScript, in print and in a web archive. Compiled to Vega, the specifications go
+beside the drawings (charts/<id>.json), for charts.js to make the chart interactive when a reader
+asks. Renderings are cached by the hash of their specification: a build that changes nothing
+renders nothing.
 """
 
 from __future__ import annotations
@@ -72,11 +73,15 @@ class Chart:
     title: str
     description: str
     drawings: tuple[Drawing, ...]  # one per layout, in LAYOUTS order: the wide one first
-    spec: str  # JSON for charts.js: the Vega-Lite spec of each layout, sharing their datasets
+    spec: str  # JSON for charts.js (charts/<id>.json): the Vega spec of each layout, sharing their values
     data: pd.DataFrame  # category, series, value: exactly what the chart shows
     decimals: int
     series_labels: tuple[str, ...]  # the chart's data as a table, formatted for the page
     table_rows: tuple["ChartRow", ...]
+
+    @property
+    def spec_name(self) -> str:
+        return f"charts/{self.id}.json"
 
     @property
     def wide(self) -> Drawing:
@@ -411,31 +416,38 @@ def fit_panels(spec: dict, layout: Layout, cache: Path) -> dict:
 
 
 def page_spec(specs: dict[str, dict]) -> str:
-    """The layouts' specs for charts.js, their data written once: {"datasets", "wide_from", <layout>: spec}.
+    """The chart for charts.js, fetched only when a reader asks for interaction (charts/<id>.json):
+    {"datasets", <layout>: Vega spec}.
 
-    charts.js draws the wide layout in a container at least `wide_from` px wide, where its text
-    stays at MIN_TEXT px or more, and the narrow one below."""
-    datasets = {}
-    payload = {}
+    Each layout is compiled from Vega-Lite to Vega here, at build time, so the browser needs only
+    the Vega runtime and not the Vega-Lite compiler. The values are written once and the layouts
+    refer to them by name. charts.js draws the layout whose static drawing the stylesheet shows,
+    in that drawing's box."""
+    datasets, payload = {}, {}
     for name, spec in specs.items():
-        spec = dict(spec)
-        datasets.update(spec.pop("datasets"))
-        payload[name] = spec
+        vega = vlc.vegalite_to_vega(for_the_page(spec))
+        for data in vega["data"]:
+            if data["name"] in spec["datasets"]:
+                datasets[data["name"]] = data.pop("values")
+        vega.pop("$schema", None)
+        payload[name] = vega
     payload["datasets"] = datasets
-    payload["wide_from"] = math.ceil(WIDE.width * MIN_TEXT / WIDE.font_size)
     return json.dumps(payload, sort_keys=True, ensure_ascii=False)
+
+
+def for_the_page(spec: dict) -> dict:
+    """A layout's spec as the browser draws it, in the box of its static drawing. The room kept
+    for a wider font (FONT_SLACK) is not needed: the browser measures its own text. A single view
+    fills the box; a chart with panels is fitted to it by charts.js (panel width, bar step)."""
+    spec = json.loads(json.dumps(spec))
+    spec["padding"] = 5
+    if "facet" not in spec:
+        spec["width"] = spec["height"] = "container"
+        spec["autosize"] = {"type": "fit", "contains": "padding", "resize": True}
+    return spec
 
 
 def svg_size(svg: str) -> tuple[int, int]:
     """Width and height of a drawing, from its root <svg> element."""
     tag = SVG_OPEN.search(svg).group(0)
     return tuple(math.ceil(float(re.search(rf'\s{name}="([0-9.]+)"', tag).group(1))) for name in ("width", "height"))
-
-
-def javascript_bundle(cache: Path) -> bytes:
-    """Vega, Vega-Lite and vega-embed in one script, served by the site itself (no CDN)."""
-    version = vlc.get_vega_embed_version() + "-" + vlc.get_vega_version()
-    path = cache / f"vega-bundle-{version}.js"
-    if not path.exists():
-        atomic.write(path, vlc.javascript_bundle().encode("utf-8"))
-    return path.read_bytes()

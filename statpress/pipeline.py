@@ -116,8 +116,6 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
         files = {name: content for r in rendered for name, content in r.files.items()}
         files.update(render.site_files(root, [in_language(site, lang, site) for lang in site.languages],
                                        [locales[lang] for lang in site.languages], rendered, options.preview))
-        if any(p.chart_specs for p in published):
-            files["assets/vega.js"] = charts.javascript_bundle(stage.cache)
     new_snapshots = []  # releases this build publishes for the first time
     if not options.preview:
         with progress.stage("archive", "archive copied (and newly due releases frozen)"):
@@ -131,6 +129,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
             for lang, r in renderers.items():
                 files[r.path("archive/index.html")] = r.page(
                     "archive.html", r.path("archive/index.html"), title=locales[lang].t("archive_title"),
+                    description=locales[lang].t("archive_intro"),
                     entries=[localise_statistic((s, list(reversed(calendar.published_releases(s, options.now)))),
                                                 s, lang, stage) for s in stats])
     freezes = write and options.freeze and not options.preview
@@ -140,7 +139,8 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
             if freezes:
                 for snap, snapshot, _ in to_freeze:  # only now that every page has rendered
                     archive.freeze(snap, snapshot)
-            write_site(files, options.out, finish=lambda staging: search.index(staging, site.language))
+            write_site(files, options.out, finish=lambda staging: search.index(staging, site.language),
+                       compress_cache=root / ".cache" / "compressed" if options.use_cache else None)
             write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     frozen = [f"{snap.parent.name}/{snap.name}" for snap, _, _ in to_freeze]
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings, write,

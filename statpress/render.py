@@ -88,6 +88,8 @@ class Renderer:
         root = "../" * (len(PurePosixPath(path).parts) - 1)
         context.setdefault("assets", root + "assets/")  # a snapshot carries its own
         context.setdefault("archived", False)
+        # the page's address for search engines and sharing (a statistic page gives its own)
+        context.setdefault("canonical", self.base_url + path.removesuffix("index.html"))
         if counterparts is None:
             page = path.removeprefix(self.prefix)
             counterparts = {lang: language_prefix(lang, self.languages) + page for lang in self.languages}
@@ -213,6 +215,7 @@ def snapshot_files(r: Renderer, root: Path, site: SiteConfig, p: Published, defa
     counterparts = {lang: f"{folder}{language_prefix(lang, r.languages)}index.html" for lang in r.languages}
     files = {"index.html": r.page("statistic.html", f"{folder}{r.prefix}index.html", counterparts,
                                   title=f"{p.statistic.meta.name} – {p.release.period}", published=p,
+                                  description=p.statistic.meta.summary,
                                   related=[], archived=True, assets="../" * r.prefix.count("/") + "assets/",
                                   **statistic_views(r, p, site, release_downloads, url))}
     files.update(release_downloads)
@@ -270,11 +273,14 @@ def render_language(r: Renderer, site: SiteConfig, published: list[Published], n
     topics = [(topic, list(items)) for topic, items in itertools.groupby(
         sorted(published, key=lambda p: (p.statistic.meta.topic, p.statistic.meta.name)),
         key=lambda p: p.statistic.meta.topic)]
-    files["index.html"] = r.page("index.html", r.path("index.html"), title=locale.t("index_title"), topics=topics)
+    files["index.html"] = r.page("index.html", r.path("index.html"), title=locale.t("index_title"), topics=topics,
+                                 description=locale.t("index_intro"))
     files["symbols/index.html"] = r.page("symbols.html", r.path("symbols/index.html"),
-                                         title=locale.t("symbols_title"), symbols=SYMBOLS)
+                                         title=locale.t("symbols_title"), symbols=SYMBOLS,
+                                         description=locale.t("symbols_intro"))
     files.update(calendar_files(r, site, locale, published, now))
-    files["search/index.html"] = r.page("search.html", r.path("search/index.html"), title=locale.t("search_title"))
+    files["search/index.html"] = r.page("search.html", r.path("search/index.html"), title=locale.t("search_title"),
+                                        description=locale.t("search_intro"))
     sitemap = [(site.base_url, None), (site.base_url + "calendar/", None), (site.base_url + "symbols/", None)]
     catalogued = []
     for p in published:
@@ -284,9 +290,11 @@ def render_language(r: Renderer, site: SiteConfig, published: list[Published], n
         catalogued.append((p, release_downloads))
         files[f"{short}/index.html"] = r.page(
             "statistic.html", r.path(f"{short}/index.html"), title=p.statistic.meta.name, published=p,
-            related=[by_name[n] for n in p.statistic.meta.related],
+            description=p.statistic.meta.summary, related=[by_name[n] for n in p.statistic.meta.related],
             **statistic_views(r, p, site, release_downloads, url))
         files.update({f"{short}/{rel}": content for rel, content in release_downloads.items()})
+        # what charts.js fetches to make a chart interactive; a frozen snapshot has no script
+        files.update({f"{short}/{c.spec_name}": c.spec.encode("utf-8") for c in p.charts})
         sitemap.append((f"{site.base_url}{short}/", p.release.date if p.release else None))
     return Rendered({r.path(name): content for name, content in files.items()}, sitemap, catalogued)
 
@@ -327,6 +335,7 @@ def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: lis
     snapshot_url = lambda s, rel: r.base_url + page_url(link(s.meta.short_name, rel.id).path)  # noqa: E731
     files = {
         "calendar/index.html": r.page("calendar.html", r.path("calendar/index.html"), title=locale.t("calendar_title"),
+                                      description=locale.t("calendar_intro"),
                                       months=months, recent=recent, subscribe=feeds.subscription(site.base_url)),
         "calendar/releases.ics": feeds.ics(entries, site.base_url, site.host, locale.t("calendar_title"),
                                            locale.language),

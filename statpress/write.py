@@ -1,6 +1,7 @@
 """Write stage: the only code that touches the output folder.
 
-The whole site is written to a staging folder beside the output and swapped in only when every
+The whole site, with a gzip and a Brotli copy of each text file (statpress/compress.py), is written
+to a staging folder beside the output and swapped in only when every
 file is there, so a failed build leaves the previous site exactly as it was. The swap is one
 atomic exchange of the two folders where the system has it (Linux renameat2), so a reader, or a
 crash, never sees the output folder missing; elsewhere it is two renames, and the next build puts
@@ -20,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from . import atomic, faults
+from . import atomic, compress, faults
 from .errors import BuildError
 
 MARKER = ".statpress-site"
@@ -53,9 +54,12 @@ def is_site(folder: Path) -> bool:
     return all((folder / f).is_file() for f in LEGACY_SITE)
 
 
-def write_site(files: dict[str, bytes], out: Path, finish: Callable[[Path], None] | None = None) -> None:
+def write_site(files: dict[str, bytes], out: Path, finish: Callable[[Path], None] | None = None,
+               compress_cache: Path | None = None) -> None:
     """Write the site to a staging folder, then swap it in. The caller holds the output's lock.
-    `finish(staging)` may add generated files (the search index) to the staged site first."""
+    `finish(staging)` may add generated files (the search index) to the staged site first. Every
+    text file gets its precompressed copies in the staging folder too, so the output is never
+    partly compressed; `compress_cache` keeps them by content between builds."""
     out = out.resolve()
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -68,8 +72,12 @@ def write_site(files: dict[str, bytes], out: Path, finish: Callable[[Path], None
             target.parent.mkdir(parents=True, exist_ok=True)
             faults.point("write-site", target)
             target.write_bytes(files[rel])
+            # compressed from memory: reading tens of thousands of files back costs more
+            for name, copy in compress.copies(rel, files[rel], compress_cache).items():
+                (staging / name).write_bytes(copy)
         if finish is not None:
             finish(staging)
+            compress.precompress(staging, compress_cache, done=frozenset(files))  # what finish added
         (staging / MARKER).write_bytes(MARKER_TEXT)
         os.chmod(staging, 0o755)  # mkdtemp makes it private; a web server must read it
         swap(staging, out)

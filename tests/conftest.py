@@ -71,6 +71,19 @@ def digest(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def served_digest(folder: Path) -> dict[str, str]:
+    """`digest` of a folder as a site serves it, without the precompressed copies the build adds
+    beside each text file; each copy is checked to hold exactly the file it stands for."""
+    from statpress import compress
+    found = digest(folder)
+    for rel in [r for r in found if r.endswith(compress.ENCODINGS)]:
+        copy = folder / rel
+        original, data = compress.original(copy, copy.read_bytes())
+        assert hashlib.sha256(data).hexdigest() == found[original.relative_to(folder).as_posix()], rel
+        del found[rel]
+    return found
+
+
 def edit(path: Path, old: str, new: str) -> None:
     """Replace the first `old` in a text file, failing if it is not there."""
     text = path.read_text(encoding="utf-8")

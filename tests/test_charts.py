@@ -13,13 +13,14 @@ import tomllib
 
 import statpress.charts as charts_module
 from conftest import DEMO_NOW, ROOT, build_site
-from statpress import calendar, pipeline
+from statpress import calendar, compress, pipeline
 from statpress.content import load_all
 from statpress.data import load_catalog
 
 
 class ChartFigures(HTMLParser):
-    """The figure.chart elements of a page: their drawings (<img>), downloads and Vega-Lite specs."""
+    """The figure.chart elements of a page: their drawings (<img>), downloads and where charts.js
+    fetches their Vega specs (data-spec)."""
 
     def __init__(self):
         super().__init__()
@@ -29,8 +30,8 @@ class ChartFigures(HTMLParser):
         attrs = dict(attrs)
         classes = (attrs.get("class") or "").split()
         if tag == "figure" and "chart" in classes:
-            self.figures.append({"id": attrs["id"], "img": [], "svg": 0, "description": "", "spec": "",
-                                 "downloads": []})
+            self.figures.append({"id": attrs["id"], "img": [], "svg": 0, "description": "",
+                                 "spec": attrs.get("data-spec"), "downloads": []})
         elif not self.figures:
             return
         elif tag == "img":
@@ -43,11 +44,9 @@ class ChartFigures(HTMLParser):
             self.in_downloads = True
         elif tag == "a" and self.in_downloads:
             self.figures[-1]["downloads"].append(attrs["href"])
-        elif tag == "script" and "chart-spec" in classes:
-            self.capture = "spec"
 
     def handle_endtag(self, tag):
-        if tag in ("p", "script"):
+        if tag == "p":
             self.capture = None
         if tag == "p":
             self.in_downloads = False
@@ -117,32 +116,54 @@ def test_downloads_offer_the_desktop_drawing_and_the_phone_one_is_reachable(demo
 
 
 def layout_specs(demo_site, statistic):
-    return {f["id"]: json.loads(f["spec"]) for f in figures(demo_site / statistic / "index.html")}
+    """Each chart's interactive specs, as charts.js fetches them; the page itself carries none."""
+    found = figures(demo_site / statistic / "index.html")
+    assert found and 'class="chart-spec"' not in (demo_site / statistic / "index.html").read_text(encoding="utf-8")
+    return {f["id"]: json.loads((demo_site / statistic / f["spec"]).read_text(encoding="utf-8")) for f in found}
+
+
+def walk(node):
+    """Every dict in a JSON value."""
+    if isinstance(node, dict):
+        yield node
+        node = list(node.values())
+    if isinstance(node, list):
+        for item in node:
+            yield from walk(item)
+
+
+def signal(vega, name):
+    return next(s["value"] for s in vega["signals"] if s["name"] == name)
 
 
 def test_the_phone_layout_is_designed_for_its_width(demo_site):
-    """Panels stacked, fewer x labels, legend in one column, long labels wrapped; values shared once."""
+    """Compiled to Vega at build time: panels stacked, fewer x labels, legend in one column, long
+    labels wrapped; values shared once, by name."""
     specs = {**layout_specs(demo_site, "migration"), **layout_specs(demo_site, "naturalisations")}
     by_kind = {c["id"]: c["kind"] for statistic in ("migration", "naturalisations") for c in tomllib.loads(
         (ROOT / "stats" / statistic / "tables.toml").read_text(encoding="utf-8"))["charts"]}
     for chart_id, payload in specs.items():
         wide, narrow = payload["wide"], payload["narrow"]
-        assert "datasets" not in wide and "datasets" not in narrow and payload["datasets"]
+        (name, values), = payload["datasets"].items()
+        for vega in (wide, narrow):
+            assert "$schema" not in vega and "vega-lite" not in json.dumps(vega).lower()
+            assert [d for d in vega["data"] if d["name"] == name] == [{"name": name}]  # values written once
+        series = list(dict.fromkeys(v["series"] for v in values))
         if by_kind[chart_id[len("chart-"):]] == "bar":
-            series = len(wide["facet"]["sort"])
-            assert (wide["columns"], narrow["columns"]) == (series, 1)
-            expression = narrow["spec"]["encoding"]["y"]["axis"]["labelExpr"]
-            wrapped = json.loads(expression[:expression.index("[indexof(")])
+            assert (wide["layout"]["columns"], narrow["layout"]["columns"]) == (len(series), 1)
+            header = next(m for m in narrow["marks"] if m["name"] == "row_header")
+            labels = [d["signal"] for d in walk(header) if "[indexof(" in str(d.get("signal", ""))]
+            wrapped = json.loads(labels[0][:labels[0].index("[indexof(")])
             assert all(len(line) <= charts_module.NARROW.label_chars for lines in wrapped for line in lines)
-            assert narrow["spec"]["height"]["step"] >= 24  # a bar thick enough to tap
+            assert signal(narrow, "y_step") >= 24  # a bar thick enough to tap
         else:
-            ticks = [len(spec["encoding"]["x"]["axis"]["values"]) for spec in (wide, narrow)]
+            ticks = [len(next(a for a in vega["axes"] if a["orient"] == "bottom")["values"]) for vega in (wide, narrow)]
             assert ticks[1] < ticks[0] or ticks[0] <= 6
             assert ticks[1] <= 7
-            assert narrow["encoding"]["color"]["legend"]["columns"] == 1
-            assert narrow["encoding"]["color"]["legend"]["orient"] == "bottom"
-            latest = narrow["encoding"]["x"]["sort"][-1]
-            assert narrow["encoding"]["x"]["axis"]["values"][-1] == latest  # the latest period is labelled
+            (legend,) = narrow["legends"]
+            assert (legend["columns"], legend["orient"]) == (1, "bottom")
+            latest = values[-1]["category"]
+            assert next(a for a in narrow["axes"] if a["orient"] == "bottom")["values"][-1] == latest
 
 
 @pytest.mark.parametrize("label, chars", [("Finnmark - Finnmárku - Finmarkku", 22), ("Troms - Romsa - Tromssa", 18),
@@ -166,7 +187,7 @@ def test_chart_values_equal_the_tables_they_illustrate(demo_site):
     with_charts = [s.id for s in load_all(ROOT / "content")
                    if (ROOT / "stats" / s.id / "tables.toml").exists() and calendar.due(s, DEMO_NOW)]
     for statistic in with_charts:
-        specs = {f["id"]: json.loads(f["spec"]) for f in figures(demo_site / statistic / "index.html")}
+        specs = layout_specs(demo_site, statistic)
         tables = published_tables(statistic)
         declared = tomllib.loads((ROOT / "stats" / statistic / "tables.toml").read_text(encoding="utf-8")).get("charts", [])
         for chart in declared:
@@ -193,14 +214,14 @@ def test_no_file_refers_to_another_host(demo_site):
     identifiers = {"purl.org", "xmlns.com", "www.iana.org", "publications.europa.eu", "schema.org",
                    "creativecommons.org"}
     bad = []
-    for path in sorted(demo_site.rglob("*")):
-        if not path.is_file() or path.suffix == ".png":
+    for stored in sorted(demo_site.rglob("*")):
+        if not stored.is_file() or stored.suffix == ".png":
             continue
+        path, data = compress.original(stored, stored.read_bytes())  # a .gz or .br copy: what it holds
         # bundled code, loaded from the site itself (its comments name bug trackers and authors):
         # the browser tests prove that neither Vega nor Pagefind requests another host
         if path.name == "vega.js" or ("pagefind" in path.parts and path.suffix in (".js", ".css")):
             continue
-        data = path.read_bytes()
         parts = [(data, path.suffix == ".jsonld")]  # (bytes, whether they are metadata)
         if path.suffix == ".html":
             jsonld = rb'<script type="application/ld\+json">.*?</script>'
@@ -215,7 +236,8 @@ def test_no_file_refers_to_another_host(demo_site):
     assert bad == []
     # the bundled Vega code is loaded from the site itself, never from a CDN
     page = (demo_site / "migration" / "index.html").read_text(encoding="utf-8")
-    assert '<script src="../assets/vega.js"></script>' in page
+    assert '<script src="../assets/charts.js" defer></script>' in page
+    assert (demo_site / "assets" / "vega.js").is_file()  # which charts.js loads from beside itself
 
 
 def test_a_build_that_changes_nothing_renders_no_chart_again(tmp_path, monkeypatch):

@@ -1,9 +1,31 @@
 """The same inputs give byte-identical output."""
 
 from conftest import ROOT, build_site, digest
+from statpress import compress
 
 
 def test_two_builds_are_byte_identical(demo_site, tmp_path):
     again = tmp_path / "again"
     build_site(ROOT, again)
     assert digest(again) == digest(demo_site)
+
+
+def test_every_text_file_has_deterministic_precompressed_copies_equal_to_it(demo_site, tmp_path):
+    """A server may send page.html.gz or page.html.br for page.html: each must hold exactly the
+    file, and be the same bytes in every build (gzip without a name or a time)."""
+
+    checked = 0
+    for path in sorted(demo_site.rglob("*")):
+        if path.is_file() and path.suffix in compress.TEXT_SUFFIXES and path.stat().st_size > 1000:
+            for suffix in compress.ENCODINGS:
+                copy = path.with_name(path.name + suffix)
+                assert copy.is_file(), copy
+                assert compress.original(copy, copy.read_bytes()) == (path, path.read_bytes()), copy
+                checked += 1
+    assert checked > 100
+    page = (demo_site / "migration" / "index.html.gz").read_bytes()
+    assert page[4:8] == b"\0\0\0\0" and not page[3] & 0x08  # no time, no file name
+    compress.precompress(tmp_path)  # nothing to do in an empty folder, and no cache needed
+    (tmp_path / "a.html").write_bytes((demo_site / "migration" / "index.html").read_bytes())
+    assert compress.precompress(tmp_path) == 2
+    assert (tmp_path / "a.html.br").read_bytes() == (demo_site / "migration" / "index.html.br").read_bytes()

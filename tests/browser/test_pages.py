@@ -110,6 +110,7 @@ def test_interactive_chart_follows_the_container_width(page_path, site_root, ope
     if 'class="banner archived"' in (site_root / page_path).read_text(encoding="utf-8"):
         pytest.skip("an archived snapshot has no script")
     opened = open_page(page_path, viewport=checks.DESKTOP)
+    problems = checks.chart_render_problems(opened.page)  # a reader points at each chart
     layouts = "() => [...document.querySelectorAll('figure.chart .chart-interactive')].map(e => e.dataset.layout)"
     wide = opened.page.evaluate(layouts)
     opened.page.set_viewport_size(checks.MOBILE)
@@ -121,7 +122,6 @@ def test_interactive_chart_follows_the_container_width(page_path, site_root, ope
         pass
     narrow = opened.page.evaluate(layouts)
     figures = opened.page.locator("figure.chart").count()
-    problems = []
     if wide != ["wide"] * figures or narrow != ["narrow"] * figures:
         problems.append(f"layouts drawn: {wide} at 1280 px, {narrow} after resizing to 375 px")
     problems += checks.chart_text_problems(opened.page) + checks.chart_fit_problems(opened.page)

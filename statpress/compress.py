@@ -1,0 +1,99 @@
+"""Precompressed copies of the site's text files, for web servers that serve them as they are
+(nginx `gzip_static` and `brotli_static`, Apache's rewrite rules in docs/publishing.md): a phone
+then downloads a fraction of each page, and the server compresses nothing per request.
+
+`page.html` gets `page.html.gz` (gzip, level 9) and `page.html.br` (Brotli) beside it. Both are
+deterministic: gzip's header carries no file name and the time 0, and Brotli has none, so the same
+site gives byte-identical files. A copy that would not be smaller is not written: the server then
+sends the file itself.
+
+Brotli's best quality (11) takes about 1 MB/s. The site's own assets (`assets/`: the Vega runtime,
+the stylesheet, the scripts) are the same in every build and on every page, so they get quality 11,
+kept in a cache by the hash of their content and so compressed once. Everything else grows with
+the number of statistics (76 MB of text for 300 of them) and gets quality 6 and gzip's level 9,
+both about 50-70 MB/s: compressed again in each build from the bytes in memory, which is faster
+than reading a cache of tens of thousands of small files.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path, PurePosixPath
+
+import brotli
+
+from . import atomic
+
+# Text a browser or a client downloads. Images (PNG), spreadsheets (XLSX, already zip) and
+# Pagefind's index fragments (already gzip) gain nothing.
+TEXT_SUFFIXES = frozenset({".html", ".css", ".js", ".json", ".jsonld", ".svg", ".xml", ".atom", ".ics",
+                           ".csv", ".txt", ".ris", ".px", ".webmanifest"})
+ENCODINGS = (".gz", ".br")
+
+
+def gzipped(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def brotli_fast(data: bytes) -> bytes:
+    return brotli.compress(data, quality=6, mode=brotli.MODE_TEXT)
+
+
+def brotli_best(data: bytes) -> bytes:
+    return brotli.compress(data, quality=11, mode=brotli.MODE_TEXT)
+
+
+def compressors(rel: str) -> dict:
+    """The compressor of each encoding for a file at `rel` (a POSIX path) in the site."""
+    return {".gz": gzipped, ".br": brotli_best if rel.startswith("assets/") else brotli_fast}
+
+
+def compressed(data: bytes, compressor, suffix: str, cache: Path | None) -> bytes:
+    """`data` compressed by `compressor`, from the cache when it was done before (only the slow
+    Brotli 11)."""
+    if cache is None or compressor is not brotli_best:
+        return compressor(data)
+    path = cache / (hashlib.sha256(data).hexdigest()[:40] + "-" + compressor.__name__ + suffix)
+    if path.exists():
+        return path.read_bytes()
+    result = compressor(data)
+    atomic.write(path, result)
+    return result
+
+
+def copies(rel: str, data: bytes, cache: Path | None = None) -> dict[str, bytes]:
+    """The precompressed copies of the file `rel` of the site (none for a file that is not text),
+    by their paths: only those smaller than the file."""
+    if PurePosixPath(rel).suffix not in TEXT_SUFFIXES:
+        return {}
+    found = {rel + suffix: compressed(data, compressor, suffix, cache) for suffix, compressor in compressors(rel).items()}
+    return {name: copy for name, copy in found.items() if len(copy) < len(data)}
+
+
+def precompress(folder: Path, cache: Path | None = None, done: frozenset[str] = frozenset()) -> int:
+    """Write the compressed copies of every text file under `folder` but those in `done` (paths
+    relative to it, whose copies are written already); the number written."""
+    written = 0
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if rel in done or path.suffix not in TEXT_SUFFIXES or not path.is_file():
+            continue
+        for name, copy in copies(rel, path.read_bytes(), cache).items():
+            (folder / name).write_bytes(copy)
+            written += 1
+    return written
+
+
+def is_copy(path: Path) -> bool:
+    """Whether `path` is a precompressed copy of another file of the site."""
+    return path.suffix in ENCODINGS and path.with_suffix("").suffix in TEXT_SUFFIXES
+
+
+def original(path: Path, data: bytes) -> tuple[Path, bytes]:
+    """The file a precompressed copy stands for, and its content (for tests and audits that read
+    every file of a site); any other file as it is."""
+    if not is_copy(path):
+        return path, data
+    decompress = gzip.decompress if path.suffix == ".gz" else brotli.decompress
+    return path.with_suffix(""), decompress(data)
