@@ -17,6 +17,7 @@
   }
   var runtimeUrl = new URL("vega.js", here).href;
   var runtime = null;
+  var tooltip = null;  // one handler, and so one tooltip element, for every chart of the page
 
   function loadRuntime() {
     if (!runtime) {
@@ -142,7 +143,7 @@
     // page's Content-Security-Policy forbids
     var chart = new vega.View(vega.parse(spec, null, { ast: true }), {
       expr: vega.expressionInterpreter, renderer: "svg", container: target, hover: true,
-      tooltip: new vega.TooltipHandler().call
+      tooltip: (tooltip = tooltip || new vega.TooltipHandler()).call
     });
     return chart.runAsync().then(function () {
       return fit(chart, spec, target, box);

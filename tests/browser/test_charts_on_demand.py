@@ -114,6 +114,7 @@ def test_the_interactive_chart_shows_a_tooltip_on_hover(open_url, site_url, stat
         assert "Category" in text and "Value" in text, text
         page.mouse.move(0, 0)
     assert opened.watcher.error_problems() == []
+    assert checks.axe_problems(page) == []  # the interactive charts are as accessible as the page
 
 
 @pytest.mark.parametrize("statistic", STATISTIC_PAGES, indirect=True)
