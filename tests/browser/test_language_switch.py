@@ -27,3 +27,33 @@ def test_the_switcher_leads_to_the_same_page_in_the_other_language_and_back(page
         p.get_by_role("navigation", name="Språk").get_by_role("link", name="English").click()
     assert p.url.endswith("/" + page) and "/nb/" not in p.url
     assert opened.watcher.error_problems() == [] and opened.watcher.external_problems() == []
+
+
+def test_the_interactive_chart_speaks_the_pages_language_and_agrees_with_the_static_one(site_root, open_page):
+    """On a Norwegian page the interactive chart's axes carry exactly the static drawing's labels
+    ("−2 000", "Oslo") and its tooltip is in bokmål with a Norwegian number."""
+    import re
+
+    page_path = "nb/migration/index.html"
+    if not (site_root / page_path).is_file():
+        pytest.skip("the site has no Norwegian pages")
+    opened = open_page(page_path, viewport=checks.DESKTOP)
+    p = opened.page
+    checks.activate_charts(p)
+    for figure in p.locator("figure.chart").all():
+        live = figure.locator(".chart-interactive svg .role-axis-label text").all_text_contents()
+        src = figure.locator("img.chart-static").first.get_attribute("src")
+        static = (site_root / "nb" / "migration" / src).read_text(encoding="utf-8")
+        drawn = re.findall(r'<g class="mark-text role-axis-label"[^>]*>(.*?)</g>', static, flags=re.S)
+        static_labels = [t for g in drawn for t in re.findall(r"<text[^>]*>([^<]*)</text>", g)]
+        assert live and sorted(live) == sorted(static_labels), (live, static_labels)
+        assert any("\u2212" in t or "\u00a0" in t for t in live)
+    mark = p.locator(".chart-interactive :is(.mark-symbol, .mark-rect) path").first
+    mark.scroll_into_view_if_needed()
+    box = mark.bounding_box()
+    p.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tooltip = p.locator("#vg-tooltip-element")
+    tooltip.wait_for(state="visible", timeout=checks.CHART_RENDER_TIMEOUT_MS)
+    text = tooltip.inner_text()
+    assert "Kategori" in text and "Verdi" in text, text
+    assert re.search(r"\d[\u00a0 ]\d{3}", text) and not re.search(r"\d,\d{3}", text), text
