@@ -83,7 +83,7 @@ def misses(page: str, r: dict) -> list[str]:
     out += [f"{c} {r[c]} < 100" for c in ("accessibility", "best-practices", "seo") if r[c] < 100]
     if r["lcp"] > 2.0:
         out.append(f"LCP {r['lcp']:.1f} s > 2.0 s")
-    if page in STATISTIC_PAGES and r["kib"] * 1024 > MAX_BYTES:
+    if page.split("/", 1)[-1] in STATISTIC_PAGES and r["kib"] * 1024 > MAX_BYTES:
         out.append(f"{r['kib']:.0f} KiB > 200 KiB")
     return out
 
@@ -92,8 +92,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site", type=Path, default=ROOT / "site")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("pages", nargs="*", default=list(PAGES))
+    parser.add_argument("pages", nargs="*", default=None,
+                        help="default: the demo's pages in every language of the site (nb/…)")
     args = parser.parse_args()
+    if args.pages is None:  # the same pages in each other language's folder (site/nb/, …)
+        languages = sorted(d.name for d in args.site.iterdir() if len(d.name) in (2, 3) and (d / "index.html").is_file())
+        args.pages = list(PAGES) + [f"{lang}/{page}" for lang in languages for page in PAGES]
     if not LIGHTHOUSE.exists():
         print("lighthouse is not installed: run `npm ci --ignore-scripts`", file=sys.stderr)
         return 1
