@@ -8,6 +8,7 @@ import pytest
 from . import checks
 
 RESULT = ".pagefind-ui__result"
+LINK = f"{RESULT} a.pagefind-ui__result-link"  # a result's skeleton shows before its link
 
 
 def _fail(problems: list[str], what: str) -> None:
@@ -17,8 +18,8 @@ def _fail(problems: list[str], what: str) -> None:
 
 def test_search_page_finds_ukraine_in_migration_without_external_requests(open_url, site_url):
     opened = open_url(f"{site_url}/search/index.html?q=Ukraine")  # page_url would quote the "?"
-    opened.page.wait_for_selector(RESULT, timeout=10_000)
-    results = opened.page.locator(f"{RESULT} a.pagefind-ui__result-link")
+    opened.page.wait_for_selector(LINK, timeout=10_000)
+    results = opened.page.locator(LINK)
     hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
     assert any(h.endswith("migration/index.html") for h in hrefs), hrefs
     assert "Migration" in opened.page.locator(RESULT).first.inner_text()
@@ -28,6 +29,17 @@ def test_search_page_finds_ukraine_in_migration_without_external_requests(open_u
     opened.page.locator(f"{RESULT} a.pagefind-ui__result-link").first.click()
     opened.page.wait_for_load_state()
     assert opened.page.url.endswith("migration/index.html") or "migration/index.html#" in opened.page.url
+
+
+def test_the_norwegian_search_finds_norwegian_pages(open_url, site_url, site_root):
+    if not (site_root / "nb" / "search" / "index.html").is_file():
+        pytest.skip("the site has no Norwegian pages")
+    opened = open_url(f"{site_url}/nb/search/index.html?q=Ukraina")
+    opened.page.wait_for_selector(LINK, timeout=10_000)
+    hrefs = [h for h in opened.page.locator(LINK).evaluate_all("links => links.map(a => a.href)")]
+    assert hrefs and all("/nb/" in h for h in hrefs), hrefs
+    assert any(h.endswith("nb/migration/index.html") for h in hrefs), hrefs
+    _fail(opened.watcher.error_problems() + opened.watcher.external_problems(), "Norwegian search page")
 
 
 def test_header_search_box_leads_to_the_results(open_page):
