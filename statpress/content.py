@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import BuildError
-from .i18n import Text, Translatable, missing
+from .i18n import Text, Translatable, require_translations
 from .instants import OSLO
 from .rounding import check_limits
 
@@ -258,20 +258,24 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
+def project_catalogues(root: Path) -> dict[str, dict]:
+    """{language: its catalogue as written in locales/<language>.toml ({} where there is none)}
+    for the languages of site.toml, the default first; {} for a project without site.toml."""
+    if not (root / "site.toml").is_file():
+        return {}
+    return {lang: read_toml(root / "locales" / f"{lang}.toml") if (root / "locales" / f"{lang}.toml").is_file()
+            else {} for lang in read_toml(root / "site.toml").get("languages", ["en"])}
+
+
 def project_headings(root: Path) -> Headings | None:
     """The About headings of each language of the project at `root`, from its catalogues
-    (locales/<lang>.toml, strings about_sub_*); None where the project has no catalogues."""
-    if not (root / "site.toml").is_file():
+    (strings about_sub_*); None where the project has no catalogues."""
+    catalogues = project_catalogues(root)
+    if not catalogues or not all(catalogues.values()):
         return None
     titles = [title for _, subs in ABOUT_SECTIONS.values() for title in subs]
-    headings: Headings = {}
-    for lang in read_toml(root / "site.toml").get("languages", ["en"]):
-        catalogue = root / "locales" / f"{lang}.toml"
-        if not catalogue.is_file():
-            return None
-        strings = read_toml(catalogue).get("strings", {})
-        headings[lang] = {strings.get("about_sub_" + slug(t), t): t for t in titles}
-    return headings
+    return {lang: {catalogue.get("strings", {}).get("about_sub_" + slug(t), t): t for t in titles}
+            for lang, catalogue in catalogues.items()}
 
 
 def check_translations(stats: list[Statistic], languages: list[str]) -> None:
@@ -283,16 +287,9 @@ def check_translations(stats: list[Statistic], languages: list[str]) -> None:
                 raise BuildError(f"{s.folder / 'statistic.toml'}: field 'fallback': {s.meta.fallback!r} is not "
                                  f"a language of the site (site.toml languages: {', '.join(languages)})")
             continue
-        for name, value in (("statistic.toml", s.meta), ("releases.toml", s.releases)):
-            gap = missing(value, languages)
-            if gap:
-                path, lang = gap
-                if name == "releases.toml":
-                    path = f"releases.{path}"
-                field = path.rsplit(".", 1)[-1]
-                field = field if not field.isdigit() else path.rsplit(".", 2)[-2]
-                raise BuildError(f"{s.folder / name}: field '{path}': no translation into '{lang}'; "
-                                 f"add '{field}_{lang}' beside '{field}' (or declare fallback in statistic.toml)")
+        hint = " (or declare fallback in statistic.toml)"
+        require_translations(s.meta, languages, str(s.folder / "statistic.toml"), hint=hint)
+        require_translations(s.releases, languages, str(s.folder / "releases.toml"), "releases", hint)
         for section in s.about:
             for sub in section.subsections:
                 for lang in languages[1:]:

@@ -21,7 +21,7 @@ from babel import Locale as BabelLocale
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import progress
-from .content import parse, read_toml
+from .content import parse, project_catalogues
 from .engines import Derived, DuckDB, Engine, Rule, Source
 from .errors import BuildError
 from .i18n import Text
@@ -395,12 +395,8 @@ LABEL_COLUMNS = ("name", "iso", "from", "to")
 
 def site_languages(root: Path) -> dict[str, str]:
     """{language: CLDR locale} of the site, the default first (site.toml, locales/)."""
-    site = root / "site.toml"
-    if not site.exists():
-        return {"en": "en_GB"}
-    languages = read_toml(site).get("languages", ["en"])
-    return {lang: read_toml(root / "locales" / f"{lang}.toml").get("babel_locale", lang)
-            if (root / "locales" / f"{lang}.toml").exists() else lang for lang in languages}
+    catalogues = project_catalogues(root)
+    return {lang: c.get("babel_locale", lang) for lang, c in catalogues.items()} or {"en": "en_GB"}
 
 
 def read_classification(path: Path, cid: str, languages: dict[str, str] | None = None) -> Classification:

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pydantic import BaseModel, GetCoreSchemaHandler, model_validator
 from pydantic_core import PydanticCustomError, core_schema
 
+from .errors import BuildError
+
 SUFFIX = re.compile(r"(?P<field>[a-z][a-z0-9_]*?)_(?P<lang>[a-z]{2,3})")
 
 
@@ -164,6 +166,19 @@ def missing(value, languages: list[str]) -> tuple[str, str] | None:
             if not text.has(lang, default):
                 return path, lang
     return None
+
+
+def require_translations(value, languages: list[str], where: str, path: str = "", hint: str = "") -> None:
+    """Stop the build at the first text of `value` lacking a language: the message names `where`
+    (the file, and the table or chart), the field and the key to add. `path` prefixes the field's
+    path ('releases'); `hint` adds what else the editor may do."""
+    gap = missing(value, languages)
+    if gap:
+        field_path, lang = gap
+        field_path = join(path, field_path)
+        name = [part for part in field_path.split(".") if not part.isdigit()][-1]
+        raise BuildError(f"{where}: field '{field_path}': no translation into '{lang}'; "
+                         f"add '{name}_{lang}' beside '{name}'{hint}")
 
 
 def localise(value, language: str, default: str, fallback: str | None = None):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from functools import cached_property
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -101,11 +102,11 @@ class Locale:
             return symbols["minus"] + text
         return ("+" + text) if sign and exact > 0 else text
 
-    @property
+    @cached_property  # number() runs for every figure: the symbols are looked up once
     def cldr(self) -> dict[str, str]:
         return BabelLocale.parse(self.catalogue.babel_locale).number_symbols["latn"]
 
-    @property
+    @cached_property
     def symbols(self) -> dict[str, str]:
         """Group, decimal and minus signs: the CLDR's for the locale, or the catalogue's choice."""
         c, cldr = self.catalogue, self.cldr

@@ -17,7 +17,7 @@ from pathlib import Path
 from . import (__version__, archive, cache, calendar, charts, confidentiality, content, data, lock, render, search,
                tables)
 from .errors import BuildError
-from .i18n import Localiser, missing
+from .i18n import Localiser, missing, require_translations
 from .locale import Locale, load_locale
 from .progress import Progress, stage as timed, track
 from .render import Published
@@ -85,7 +85,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
     root = options.root
     with progress.stage("content", "content read and checked"):
         site = content.parse(root / "site.toml", content.SiteConfig)
-        check_site_translations(root / "site.toml", site)
+        require_translations(site, site.languages, str(root / "site.toml"))
         locales = load_locales(root, site)
         stats = content.load_all(root / "content")
         content.check_translations(stats, site.languages)
@@ -156,15 +156,6 @@ def load_locales(root: Path, site: content.SiteConfig) -> dict[str, Locale]:
     return locales
 
 
-def check_site_translations(path: Path, site: content.SiteConfig) -> None:
-    gap = missing(site, site.languages)
-    if gap:
-        where, lang = gap
-        field_name = where.rsplit(".", 1)[-1]
-        raise BuildError(f"{path}: field '{where}': no translation into '{lang}'; "
-                         f"add '{field_name}_{lang}' beside '{field_name}'")
-
-
 def check_table_translations(stats_dir: Path, statistic: str, languages: list[str]) -> None:
     """Every title, label and note of a statistic's tables and charts in every language."""
     path, spec = tables.load_specs(stats_dir, statistic)
@@ -172,12 +163,7 @@ def check_table_translations(stats_dir: Path, statistic: str, languages: list[st
     parts += [("key_figure", spec.key_figure)] if spec.key_figure else []
     parts += [(f"chart '{c.id}'", c) for c in charts.parse_specs(path, spec.charts)]
     for where, part in parts:
-        gap = missing(part, languages)
-        if gap:
-            field_path, lang = gap
-            name = [p for p in field_path.split(".") if not p.isdigit()][-1]
-            raise BuildError(f"{path}: {where}: field '{field_path}': no translation into '{lang}'; "
-                             f"add '{name}_{lang}' beside '{name}'")
+        require_translations(part, languages, f"{path}: {where}")
 
 
 def in_language(value, lang: str, site: content.SiteConfig, fallback: str | None = None):

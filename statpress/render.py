@@ -58,11 +58,13 @@ class Alternate:
 
 class Renderer:
     """Pages in one language. `prefix` is that language's folder ("" at the site's root, "nb/");
-    `languages` are the site's {code: its own name}, the default first."""
+    `languages` are the site's {code: its own name}, the default first; `archive` is the folder of
+    frozen snapshots the pages link to."""
 
     def __init__(self, templates: Path, locale: Locale, prefix: str = "", base_url: str = "",
-                 languages: dict[str, str] | None = None):
+                 languages: dict[str, str] | None = None, archive: Path | None = None):
         self.templates = templates
+        self.archive = archive
         self.locale = locale
         self.prefix = prefix
         self.base_url = base_url
@@ -81,6 +83,14 @@ class Renderer:
     def path(self, page: str) -> str:
         """Where a page of this language lives in the site."""
         return self.prefix + page
+
+    def snapshot_link(self, short: str, rid: str) -> "SnapshotLink":
+        """A release's snapshot in this language; a snapshot frozen before the site had the
+        language exists in the default language only, and is linked as such."""
+        frozen = self.archive / short / rid if self.archive else None
+        if self.prefix and frozen and frozen.is_dir() and not (frozen / self.prefix / "index.html").is_file():
+            return SnapshotLink(f"archive/{short}/{rid}/index.html", next(iter(self.languages)))
+        return SnapshotLink(f"archive/{short}/{rid}/{self.prefix}index.html", None)
 
     def page(self, template: str, path: str, counterparts: dict[str, str] | None = None, **context) -> bytes:
         """Render a page; `path` is its place in the site, for relative links; `counterparts` are
@@ -177,12 +187,12 @@ def make_renderer(root: Path, locale: Locale, preview: bool, site: SiteConfig | 
     prefix = language_prefix(locale.language, languages)
     # `site` is in the renderer's language, its base_url that language's folder; links between
     # languages start from the site's own root
-    r = Renderer(root / "templates", locale, prefix, site.base_url.removesuffix(prefix) if site else "", languages)
+    r = Renderer(root / "templates", locale, prefix, site.base_url.removesuffix(prefix) if site else "", languages,
+                 root / "archive")
     r.env.globals["preview"] = preview
     r.env.globals["symbol_keys"] = SYMBOL_KEYS
     r.env.globals["event_file"] = feeds.event_path
-    r.env.globals["snapshot_link"] = lambda short, rid: snapshot_link(root / "archive", short, rid, locale.language,
-                                                                        languages)
+    r.env.globals["snapshot_link"] = r.snapshot_link
     if site is not None:
         r.env.globals["identity"] = site.identity
     return r
@@ -192,16 +202,6 @@ def make_renderer(root: Path, locale: Locale, preview: bool, site: SiteConfig | 
 class SnapshotLink:
     path: str  # from the site's root
     lang: str | None  # set when the snapshot is in another language than the page
-
-
-def snapshot_link(archive_dir: Path, short: str, rid: str, lang: str, languages) -> SnapshotLink:
-    """A release's snapshot in the page's language; a snapshot frozen before the site had that
-    language exists in the default language only, and is linked as such."""
-    prefix = language_prefix(lang, languages)
-    frozen = archive_dir / short / rid
-    if prefix and frozen.is_dir() and not (frozen / prefix / "index.html").is_file():
-        return SnapshotLink(f"archive/{short}/{rid}/index.html", next(iter(languages)))
-    return SnapshotLink(f"archive/{short}/{rid}/{prefix}index.html", None)
 
 
 def snapshot_files(r: Renderer, root: Path, site: SiteConfig, p: Published, default_url: str) -> dict[str, bytes]:
@@ -331,8 +331,7 @@ def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: lis
     months = [(key, list(items)) for key, items in itertools.groupby(
         upcoming, key=lambda e: e[1].date.replace(day=1))]
     entries = sorted(recent, key=lambda e: e[1].id) + upcoming
-    link = r.env.globals["snapshot_link"]
-    snapshot_url = lambda s, rel: r.base_url + page_url(link(s.meta.short_name, rel.id).path)  # noqa: E731
+    snapshot_url = lambda s, rel: r.base_url + page_url(r.snapshot_link(s.meta.short_name, rel.id).path)  # noqa: E731
     files = {
         "calendar/index.html": r.page("calendar.html", r.path("calendar/index.html"), title=locale.t("calendar_title"),
                                       description=locale.t("calendar_intro"),

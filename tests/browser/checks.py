@@ -703,3 +703,16 @@ def run_vnu(target: Path) -> list[dict]:
 
 def format_vnu(errors: list[dict]) -> list[str]:
     return [f"{e['file']}:{e['line']}: {e['message']}" for e in errors]
+
+
+def tooltip_on(page, scope) -> str:
+    """The text of Vega's tooltip with the pointer on the first mark (a point or bar) of an
+    interactive chart inside `scope` (a figure, or the page)."""
+    mark = scope.locator(".chart-interactive :is(.mark-symbol, .mark-rect) path").first
+    mark.scroll_into_view_if_needed()
+    box = mark.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tooltip = page.locator("#vg-tooltip-element")
+    tooltip.wait_for(state="visible", timeout=CHART_RENDER_TIMEOUT_MS)
+    return tooltip.inner_text()
+

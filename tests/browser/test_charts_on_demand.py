@@ -104,13 +104,7 @@ def test_the_interactive_chart_shows_a_tooltip_on_hover(open_url, site_url, stat
     page = opened.page
     checks.activate_charts(page)
     for figure in page.locator("figure.chart").all():
-        mark = figure.locator(".chart-interactive :is(.mark-symbol, .mark-rect) path").first
-        mark.scroll_into_view_if_needed()
-        box = mark.bounding_box()
-        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        tooltip = page.locator("#vg-tooltip-element")
-        tooltip.wait_for(state="visible", timeout=checks.CHART_RENDER_TIMEOUT_MS)
-        text = tooltip.inner_text()
+        text = checks.tooltip_on(page, figure)
         assert "Category" in text and "Value" in text, text
         page.mouse.move(0, 0)
     assert opened.watcher.error_problems() == []

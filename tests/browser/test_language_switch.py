@@ -48,12 +48,6 @@ def test_the_interactive_chart_speaks_the_pages_language_and_agrees_with_the_sta
         static_labels = [t for g in drawn for t in re.findall(r"<text[^>]*>([^<]*)</text>", g)]
         assert live and sorted(live) == sorted(static_labels), (live, static_labels)
         assert any("\u2212" in t or "\u00a0" in t for t in live)
-    mark = p.locator(".chart-interactive :is(.mark-symbol, .mark-rect) path").first
-    mark.scroll_into_view_if_needed()
-    box = mark.bounding_box()
-    p.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    tooltip = p.locator("#vg-tooltip-element")
-    tooltip.wait_for(state="visible", timeout=checks.CHART_RENDER_TIMEOUT_MS)
-    text = tooltip.inner_text()
+    text = checks.tooltip_on(p, p)
     assert "Kategori" in text and "Verdi" in text, text
     assert re.search(r"\d[\u00a0 ]\d{3}", text) and not re.search(r"\d,\d{3}", text), text
