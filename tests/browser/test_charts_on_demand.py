@@ -8,6 +8,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from . import checks
 
@@ -152,6 +153,15 @@ def test_a_phone_reading_the_whole_page_downloads_at_most_200_kib(open_url, site
     for y in range(0, height, 400):  # every part of the page on screen once, every drawing fetched
         page.evaluate(f"() => window.scrollTo(0, {y})")
         page.wait_for_load_state("networkidle")
+    # a lazy drawing's fetch may start a moment after the scroll that reveals it: wait for it
+    # (at most the chart timeout), then count what was fetched
+    figures = page.locator("figure.chart").count()
+    try:
+        page.wait_for_function(
+            "n => performance.getEntriesByType('resource').filter(e => e.name.endsWith('.svg')).length >= n",
+            arg=figures, timeout=checks.CHART_RENDER_TIMEOUT_MS)
+    except PlaywrightTimeout:
+        pass  # the assertion below says what is missing
     drawings = [r for r in page.evaluate("() => performance.getEntriesByType('resource').map(e => e.name)")
                 if r.endswith(".svg")]
     assert len(drawings) == page.locator("figure.chart").count()  # the phone's drawing of each, only
