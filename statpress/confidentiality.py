@@ -40,6 +40,12 @@ class ProtectionModel:
     def from_members(cls, y: np.ndarray, rows: np.ndarray, cells: np.ndarray, labels: list[str]) -> "ProtectionModel":
         """From (inner cell, published cell) pairs: `rows[k]` belongs to published cell `cells[k]`."""
         n_cells = len(labels)
+        # Only the inner cells some published cell uses are rounded: the others publish nothing,
+        # and leaving them out makes the result independent of rows an engine never returns
+        # (a filter pushed down before grouping). Renumbering keeps their order, so the seeded
+        # tie-breaks, and hence the rounding, are the same either way.
+        used, rows = np.unique(rows, return_inverse=True)
+        y = np.asarray(y)[used]
         x = sp.csc_matrix((np.ones(rows.size, dtype=np.int8), (rows, cells)), shape=(y.size, n_cells))
         x.sum_duplicates()
         x.data[:] = 1

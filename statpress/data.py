@@ -20,7 +20,7 @@ import pandas as pd
 from babel import Locale as BabelLocale
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from . import progress
+from . import expressions as ex, progress
 from .content import parse, project_catalogues
 from .engines import Derived, DuckDB, Engine, Rule, Source
 from .errors import BuildError
@@ -203,21 +203,23 @@ class Catalog:
                   for r in checked]
         return self.stamps / (hashlib.sha256("\n".join(parts).encode()).hexdigest() + ".ok")
 
-    def aggregate(self, name: str, keys: list[str], sums: list[str]) -> pd.DataFrame:
+    def aggregate(self, name: str, keys: list[str], sums: list[str], rows: ex.Condition | None = None) -> pd.DataFrame:
         """The dataset counted (and `sums` summed) per crossing of `keys`, classification columns included.
 
         The engine groups by the dataset's own columns; the columns classifications add are
         derived on that aggregate and grouped again, so the microdata are never in memory here.
+        `rows`: the records any measure counts; the engine leaves out what it surely excludes.
         """
         self.check(name)
         spec = self.spec.datasets[name]
+        keep = ex.relax(rows, {column: c.type for column, c in spec.columns.items()})
         # an attribute of a column that is itself a key (county of municipality) is added to the
         # aggregate afterwards: the engine then groups by no more than it must
         later = [k for k in keys if k not in spec.columns and not self.band_of(name, k)
                  and self.raw_column(name, k) in keys]
         with progress.stage("data"):
             frame = self.engine(name).aggregate(self.source(name), [self.key(name, k) for k in keys if k not in later],
-                                          sums, spec.frequency)
+                                          sums, spec.frequency, keep)
         for k in later:
             raw = self.raw_column(name, k)
             c = spec.columns[raw]

@@ -21,12 +21,14 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Callable, Literal, Protocol
 
 import duckdb
 import pandas as pd
 
+from . import expressions as ex
 from .errors import BuildError
 
 
@@ -91,11 +93,14 @@ class Engine(Protocol):
         """The first rule (in the order given) that some row breaks, with the first few such rows
         (line or row number, value as text); None when every row keeps every rule."""
 
-    def aggregate(self, source: Source, keys: list[str | Derived], sums: list[str], frequency: str | None) -> pd.DataFrame:
+    def aggregate(self, source: Source, keys: list[str | Derived], sums: list[str], frequency: str | None,
+                  keep: ex.Condition | None = None) -> pd.DataFrame:
         """Columns `keys`, `_n` (rows, or the sum of `frequency`) and `_sum_<v>` per crossing of `keys`.
 
         A key is one of the dataset's columns, or a column derived from one (a classification
-        attribute, an age band), computed by the engine before grouping."""
+        attribute, an age band), computed by the engine before grouping. `keep`: only records
+        for which it holds, or is unknown (a null), need be grouped; it compares the dataset's
+        own columns with constants (`expressions.relax`), and the engine translates the tree."""
 
 
 def quote(name: str) -> str:
@@ -240,9 +245,10 @@ class DuckDB:
         codes = ", ".join(literal(c) for c in sorted(rule.value))
         return f"({column} IS NULL OR {column} NOT IN ({codes}))"
 
-    def aggregate(self, source: Source, keys: list[str | Derived], sums: list[str], frequency: str | None) -> pd.DataFrame:
-        def typed(c):
-            return f"CAST({quote(c)} AS BIGINT)" if source.columns[c] == "integer" else quote(c)
+    def aggregate(self, source: Source, keys: list[str | Derived], sums: list[str], frequency: str | None,
+                  keep: ex.Condition | None = None) -> pd.DataFrame:
+        def typed(c, table=""):
+            return f"CAST({table}{quote(c)} AS BIGINT)" if source.columns[c] == "integer" else table + quote(c)
 
         joins, selected, names = [], [], []
         for i, key in enumerate(keys):
@@ -261,8 +267,11 @@ class DuckDB:
                 names.append(key.name)
         units = f"CAST(SUM({typed(frequency)}) AS BIGINT)" if frequency else "COUNT(*)"
         measures = [f"{units} AS _n"] + [f"CAST(SUM({typed(v)}) AS BIGINT) AS {quote('_sum_' + v)}" for v in sums]
+        # a null comparison keeps the record: the filter may only leave out what no measure counts
+        where = f" WHERE COALESCE({condition_sql(keep, partial(typed, table='_d.'))}, TRUE)" if keep else ""
         inner = f"SELECT {', '.join(selected + [quote(c) for c in [frequency, *sums] if c])} " \
-                f"FROM {self.relation(source)} AS _d {' '.join(joins)}" if selected else f"SELECT * FROM {self.relation(source)}"
+                f"FROM {self.relation(source)} AS _d {' '.join(joins)}{where}" if selected else \
+                f"SELECT * FROM {self.relation(source)} AS _d{where}"
         group = f" GROUP BY {', '.join(quote(n) for n in names)}" if names else ""
         sql = f"SELECT {', '.join([quote(n) for n in names] + measures)} FROM ({inner}){group}"
         try:
@@ -277,6 +286,29 @@ class DuckDB:
             self.con.executemany(f"INSERT INTO {name} VALUES (?, ?)", [list(pair) for pair in mapping])
             self.tables.add(name)
         return name
+
+
+SQL_OPERATORS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+def condition_sql(node: ex.Condition, column: Callable[[str], str]) -> str:
+    """SQL for a relaxed condition (`expressions.relax`), from its tree: every name a declared
+    column (`column` gives its SQL), every constant a quoted literal or a number."""
+    if isinstance(node, ex.Logical):
+        return "(" + f" {node.op.upper()} ".join(condition_sql(n, column) for n in node.operands) + ")"
+    if isinstance(node, ex.Not):
+        return f"(NOT {condition_sql(node.operand, column)})"
+    if isinstance(node, ex.Member):
+        values = ", ".join(constant_sql(v) for v in node.values)
+        return f"({column(node.name.id)} {'NOT IN' if node.negated else 'IN'} ({values}))"
+    return f"({column(node.left.id)} {SQL_OPERATORS[node.op]} {constant_sql(node.right)})"
+
+
+def constant_sql(constant: ex.Constant) -> str:
+    value = constant.value
+    if isinstance(value, str):
+        return literal(value)
+    return str(int(value)) if isinstance(value, int) else repr(float(value))
 
 
 def first_line(exc: Exception) -> str:

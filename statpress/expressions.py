@@ -23,6 +23,7 @@ NAME is a dataset column (in a filter) or a column id of the same table (in a fo
 from __future__ import annotations
 
 import ast
+import math
 from dataclasses import dataclass
 from typing import Mapping, Union
 
@@ -223,6 +224,87 @@ def comparisons(node) -> list[tuple[str, Constant]]:
                 if isinstance(a, Name) and isinstance(b, Constant):
                     out.append((a.id, b))
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# filtering rows before grouping: what an engine may leave out
+
+
+def any_of(conditions) -> Condition | None:
+    """Rows meeting any of the conditions; None (every row) when one of them is None."""
+    parts = list(conditions)
+    if not parts or any(p is None for p in parts):
+        return None
+    unique = tuple(dict.fromkeys(parts))
+    return unique[0] if len(unique) == 1 else Logical("or", unique)
+
+
+def all_of(conditions) -> Condition | None:
+    """Rows meeting every condition (None meets every row); None when no condition is left."""
+    unique = tuple(dict.fromkeys(p for p in conditions if p is not None))
+    if not unique:
+        return None
+    return unique[0] if len(unique) == 1 else Logical("and", unique)
+
+
+def relax(node: Condition | None, columns: Mapping[str, str]) -> Condition | None:
+    """A condition that holds for every row `node` holds for, made only of comparisons of the
+    dataset's own `columns` (name → "integer" or "code") with constants: what an engine may
+    filter the records by before grouping, without changing any cell computed after it.
+
+    A part that cannot be translated exactly (a derived column, arithmetic on a column) is
+    dropped from an "and" and makes an "or" or a "not" keep every row. None: every row may be
+    needed. Tables still evaluate the whole filter on the aggregate, so this only saves work."""
+    if node is None:
+        return None
+    if isinstance(node, Logical):
+        parts = [relax(n, columns) for n in node.operands]
+        return all_of(parts) if node.op == "and" else any_of(parts)
+    return _exact(node, columns)
+
+
+FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _exact(node: Condition, columns: Mapping[str, str]) -> Condition | None:
+    """`node` with every comparison as column-op-constant, or None if one cannot be."""
+    if isinstance(node, Logical):
+        parts = [_exact(n, columns) for n in node.operands]
+        return None if None in parts else Logical(node.op, tuple(parts))
+    if isinstance(node, Not):
+        inner = _exact(node.operand, columns)
+        return None if inner is None else Not(inner)
+    if isinstance(node, Member):
+        # numpy compares an integer column with the list cast to integers (2.5 becomes 2): a
+        # list that is not whole numbers is left to the tables
+        whole = columns.get(node.name.id) != "integer" or all(type(v.value) is int for v in node.values)
+        return node if node.name.id in columns and whole else None
+    left, right, op = node.left, node.right, node.op
+    if not isinstance(left, Name):
+        left, right, op = right, left, FLIPPED[op]
+    value = _folded(right)
+    if not isinstance(left, Name) or left.id not in columns or value is None:
+        return None
+    return Compare(op, left, value)
+
+
+def _folded(term: Term) -> Constant | None:
+    """A term of constants only (`{year} - 4`), computed as `evaluate` computes it; else None."""
+    if isinstance(term, Constant):
+        return term
+    if isinstance(term, Negative):
+        inner = _folded(term.operand)
+        return None if inner is None or isinstance(inner.value, str) else Constant(-float(inner.value))
+    if not isinstance(term, Arithmetic):
+        return None
+    a, b = _folded(term.left), _folded(term.right)
+    if a is None or b is None or isinstance(a.value, str) or isinstance(b.value, str):
+        return None
+    x, y = float(a.value), float(b.value)
+    if term.op == "/" and y == 0:
+        return None
+    value = {"+": x + y, "-": x - y, "*": x * y, "/": x / y if y else math.nan}[term.op]
+    return Constant(value) if math.isfinite(value) else None
 
 
 # ----------------------------------------------------------------------------------------------

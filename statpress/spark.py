@@ -2,7 +2,7 @@
 
 A dataset with `engine = "spark"` (or every dataset, with `engine = "spark"` in site.toml) is
 read by Spark: a Parquet file or folder, a CSV file, or a table of the Spark catalogue. Rules,
-derived keys and group-bys are translated into DataFrame operations (Column objects, never SQL
+derived keys, filters and group-bys are translated into DataFrame operations (Column objects, never SQL
 text made from content), and only the aggregate comes back: one row per crossing of the keys.
 Rounding, charts and pages then run on the build machine, exactly as after DuckDB.
 
@@ -19,7 +19,9 @@ pyspark is imported on first use, so a site that never names Spark never needs i
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import operator
 import os
 import tempfile
 import warnings
@@ -29,6 +31,7 @@ from typing import Callable, Mapping
 
 import pandas as pd
 
+from . import expressions as ex
 from .engines import Derived, Rule, Source
 from .errors import BuildError
 
@@ -183,7 +186,8 @@ class SparkEngine:
                 .select("_line", F.col(rule.column).cast("string")).orderBy("_line").limit(4))
         return [(int(n), "" if v is None else v) for n, v in self.collect(source, rows)]
 
-    def aggregate(self, source: Source, keys: list[str | Derived], sums: list[str], frequency: str | None) -> pd.DataFrame:
+    def aggregate(self, source: Source, keys: list[str | Derived], sums: list[str], frequency: str | None,
+                  keep: ex.Condition | None = None) -> pd.DataFrame:
         from pyspark.sql import functions as F
 
         # First the records are grouped by the keys, but with a mapped key's own column in its
@@ -199,7 +203,10 @@ class SparkEngine:
                 first[name] = key_column(source, key).alias(name)
         units = F.sum(typed(source, frequency)) if frequency else F.count(F.lit(1))
         measures = ["_n"] + ["_sum_" + v for v in sums]
-        df = self.frame(source).groupBy(*first.values()).agg(
+        df = self.frame(source)
+        if keep is not None:  # on the cluster, before grouping; a null comparison keeps the record
+            df = df.where(F.coalesce(condition_column(source, keep), F.lit(True)))
+        df = df.groupBy(*first.values()).agg(
             units.cast("long").alias("_n"), *[F.sum(typed(source, v)).cast("long").alias("_sum_" + v) for v in sums])
         names, selected = [], []
         for i, key in enumerate(keys):
@@ -273,6 +280,26 @@ def key_column(source: Source, key: str | Derived):
         test = value.between(int(a), int(b))
         banded = F.when(test, F.lit(code)) if banded is None else banded.when(test, F.lit(code))
     return banded
+
+
+def condition_column(source: Source, node: ex.Condition):
+    """A Column for a relaxed condition (`expressions.relax`), built from its tree: every name a
+    declared column, every constant a literal."""
+    from pyspark.sql import functions as F
+
+    if isinstance(node, ex.Logical):
+        parts = [condition_column(source, n) for n in node.operands]
+        return functools.reduce(operator.and_ if node.op == "and" else operator.or_, parts)
+    if isinstance(node, ex.Not):
+        return ~condition_column(source, node.operand)
+    if isinstance(node, ex.Member):
+        test = typed(source, node.name.id).isin([v.value for v in node.values])
+        return ~test if node.negated else test
+    return COMPARE[node.op](typed(source, node.left.id), F.lit(node.right.value))
+
+
+COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+           ">=": operator.ge}
 
 
 def broken(source: Source, rule: Rule):

@@ -216,6 +216,10 @@ class Filters:
                     for r in t.rows:
                         self.condition(r.where, dataset, f"{context}, row '{r.label or r.by}'")
 
+    def node(self, text: str | None) -> ex.Condition | None:
+        text = substitute_year(text, self.year)
+        return self.parsed[text] if text else None
+
     def mask(self, frame_name: str, frame: pd.DataFrame, text: str | None) -> np.ndarray:
         text = substitute_year(text, self.year) or ""
         key = (frame_name, text)
@@ -244,6 +248,7 @@ def aggregate(catalog: Catalog, path: Path, spec: TablesFile, filters: Filters) 
     """Each dataset summed over the columns the tables use: the inner cells of the statistic."""
     used: dict[str, set[str]] = {}
     sums: dict[str, set[str]] = {}
+    rows: dict[str, list[ex.Condition | None]] = {}  # per dataset: the rows each measure counts
     for t in spec.tables:
         for c in t.columns:
             if not isinstance(c, Aggregate):
@@ -267,8 +272,37 @@ def aggregate(catalog: Catalog, path: Path, spec: TablesFile, filters: Filters) 
                     raise BuildError(f"{path}: table '{t.id}', column '{c.id}': dataset '{name}' "
                                      f"has no column '{c.summed()}' to sum")
                 sums.setdefault(name, set()).add(c.summed())
-    return {name: catalog.aggregate(name, sorted(names), sorted(sums.get(name, set())))
+            rows.setdefault(name, []).append(counted(catalog, path, t, c, filters))
+    # Records no measure counts need not be grouped at all: the engine may leave them out
+    return {name: catalog.aggregate(name, sorted(names), sorted(sums.get(name, set())), ex.any_of(rows[name]))
             for name, names in sorted(used.items())}
+
+
+def counted(catalog: Catalog, path: Path, t: TableSpec, c: Aggregate, filters: Filters) -> ex.Condition | None:
+    """The records a measure can count: those its filter keeps and, with a value per row, those
+    some block of rows keeps (its filter and, by a dimension, one of the codes shown). None: any."""
+    if not c.per_row:
+        return filters.node(c.where)
+    blocks = []
+    for r in t.rows:
+        block = [filters.node(r.where)]
+        if r.by:
+            codes = row_dimension(catalog, path, t, r, filters.year).codes
+            if not codes:
+                continue  # a block of no rows counts nothing
+            column = c.dims.get(r.by, r.by)
+            block += [filters.node(c.breakdown_where), shown(catalog.domain(c.dataset or t.dataset, column), column, codes)]
+        blocks.append(ex.all_of(block))
+    return ex.all_of([filters.node(c.where), ex.any_of(blocks)])
+
+
+def shown(domain, column: str, codes: tuple[str, ...]) -> ex.Condition | None:
+    """`column in [codes]`, typed as the column is; None when a code is not of its type."""
+    if domain.kind != "integer":
+        return ex.Member(ex.Name(column), tuple(ex.Constant(str(code)) for code in codes))
+    if not all(re.fullmatch(r"-?[0-9]+", code) for code in codes):
+        return None
+    return ex.Member(ex.Name(column), tuple(ex.Constant(int(code)) for code in codes))
 
 
 # ----------------------------------------------------------------------------------------------

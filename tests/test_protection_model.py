@@ -132,6 +132,16 @@ def test_a_cell_shown_twice_is_one_cell_to_the_rounding():
     assert model.labels == ("total in one table",)
 
 
+def test_an_inner_cell_no_published_cell_uses_is_not_rounded():
+    """Inner cells 1 and 3 publish nothing (a filter left them out): the model has cells 0 and 2 only,
+    in their order, so the rounding is the same whether an engine returned them or not."""
+    model = ProtectionModel.from_members(np.array([2, 1, 4, 1]), np.array([0, 2, 2]), np.array([0, 0, 1]),
+                                         ["both", "the second"])
+    assert list(model.y) == [2, 4]
+    assert model.x.toarray().tolist() == [[1, 0], [1, 1]]
+    assert list(model.published) == [6, 4]
+
+
 @pytest.mark.parametrize("base", [3, 5])
 def test_the_build_protects_the_benchmark_table_better_than_plsrounding(tmp_path, base):
     """The rounding benchmark's table (73 656 published cells) as a statistic, through the build's own
