@@ -11,7 +11,9 @@ Where Spark runs comes from the environment only, never from content files:
   machine is a thin client and the driver runs on the cluster;
 - otherwise `STATPRESS_SPARK_MASTER` (default `local[2]`): `yarn`, `spark://host:7077`, … with
   the driver on the build machine, which receives only the collected aggregates;
-- `STATPRESS_SPARK_CONF`: more settings, `key=value` separated by spaces.
+- `STATPRESS_SPARK_CONF`: more settings, `key=value` separated by spaces;
+- `STATPRESS_SPARK_CONNECT_WAIT`: how many seconds to keep retrying a Spark Connect server that
+  does not answer (default: Spark's own client policy, at least 10 minutes).
 
 pyspark is imported on first use, so a site that never names Spark never needs it.
 """
@@ -23,6 +25,7 @@ import functools
 import hashlib
 import operator
 import os
+import re
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -36,6 +39,7 @@ from .engines import Derived, Rule, Source
 from .errors import BuildError
 
 MASTER, REMOTE, CONF = "STATPRESS_SPARK_MASTER", "STATPRESS_SPARK_REMOTE", "STATPRESS_SPARK_CONF"
+WAIT = "STATPRESS_SPARK_CONNECT_WAIT"
 INTEGER_TYPES = ("long", "integer", "short", "byte")  # DataType.typeName() of whole numbers
 LOG_SETTINGS = Path(__file__).resolve().parent / "log4j2-spark.properties"
 NOT_FOUND = ("PATH_NOT_FOUND", "TABLE_OR_VIEW_NOT_FOUND", "UNRESOLVED_ROUTINE")
@@ -48,19 +52,22 @@ def quiet():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
         warnings.filterwarnings("ignore", "The copy keyword is deprecated", module="pyspark")
+        # Spark Connect warns as it gives up on a lost server; the build's message says so
+        warnings.filterwarnings("ignore", r"\[RETRIES_EXCEEDED\]", UserWarning)
         yield
 
 
 def session_from_environment(environ: Mapping[str, str] = os.environ):
-    """The process's Spark session, made on first use from the environment. `getOrCreate` returns
-    the session that already runs in this process (pyspark keeps it), so builds, tests and the
-    benchmark share one JVM rather than start one per dataset."""
+    """The process's Spark session, made on first use from the environment: a Spark Connect client
+    when STATPRESS_SPARK_REMOTE is set, else a classic session, whose `getOrCreate` returns the
+    one that already runs in this process (pyspark keeps it), so builds, tests and the benchmark
+    share one JVM rather than start one per dataset."""
+    remote = environ.get(REMOTE)
+    if remote:
+        return connect_session(remote, environ)
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName("statpress")
-    remote = environ.get(REMOTE)
-    if remote:
-        return builder.remote(remote).getOrCreate()
     master = environ.get(MASTER, "local[2]")
     builder = builder.master(master).config("spark.ui.enabled", "false")
     if master.startswith("local"):
@@ -82,6 +89,87 @@ def session_from_environment(environ: Mapping[str, str] = os.environ):
     return session
 
 
+# Spark Connect sessions of this process, by the address and settings they were made from: a
+# later build (the live preview rebuilds) reuses its session rather than leave one more behind
+# on the server, and another address gets a session of its own.
+CONNECTED: dict[tuple[str, str], object] = {}
+
+
+def connect_session(remote: str, environ: Mapping[str, str]):
+    """A thin client of the Spark Connect server at `remote`. Made by Spark Connect's own builder,
+    not pyspark's generic one: that one flips a process-wide switch (SPARK_CONNECT_MODE_ENABLED)
+    that sends every later classic session and Column to Spark Connect; this way a local session
+    and a Connect session can live in one process (the tests run both), each with its own API."""
+    retries = retry_policy(environ)  # a bad setting is reported before anything is made
+    key = (remote, environ.get(CONF, ""))
+    session = CONNECTED.get(key)
+    if session is None or session.is_stopped:  # a server that restarted closes the session
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+        session = ConnectSession.builder.remote(remote).create()
+        CONNECTED[key] = session
+    session.client.set_retry_policies([retries])
+    # only session settings (spark.sql.*) can change on a running server; it refuses the others
+    try:
+        for pair in environ.get(CONF, "").split():
+            name, _, value = pair.partition("=")
+            session.conf.set(name, value)
+    except Exception as exc:  # noqa: BLE001 - the first call to the server: it may be lost already
+        if lost_connection(exc):
+            disconnect(session)
+        raise
+    return session
+
+
+def disconnect(session) -> None:
+    """Close a Spark Connect session whose server is lost, without a last call to that server:
+    pyspark would otherwise make one (retried as long as STATPRESS_SPARK_CONNECT_WAIT allows)
+    when Python exits. The next build of the process connects afresh."""
+    for key in [k for k, s in CONNECTED.items() if s is session]:
+        del CONNECTED[key]
+    session.release_session_on_close = False
+    with quiet():  # closing waits for the release of the last queries, which warn as they give up
+        session.stop()
+
+
+def retry_policy(environ: Mapping[str, str]):
+    """Spark Connect's own retry policy, cut to the retries whose waits add up to at most
+    STATPRESS_SPARK_CONNECT_WAIT seconds: by default it keeps trying an unreachable server for
+    10 minutes or more, which a build (and a test) should not always wait for."""
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    policy = DefaultPolicy()
+    if WAIT not in environ:
+        return policy
+    try:
+        seconds = float(environ[WAIT])
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise BuildError(f"{WAIT}: expected a number of seconds, got {environ[WAIT]!r}")
+    retries, waited, wait = 0, 0.0, float(policy.initial_backoff)
+    while retries < policy.max_retries and waited + wait <= seconds * 1000:
+        retries, waited = retries + 1, waited + wait
+        wait = min(float(policy.max_backoff), wait * policy.backoff_multiplier)
+    return DefaultPolicy(max_retries=retries)
+
+
+def is_connect(session) -> bool:
+    return type(session).__module__.startswith("pyspark.sql.connect")
+
+
+def column_api(session):
+    """(functions, Window) of the session's kind. pyspark's own `functions` choose between the
+    classic and the Connect implementation by the process-wide switch, which a Connect session
+    made here leaves off; so the engine asks for the kind of the session it queries."""
+    if is_connect(session):
+        from pyspark.sql.connect import functions
+        from pyspark.sql.connect.window import Window
+    else:
+        from pyspark.sql import Window, functions
+    return functions, Window
+
+
 @dataclass
 class SparkEngine:
     """Spark behind the aggregation interface. `session` makes (or finds) the Spark session; it
@@ -89,6 +177,7 @@ class SparkEngine:
     session: Callable[[], object] | None = None  # default: session_from_environment
     kind: str = "spark"
     _spark: object = field(default=None, repr=False)
+    _api: tuple = field(default=(), repr=False)  # (functions, Window) of the session's kind
     _checked: set[str] = field(default_factory=set, repr=False)
 
     # -- connecting and reading ---------------------------------------------------------------
@@ -102,7 +191,13 @@ class SparkEngine:
                                  "is not installed: pip install -r requirements.txt (pyspark), or set "
                                  "engine = \"duckdb\" for this dataset (or in site.toml)") from None
             self._spark = self.guarded(source, self.session or session_from_environment)
+            self._api = column_api(self._spark)
         return self._spark
+
+    @property
+    def F(self):
+        """pyspark's `functions`, classic or Spark Connect as the session is (after `spark()`)."""
+        return self._api[0]
 
     def guarded(self, source: Source, action: Callable[[], object]):
         """`action()`, with Spark's failures turned into messages naming the dataset and the setting."""
@@ -112,6 +207,9 @@ class SparkEngine:
         except BuildError:
             raise
         except Exception as exc:  # noqa: BLE001 - py4j, Spark Connect and Spark errors share no base
+            if is_connect(self._spark) and lost_connection(exc):
+                disconnect(self._spark)
+                self._spark = None
             raise BuildError(explain(source, exc)) from None
 
     def frame(self, source: Source):
@@ -164,10 +262,9 @@ class SparkEngine:
     def violation(self, source: Source, rules: list[Rule]) -> tuple[Rule, list[tuple[int, str]]] | None:
         # One scan counts, for every rule, the rows that break it; only when one does is the data
         # numbered (a second, ordered scan) to name the first such rows in the message.
-        from pyspark.sql import functions as F
-
         df = self.frame(source)
-        counts = [F.count(F.lit(1)) if r.kind == "records" else F.count(F.when(broken(source, r), 1)) for r in rules]
+        F = self.F
+        counts = [F.count(F.lit(1)) if r.kind == "records" else F.count(F.when(broken(F, source, r), 1)) for r in rules]
         found = self.collect(source, df.agg(*counts))[0]
         for rule, value in zip(rules, found):
             if rule.kind == "records" and value == 0:
@@ -177,19 +274,19 @@ class SparkEngine:
         return None
 
     def first_broken(self, source: Source, df, rule: Rule) -> list[tuple[int, str]]:
-        from pyspark.sql import Window, functions as F
+        F, Window = self._api
 
         # the header is line 1 of a CSV file, so its first record is on line 2; Parquet rows count from 1
         offset = 1 if source.format == "csv" else 0
         line = F.row_number().over(Window.orderBy(F.monotonically_increasing_id())) + offset
-        rows = (df.withColumn("_line", line).where(broken(source, rule))
+        rows = (df.withColumn("_line", line).where(broken(F, source, rule))
                 .select("_line", F.col(rule.column).cast("string")).orderBy("_line").limit(4))
         return [(int(n), "" if v is None else v) for n, v in self.collect(source, rows)]
 
     def aggregate(self, source: Source, keys: list[str | Derived], sums: list[str], frequency: str | None,
                   keep: ex.Condition | None = None) -> pd.DataFrame:
-        from pyspark.sql import functions as F
-
+        df = self.frame(source)
+        F = self.F
         # First the records are grouped by the keys, but with a mapped key's own column in its
         # place: the joins with classifications then touch one row per crossing rather than one
         # per record. Then the mapped keys are joined and everything grouped again. Both steps
@@ -197,17 +294,16 @@ class SparkEngine:
         first = {}
         for key in keys:
             if isinstance(key, Derived) and not key.bands:  # a mapping, even an empty one
-                first[key.column] = typed(source, key.column).alias(key.column)
+                first[key.column] = typed(F, source, key.column).alias(key.column)
             else:
                 name = key if isinstance(key, str) else key.name
-                first[name] = key_column(source, key).alias(name)
-        units = F.sum(typed(source, frequency)) if frequency else F.count(F.lit(1))
+                first[name] = key_column(F, source, key).alias(name)
+        units = F.sum(typed(F, source, frequency)) if frequency else F.count(F.lit(1))
         measures = ["_n"] + ["_sum_" + v for v in sums]
-        df = self.frame(source)
         if keep is not None:  # on the cluster, before grouping; a null comparison keeps the record
-            df = df.where(F.coalesce(condition_column(source, keep), F.lit(True)))
+            df = df.where(F.coalesce(condition_column(F, source, keep), F.lit(True)))
         df = df.groupBy(*first.values()).agg(
-            units.cast("long").alias("_n"), *[F.sum(typed(source, v)).cast("long").alias("_sum_" + v) for v in sums])
+            units.cast("long").alias("_n"), *[F.sum(typed(F, source, v)).cast("long").alias("_sum_" + v) for v in sums])
         names, selected = [], []
         for i, key in enumerate(keys):
             if isinstance(key, Derived) and not key.bands:  # a mapping, even an empty one
@@ -234,7 +330,8 @@ class SparkEngine:
 
         def listing():
             df = self.frame(source)
-            jvm = getattr(spark, "_jvm", None)
+            # a Spark Connect client has no JVM through which to ask the cluster's file system
+            jvm = None if is_connect(spark) else getattr(spark, "_jvm", None)
             if jvm is None:
                 return None
             conf = spark._jsc.hadoopConfiguration()
@@ -258,23 +355,20 @@ def arrow_frame(grouped) -> pd.DataFrame:
 # translation: rules and derived keys as Spark Columns
 
 
-def typed(source: Source, column: str):
-    """A column as the engine computes with it: whole numbers as 64-bit integers."""
-    from pyspark.sql import functions as F
-
+def typed(F, source: Source, column: str):
+    """A column as the engine computes with it: whole numbers as 64-bit integers. `F` is the
+    session's `functions` (SparkEngine.F), here and below."""
     if source.columns.get(column) != "integer":
         return F.col(column)
     # CSV holds text: a value that is not a whole number becomes null, which the rules report
     return F.col(column).try_cast("long") if source.format == "csv" else F.col(column).cast("long")
 
 
-def key_column(source: Source, key: str | Derived):
+def key_column(F, source: Source, key: str | Derived):
     """A group-by key: a column of the dataset, or an age band of one (mappings are joined)."""
-    from pyspark.sql import functions as F
-
     if isinstance(key, str):
-        return typed(source, key)
-    value = typed(source, key.column)
+        return typed(F, source, key)
+    value = typed(F, source, key.column)
     banded = None
     for a, b, code in key.bands:
         test = value.between(int(a), int(b))
@@ -282,32 +376,28 @@ def key_column(source: Source, key: str | Derived):
     return banded
 
 
-def condition_column(source: Source, node: ex.Condition):
+def condition_column(F, source: Source, node: ex.Condition):
     """A Column for a relaxed condition (`expressions.relax`), built from its tree: every name a
     declared column, every constant a literal."""
-    from pyspark.sql import functions as F
-
     if isinstance(node, ex.Logical):
-        parts = [condition_column(source, n) for n in node.operands]
+        parts = [condition_column(F, source, n) for n in node.operands]
         return functools.reduce(operator.and_ if node.op == "and" else operator.or_, parts)
     if isinstance(node, ex.Not):
-        return ~condition_column(source, node.operand)
+        return ~condition_column(F, source, node.operand)
     if isinstance(node, ex.Member):
-        test = typed(source, node.name.id).isin([v.value for v in node.values])
+        test = typed(F, source, node.name.id).isin([v.value for v in node.values])
         return ~test if node.negated else test
-    return COMPARE[node.op](typed(source, node.left.id), F.lit(node.right.value))
+    return COMPARE[node.op](typed(F, source, node.left.id), F.lit(node.right.value))
 
 
 COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
            ">=": operator.ge}
 
 
-def broken(source: Source, rule: Rule):
+def broken(F, source: Source, rule: Rule):
     """A Column that is true for a row breaking the rule (null counts as kept, as in SQL)."""
-    from pyspark.sql import functions as F
-
     column = F.col(rule.column)
-    value = typed(source, rule.column)
+    value = typed(F, source, rule.column)
     if rule.kind == "integer":
         return column.isNull() | value.isNull()
     if rule.kind == "min":
@@ -340,6 +430,9 @@ def explain(source: Source, exc: Exception) -> str:
     if condition == "JAVA_GATEWAY_EXITED":  # local or client mode starts a JVM on this machine
         return (f"{where}: could not start Spark's JVM ({first}); Spark needs Java 17 or newer here "
                 f"(java on PATH, or JAVA_HOME), or set {REMOTE} to use a cluster's Spark Connect server")
+    if condition.startswith(("CANNOT_MODIFY_CONFIG", "CANNOT_MODIFY_STATIC_CONFIG")):
+        return (f"{where}: the Spark Connect server refused a setting of {CONF} ({first}); a client may change "
+                f"only session settings (spark.sql.*): set the others where the server is started")
     if lost_connection(exc):
         return (f"{where}: lost the connection to Spark ({type(exc).__name__}: {first}); check {REMOTE} or "
                 f"{MASTER} (now {os.environ.get(REMOTE) or os.environ.get(MASTER, 'local[2]')}) and the "
@@ -357,11 +450,32 @@ def error_condition(exc: Exception) -> str:
 
 def lost_connection(exc: Exception) -> bool:
     names = {c.__name__ for c in type(exc).__mro__}
-    return bool(names & {"ConnectionError", "Py4JNetworkError", "SparkConnectGrpcException", "EOFError"}) or \
+    return bool(names & {"ConnectionError", "Py4JNetworkError", "EOFError"}) or \
+        grpc_status(exc) in CONNECT_LOST or error_condition(exc).startswith(SESSION_GONE) or \
         "Connection refused" in str(exc) or "SparkContext was shut down" in str(exc) or \
         "Cannot call methods on a stopped SparkContext" in str(exc)
 
 
+# Spark Connect: every error of the server arrives as a SparkConnectGrpcException (AnalysisException
+# too), so a lost connection is told by the gRPC status, or by the server no longer knowing the
+# session (it restarted, or dropped the session while the client was away)
+CONNECT_LOST = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
+SESSION_GONE = ("INVALID_HANDLE.SESSION_CHANGED", "INVALID_HANDLE.SESSION_NOT_FOUND", "INVALID_HANDLE.SESSION_CLOSED")
+
+
+def grpc_status(exc: Exception) -> str:
+    """The gRPC status of a Spark Connect error (e.g. UNAVAILABLE), or "" for other errors."""
+    getter = getattr(exc, "getGrpcStatusCode", None)
+    try:
+        return getter().name if getter else ""
+    except Exception:  # noqa: BLE001 - an error without a status says nothing about the connection
+        return ""
+
+
 def first_line(exc: Exception) -> str:
     text = str(exc).strip()
+    # a gRPC failure's text is the repr of the call; its details say what happened
+    details = re.search(r'details = "(.*)"', text) if grpc_status(exc) else None
+    if details:
+        return f"{grpc_status(exc)}: {details.group(1)}"
     return text.splitlines()[0] if text else type(exc).__name__

@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -128,3 +131,80 @@ def spark_session(tmp_path_factory):
                                         "STATPRESS_SPARK_CONF": f"spark.sql.warehouse.dir={warehouse}"})
     yield session
     session.stop()
+
+
+# Spark Connect: a server as a cluster runs one, here in local[2] on this machine
+CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
+CONNECT_START_SECONDS = 180  # about 10 s on an idle machine; the 2 cores may be shared
+
+
+@pytest.fixture(scope="session")
+def spark_connect_server(tmp_path_factory):
+    """One Spark Connect server for every test that needs it: its address, `sc://127.0.0.1:PORT`,
+    for STATPRESS_SPARK_REMOTE. Started with the spark-submit that pyspark's wheel ships (with
+    the server's jar), bound to 127.0.0.1 on a free port, and stopped after the last test."""
+    import pyspark
+
+    from statpress.spark import LOG_SETTINGS
+
+    java_home = os.environ.get("JAVA_HOME")
+    if not shutil.which("java") and not (java_home and (Path(java_home) / "bin" / "java").exists()):
+        pytest.skip("no Java to run a Spark Connect server (scripts/install-test-deps.sh installs it)")
+    home = Path(pyspark.__file__).parent
+    folder = tmp_path_factory.mktemp("spark-connect")
+    port = free_port()
+    settings = {"spark.connect.grpc.binding.address": "127.0.0.1", "spark.connect.grpc.binding.port": port,
+                "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": 4,
+                "spark.sql.warehouse.dir": folder / "warehouse",
+                "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG_SETTINGS.as_uri()}"}
+    command = [str(home / "bin" / "spark-submit"), "--class", CONNECT_SERVER, "--master", "local[2]",
+               "--name", "statpress-tests", *[a for k, v in settings.items() for a in ("--conf", f"{k}={v}")]]
+    log = folder / "server.log"
+    with log.open("wb") as out:  # spark-submit ends in `exec java`: this process is the server's JVM
+        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=folder,
+                                  env={**os.environ, "SPARK_HOME": str(home)})
+    try:
+        wait_for_port(server, port, log)
+        yield f"sc://127.0.0.1:{port}"
+    finally:
+        release_sessions(f"sc://127.0.0.1:{port}")
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def release_sessions(address: str) -> None:
+    """Stop the engine's Spark Connect sessions with a server, before the server stops."""
+    from statpress.spark import CONNECTED
+
+    for key in [k for k in CONNECTED if k[0] == address]:
+        CONNECTED.pop(key).stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(server: subprocess.Popen, port: int, log: Path) -> None:
+    """Until the server accepts connections on `port`; a failure names what happened, with the log."""
+    deadline = time.monotonic() + CONNECT_START_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"the Spark Connect server exited with status {server.returncode} before it listened "
+                        f"on 127.0.0.1:{port}; its log ({log}):\n{tail(log)}", pytrace=False)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.25)
+    pytest.fail(f"the Spark Connect server did not accept connections on 127.0.0.1:{port} within "
+                f"{CONNECT_START_SECONDS} s; its log ({log}):\n{tail(log)}", pytrace=False)
+
+
+def tail(log: Path, lines: int = 30) -> str:
+    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])

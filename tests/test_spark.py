@@ -25,8 +25,12 @@ DATASET = '[datasets.population]\nfile = "data/population.csv"\n'
 
 @pytest.fixture(scope="module")
 def spark_project(tmp_path_factory, spark_session):
+    return spark_copy(tmp_path_factory.mktemp("spark") / "project")
+
+
+def spark_copy(dest):
     """A copy of the demo whose site.toml sends every dataset to Spark."""
-    project = copy_project(tmp_path_factory.mktemp("spark") / "project")
+    project = copy_project(dest)
     site = project / "site.toml"
     site.write_text('engine = "spark"\n' + site.read_text(encoding="utf-8"), encoding="utf-8")
     return project
@@ -34,8 +38,13 @@ def spark_project(tmp_path_factory, spark_session):
 
 @pytest.fixture(scope="module")
 def computed(spark_project):
-    """Each demo statistic's due release computed by DuckDB and by Spark. The Spark tables,
-    protected, go into the copy's table cache, from which the page test builds its site."""
+    return compute_demo(spark_project)[0]
+
+
+def compute_demo(spark_project):
+    """Each demo statistic's due release computed by DuckDB and by Spark, and the Spark catalogue.
+    The Spark tables, protected, go into the copy's table cache, from which the page test builds
+    its site. Spark runs where the environment says (tests/test_spark_connect.py: Spark Connect)."""
     duck, spark = data.load_catalog(ROOT), data.load_catalog(spark_project)
     assert {spark.engine_name(n) for n in spark.spec.datasets} == {"spark"}
     assert {duck.engine_name(n) for n in duck.spec.datasets} == {"duckdb"}
@@ -47,10 +56,14 @@ def computed(spark_project):
             continue
         out[s.id] = (tables.compute(duck, s.id, release.period), tables.compute(spark, s.id, release.period))
         table_cache.put(pipeline.release_key(s, spark, release.period), pipeline.protect(s, out[s.id][1]))
-    return out
+    return out, spark
 
 
 def test_every_table_of_the_demo_equals_duckdb_cell_for_cell(computed):
+    assert_same_tables(computed)
+
+
+def assert_same_tables(computed):
     assert set(computed) == {"migration", "naturalisations"}
     for statistic, (duck, spark) in computed.items():
         # the aggregates the tables are computed from: every crossing, count and dtype
@@ -68,9 +81,13 @@ def test_every_table_of_the_demo_equals_duckdb_cell_for_cell(computed):
 
 
 def test_the_site_built_from_spark_tables_equals_the_duckdb_site(computed, spark_project, demo_site, tmp_path):
+    assert_same_site(spark_project, demo_site, tmp_path / "site")
+
+
+def assert_same_site(spark_project, demo_site, out):
+    """The site built from the Spark tables in the copy's cache is the DuckDB site, byte for byte."""
     tables_cache = spark_project / ".cache" / "tables"
     before = sorted(p.name for p in tables_cache.iterdir())
-    out = tmp_path / "site"
     pipeline.build(pipeline.BuildOptions(spark_project, out, DEMO_NOW, allow_withdraw=True))
     # the build found every release's tables under a key naming the Spark engine: it computed none
     assert sorted(p.name for p in tables_cache.iterdir()) == before
