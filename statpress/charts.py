@@ -14,11 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from importlib import metadata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -360,18 +358,14 @@ def build_charts(path: Path, raw: list[dict], tables: list[Table], locale: Local
     """The charts of a release, drawn from its tables (already in `locale`'s language) with their
     titles in that language (`language` picks them)."""
     by_id = {t.id: t for t in tables}
-    work = []
+    charts = []
     for spec in parse_specs(path, raw):
         spec = language(spec) if language else spec
         if spec.table not in by_id:
             raise BuildError(f"{path}: chart '{spec.id}': unknown table {spec.table!r}")
-        work.append((spec, chart_data(spec, by_id[spec.table], path)))
-    if len(work) < 2:
-        return [remembered(spec, data, locale, year, cache) for spec, data in work]
-    # vl-convert lays out and draws without holding Python's lock, so a statistic's charts are
-    # drawn side by side; map keeps their order, and an error in one is raised here
-    with ThreadPoolExecutor(max_workers=min(len(work), os.cpu_count() or 1)) as pool:
-        return list(pool.map(lambda item: remembered(*item, locale, year, cache), work))
+        data = chart_data(spec, by_id[spec.table], path)
+        charts.append(remembered(spec, data, locale, year, cache))
+    return charts
 
 
 def remembered(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: Path) -> Chart:
