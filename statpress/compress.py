@@ -17,6 +17,7 @@ than reading a cache of tens of thousands of small files.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 from pathlib import Path, PurePosixPath
@@ -62,6 +63,20 @@ def compressed(data: bytes, compressor, suffix: str, cache: Path | None) -> byte
     return result
 
 
+def names(rel: str) -> list[str]:
+    """The paths the copies of the file `rel` may have (none for a file that is not text)."""
+    if PurePosixPath(rel).suffix not in TEXT_SUFFIXES:
+        return []
+    return [rel + suffix for suffix in ENCODINGS]
+
+
+@functools.lru_cache(maxsize=1)
+def fingerprint() -> str:
+    """How copies are made (this module's source): a copy made otherwise is not reused
+    (statpress/reuse.py)."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
 def copies(rel: str, data: bytes, cache: Path | None = None) -> dict[str, bytes]:
     """The precompressed copies of the file `rel` of the site (none for a file that is not text),
     by their paths: only those smaller than the file."""
@@ -80,7 +95,8 @@ def precompress(folder: Path, cache: Path | None = None, done: frozenset[str] = 
         if rel in done or path.suffix not in TEXT_SUFFIXES or not path.is_file():
             continue
         for name, copy in copies(rel, path.read_bytes(), cache).items():
-            (folder / name).write_bytes(copy)
+            with open(folder / name, "xb") as f:  # never into an existing (perhaps linked) file
+                f.write(copy)
             written += 1
     return written
 

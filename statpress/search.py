@@ -29,11 +29,12 @@ def pagefind_executable() -> Path:
         raise BuildError(f"search: Pagefind is not installed ({exc}); run pip install -r requirements.txt") from None
 
 
-def index(site: Path, language: str) -> None:
-    """Write the search index of the site in `site` to `site/pagefind/`."""
+def index(site: Path, language: str) -> list[Path]:
+    """Write the search index of the site in `site` to `site/pagefind/`; the folders written."""
     command = [str(pagefind_executable()), "--site", str(site), "--output-subdir", OUTPUT,
                "--force-language", language, "--keep-index-url", "--silent"]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
         raise BuildError(f"search: Pagefind failed on {site}: {detail[-1] if detail else result.returncode}")
+    return [site / OUTPUT]

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from . import atomic, compress, faults
+from . import atomic, compress, faults, reuse
 from .errors import BuildError
 
 MARKER = ".statpress-site"
@@ -54,32 +54,32 @@ def is_site(folder: Path) -> bool:
     return all((folder / f).is_file() for f in LEGACY_SITE)
 
 
-def write_site(files: dict[str, bytes], out: Path, finish: Callable[[Path], None] | None = None,
-               compress_cache: Path | None = None) -> None:
+def write_site(files: dict[str, bytes], out: Path, finish: Callable[[Path], list[Path] | None] | None = None,
+               compress_cache: Path | None = None, precompress: bool = True, notes: Path | None = None) -> None:
     """Write the site to a staging folder, then swap it in. The caller holds the output's lock.
-    `finish(staging)` may add generated files (the search index) to the staged site first. Every
-    text file gets its precompressed copies in the staging folder too, so the output is never
-    partly compressed; `compress_cache` keeps them by content between builds."""
+    `finish(staging)` may add generated files (the search index) to the staged site first, and
+    returns the folders it wrote (None: anywhere). With `precompress`, every text file gets its
+    compressed copies in the staging folder too, so the output is never partly compressed;
+    `compress_cache` keeps the slow ones by content between builds. `notes` (.cache/written) says
+    what the previous site holds: a file it has unchanged is linked from it, not written
+    (statpress/reuse.py); None writes every file and notes nothing (--no-cache)."""
     out = out.resolve()
+    copies = compress.fingerprint() if precompress else "none"
+    previous = reuse.previous(notes, out, copies) if is_site(out) else reuse.Previous(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
     except OSError as exc:
         raise write_error(exc, out) from None
     try:
-        for rel in sorted(files):
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            faults.point("write-site", target)
-            target.write_bytes(files[rel])
-            # compressed from memory: reading tens of thousands of files back costs more
-            for name, copy in compress.copies(rel, files[rel], compress_cache).items():
-                (staging / name).write_bytes(copy)
+        written = stage_files(files, staging, previous, compress_cache if precompress else False)
         if finish is not None:
-            finish(staging)
-            compress.precompress(staging, compress_cache, done=frozenset(files))  # what finish added
-        (staging / MARKER).write_bytes(MARKER_TEXT)
+            added = finish(staging)
+            written.update(stage_added(staging, added, frozenset(files), previous,
+                                       compress_cache if precompress else False))
+        reuse.create(staging / MARKER, MARKER_TEXT)
         os.chmod(staging, 0o755)  # mkdtemp makes it private; a web server must read it
+        reuse.forget(notes, out)  # the note describes the site being replaced
         swap(staging, out)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
@@ -87,6 +87,63 @@ def write_site(files: dict[str, bytes], out: Path, finish: Callable[[Path], None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    reuse.note(notes, out, written, copies)
+
+
+def stage_files(files: dict[str, bytes], staging: Path, previous: reuse.Previous,
+                compress_cache: Path | None | bool) -> dict[str, str]:
+    """Each file (and its compressed copies, unless `compress_cache` is False) into the staging
+    folder: linked from the previous site when unchanged, else written; {path: hash} of what is
+    there now."""
+    written: dict[str, str] = {}
+    folders: set[Path] = set()
+    for rel in sorted(files):
+        target = staging / rel
+        if target.parent not in folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(target.parent)
+        faults.point("write-site", target)
+        data = files[rel]
+        sha = reuse.digest(data)
+        if not previous.link(rel, sha, target):
+            reuse.create(target, data)
+        written[rel] = sha
+        if compress_cache is not False:
+            written.update(dict.fromkeys(stage_copies(rel, data, sha, staging, previous, compress_cache), sha))
+    return written
+
+
+def stage_copies(rel: str, data: bytes, sha: str, staging: Path, previous: reuse.Previous,
+                 compress_cache: Path | None) -> list[str]:
+    """The compressed copies of one staged file, linked from the previous site when it has them
+    for the same bytes, else compressed (from memory: reading the file back costs more)."""
+    names = compress.names(rel)
+    if not names:
+        return []
+    linked = previous.link_copies(rel, sha, names, staging)
+    if linked is not None:
+        return linked
+    made = compress.copies(rel, data, compress_cache)
+    for name, copy in made.items():
+        reuse.create(staging / name, copy)
+    return list(made)
+
+
+def stage_added(staging: Path, added: list[Path] | None, done: frozenset[str], previous: reuse.Previous,
+                compress_cache: Path | None | bool) -> dict[str, str]:
+    """The files `finish` wrote into the staging folder (in the folders `added`; None: anywhere
+    but `done`), with their compressed copies; {path: hash}."""
+    written: dict[str, str] = {}
+    for folder in [staging] if added is None else added:
+        for path in sorted(folder.rglob("*")):
+            rel = path.relative_to(staging).as_posix()
+            if rel in done or rel in written or compress.is_copy(path) or not path.is_file():
+                continue
+            data = path.read_bytes()
+            written[rel] = sha = reuse.digest(data)
+            if compress_cache is not False:
+                written.update(dict.fromkeys(stage_copies(rel, data, sha, staging, previous, compress_cache), sha))
+    return written
 
 
 def write_error(exc: OSError, out: Path) -> BuildError:
