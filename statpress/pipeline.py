@@ -141,7 +141,8 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
                     archive.freeze(snap, snapshot)
             write_site(files, options.out, finish=lambda staging: search.index(staging, site.language),
                        compress_cache=root / ".cache" / "compressed" if options.use_cache else None,
-                       precompress=site.precompress, notes=root / ".cache" / "written" if options.use_cache else None)
+                       precompress=site.precompress, notes=root / ".cache" / "written",
+                       reuse_files=options.use_cache)
             write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     frozen = [f"{snap.parent.name}/{snap.name}" for snap, _, _ in to_freeze]
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings, write,

@@ -55,17 +55,19 @@ def is_site(folder: Path) -> bool:
 
 
 def write_site(files: dict[str, bytes], out: Path, finish: Callable[[Path], list[Path] | None] | None = None,
-               compress_cache: Path | None = None, precompress: bool = True, notes: Path | None = None) -> None:
+               compress_cache: Path | None = None, precompress: bool = True, notes: Path | None = None,
+               reuse_files: bool = True) -> None:
     """Write the site to a staging folder, then swap it in. The caller holds the output's lock.
     `finish(staging)` may add generated files (the search index) to the staged site first, and
     returns the folders it wrote (None: anywhere). With `precompress`, every text file gets its
     compressed copies in the staging folder too, so the output is never partly compressed;
     `compress_cache` keeps the slow ones by content between builds. `notes` (.cache/written) says
     what the previous site holds: a file it has unchanged is linked from it, not written
-    (statpress/reuse.py); None writes every file and notes nothing (--no-cache)."""
+    (statpress/reuse.py); without `reuse_files` every file is written and the note dropped
+    (--no-cache)."""
     out = out.resolve()
     copies = compress.fingerprint() if precompress else "none"
-    previous = reuse.previous(notes, out, copies) if is_site(out) else reuse.Previous(out)
+    previous = reuse.previous(notes, out, copies) if reuse_files and is_site(out) else reuse.Previous(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
@@ -87,7 +89,8 @@ def write_site(files: dict[str, bytes], out: Path, finish: Callable[[Path], list
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    reuse.note(notes, out, written, copies)
+    if reuse_files:
+        reuse.note(notes, out, written, copies)
 
 
 def stage_files(files: dict[str, bytes], staging: Path, previous: reuse.Previous,
