@@ -108,7 +108,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
     with progress.stage("pages", "pages rendered"):
         names = {lang: locales[lang].own_name() for lang in site.languages}
         renderers = {lang: render.make_renderer(root, locales[lang], options.preview, in_language(site, lang, site),
-                                                names) for lang in site.languages}
+                                                names, options.use_cache) for lang in site.languages}
         rendered = [render.render_language(renderers[lang], in_language(site, lang, site),
                                            [localised(p, lang, stage, locales[lang]) for p in published],
                                            options.now, options.preview)

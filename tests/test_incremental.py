@@ -5,12 +5,13 @@ site is byte-identical to one built from scratch."""
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from conftest import DEMO_NOW, digest, edit, served_digest
-from statpress import archive, pipeline, reuse, search
+from statpress import archive, downloads, pipeline, reuse, search
 from statpress.errors import BuildError
 from statpress.write import MARKER
 
@@ -162,3 +163,21 @@ def test_without_precompressed_copies(project, tmp_path):
 
     edit(site_toml, "precompress = false\n", "")  # and back: the copies are made again
     assert build(project, out) == default
+
+
+def test_table_downloads_are_made_again_only_when_their_inputs_change(project, tmp_path, monkeypatch):
+    made = []
+    original = downloads.table_downloads
+    monkeypatch.setattr(downloads, "table_downloads", lambda t, prov, locale: made.append(t.id) or original(t, prov, locale))
+    build(project, tmp_path / "site")
+    assert made  # a cold cache
+    made.clear()
+    edit(project / "templates" / "table.html", "<caption", "<caption data-x")  # pages change, downloads do not
+    build(project, tmp_path / "site")
+    assert made == []
+    edit(project / "stats" / "migration" / "tables.toml", 'label = "Immigration"', 'label = "Immigration, all"')
+    expected = build(project, tmp_path / "scratch", use_cache=False)
+    made.clear()
+    assert build(project, tmp_path / "site") == expected
+    migration = {t["id"] for t in tomllib.loads((project / "stats" / "migration" / "tables.toml").read_text())["tables"]}
+    assert made and set(made) <= migration  # only the changed statistic's
