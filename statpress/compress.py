@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import os
 from pathlib import Path, PurePosixPath
 
 import brotli
@@ -65,7 +66,7 @@ def compressed(data: bytes, compressor, suffix: str, cache: Path | None) -> byte
 
 def names(rel: str) -> list[str]:
     """The paths the copies of the file `rel` may have (none for a file that is not text)."""
-    if PurePosixPath(rel).suffix not in TEXT_SUFFIXES:
+    if os.path.splitext(rel)[1] not in TEXT_SUFFIXES:  # PurePosixPath costs a second over 100 000 files
         return []
     return [rel + suffix for suffix in ENCODINGS]
 

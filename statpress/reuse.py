@@ -6,18 +6,20 @@ precompressed copies. Writing tens of thousands of files, and deleting the old o
 is what a rebuild spent most of its time on. So after each successful build the write stage notes
 every file of the output in `.cache/written/` (one note per output folder): the SHA-256 of its
 bytes (for a `.gz` or `.br` copy: of the file it was compressed from) and its size, modification
-time, change time and inode. The next build hashes each file it is about to write; when the note
-holds that hash for that path, and the file in the output still has the size, times and inode
+time and inode. The next build hashes each file it is about to write; when the note holds that
+hash for that path, and the file in the output still has the size, modification time and inode
 noted, it is hard-linked from the output into the staging folder instead of written, and its
 copies with it, which are then not compressed again. Anything else is written and compressed.
 
-The note is never trusted over the file: writing into a file changes its modification and change
-times (and the change time cannot be set back), replacing it changes its inode, so an edited file
-no longer matches and is written again. A site whose note is missing or from another version of
-the write stage is written whole. Linked files share their bytes with the previous site, which is
-why nothing in statpress ever writes into an existing file of a site: every file is created new in
-an empty staging folder (`create`, which refuses an existing path), and the swap renames folders.
-Where a link cannot be made (another file system) the file is copied instead.
+The note is never trusted over the file: writing into a file changes its modification time,
+replacing it changes its inode, so an edited file no longer matches and is written again. (The
+change time would catch even an edit whose modification time was set back, but linking and
+unlinking change it too, so it cannot be noted once and compared later.) A site whose note is
+missing or from another version of the write stage is written whole. Linked files share their
+bytes with the previous site, which is why nothing in statpress ever writes into an existing file
+of a site: every file is created new in an empty staging folder (`create`, which refuses an
+existing path), and the swap renames folders. Where a link cannot be made (another file system)
+the file is copied instead.
 """
 
 from __future__ import annotations
@@ -32,14 +34,14 @@ from pathlib import Path
 
 from . import atomic
 
-FORMAT = 1  # of the note; a note of another format is not read
+FORMAT = 2  # of the note; a note of another format is not read
 
 
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def create(path: Path, data: bytes) -> None:
+def create(path: Path | str, data: bytes) -> None:
     """Write a new file; an existing one (perhaps a hard link shared with the live site) is never
     written into."""
     with open(path, "xb") as f:
@@ -47,8 +49,14 @@ def create(path: Path, data: bytes) -> None:
 
 
 def signature(stat: os.stat_result) -> list[int]:
-    """What changes when anything writes into or replaces a file."""
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+    """What changes when anything writes into or replaces a file, and linking does not."""
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+
+
+def entry(path: str, sha: str) -> list:
+    """The note of a file just staged: its hash and signature (the swap renames its folder, which
+    changes neither)."""
+    return [sha, *signature(os.stat(path))]
 
 
 def note_path(notes: Path, out: Path) -> Path:
@@ -63,47 +71,54 @@ class Previous:
     files: dict[str, list] = field(default_factory=dict)
     copies: bool = False
 
+    def path(self, rel: str) -> str:
+        return f"{self.out}/{rel}"  # plain strings: pathlib's joins cost seconds over 100 000 files
+
     def unchanged(self, rel: str, sha: str) -> bool:
         """Does the previous site hold exactly these bytes at `rel`, untouched since it was noted?"""
         entry = self.files.get(rel)
         if entry is None or entry[0] != sha:
             return False
         try:
-            return signature(os.stat(self.out / rel)) == entry[1:]
+            return signature(os.stat(self.path(rel))) == entry[1:]
         except OSError:
             return False
 
-    def link(self, rel: str, sha: str, target: Path) -> bool:
-        """Hard-link the previous file `rel` to `target` if it holds `sha`; False if it does not."""
+    def link(self, rel: str, sha: str, target: str) -> list | None:
+        """Hard-link the previous file `rel` to `target` if it holds `sha`: its note, else None."""
         if not self.unchanged(rel, sha):
-            return False
-        place(self.out / rel, target)
-        return True
+            return None
+        return self.placed(rel, target)
 
-    def link_copies(self, rel: str, sha: str, names: list[str], staging: Path) -> list[str] | None:
+    def placed(self, rel: str, target: str) -> list:
+        if place(self.path(rel), target):
+            return self.files[rel]  # the same inode: what was noted still holds
+        return entry(target, self.files[rel][0])
+
+    def link_copies(self, rel: str, sha: str, names: list[str], staging: str) -> dict[str, list] | None:
         """The precompressed copies of `rel` (of the candidate `names`) linked from the previous
-        site, if it has them for the same bytes: the names linked, or None (compress them)."""
+        site, if it has them for the same bytes: their notes, or None (compress them)."""
         if not self.copies:
             return None
-        entry = self.files.get(rel)
-        if entry is None or entry[0] != sha:
+        noted = self.files.get(rel)
+        if noted is None or noted[0] != sha:
             return None
         found = [name for name in names if name in self.files]  # a copy not smaller was not written
         if not all(self.unchanged(name, sha) for name in found):
             return None
-        for name in found:
-            place(self.out / name, staging / name)
-        return found
+        return {name: self.placed(name, f"{staging}/{name}") for name in found}
 
 
-def place(source: Path, target: Path) -> None:
-    """`target` as a hard link to `source`, or a copy where the file system cannot link."""
+def place(source: str, target: str) -> bool:
+    """`target` as a hard link to `source` (True), or a copy where the file system cannot link."""
     try:
         os.link(source, target)
+        return True
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
             raise
         shutil.copyfile(source, target)  # target is new: nothing shared is written into
+        return False
 
 
 def previous(notes: Path | None, out: Path, copies: str) -> Previous:
@@ -127,19 +142,13 @@ def forget(notes: Path | None, out: Path) -> None:
         note_path(notes, out).unlink(missing_ok=True)
 
 
-def note(notes: Path | None, out: Path, written: dict[str, str], copies: str) -> None:
-    """After the swap: every file now in `out` ({path: hash of its bytes, or its original's}),
-    with its signature as it is now that the old site is gone."""
+def note(notes: Path | None, out: Path, written: dict[str, list], copies: str) -> None:
+    """After the swap: every file now in `out`, {path: [hash of its bytes (or its original's),
+    *signature]}."""
     if notes is None:
         return
     out = out.resolve()
-    files = {}
-    for rel, sha in written.items():
-        try:
-            files[rel] = [sha, *signature(os.stat(out / rel))]
-        except OSError:
-            continue  # gone already: the next build writes it
-    body = {"format": FORMAT, "out": str(out), "copies": copies, "files": files}
+    body = {"format": FORMAT, "out": str(out), "copies": copies, "files": written}
     try:
         atomic.write(note_path(notes, out), json.dumps(body, separators=(",", ":")).encode("utf-8"))
     except OSError:
