@@ -23,6 +23,7 @@ import subprocess
 from pathlib import Path
 
 from . import __version__, atomic, faults
+from .reuse import Known
 from .errors import BuildError
 
 MANIFEST = "manifest.json"
@@ -241,15 +242,27 @@ def listing(archive_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def read(snapshot: Path, verified: bool = False) -> dict[str, bytes] | None:
-    """The files of a snapshot, verified against its manifest (unless the caller just verified
-    the whole archive), or None if the release was never frozen."""
+def read(snapshot: Path) -> dict[str, bytes] | None:
+    """The files of a verified snapshot, or None if the release was never frozen."""
     if not snapshot.exists():
         return None
-    if not verified:
-        refuse(verify(snapshot))
+    refuse(verify(snapshot))
     return {p.relative_to(snapshot).as_posix(): p.read_bytes()
             for p in sorted(snapshot.rglob("*")) if p.is_file()}
+
+
+def known(snapshot: Path) -> dict[str, bytes | Known] | None:
+    """The files of a snapshot that `check` verified in this build, not read: each as its path and
+    the hash its manifest gives (the write stage reads one only if the previous site lacks it);
+    None if the release was never frozen."""
+    try:
+        manifest = (snapshot / MANIFEST).read_bytes()
+    except FileNotFoundError:
+        return None if not snapshot.exists() else refuse([f"{snapshot / MANIFEST}: missing"])
+    files: dict[str, bytes | Known] = {rel: Known(snapshot / rel, digest)
+                                       for rel, digest in sorted(json.loads(manifest)["files"].items())}
+    files[MANIFEST] = manifest
+    return files
 
 
 def with_manifest(files: dict[str, bytes], statistic: str, release: str, published: str) -> dict[str, bytes]:

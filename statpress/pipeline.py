@@ -309,16 +309,17 @@ def unpublished(s: content.Statistic, now: dt.datetime, preview: bool, notes: li
 
 
 def archived(stats: list[content.Statistic], now: dt.datetime, stage: Stage, root: Path,
-             renderer_for_snapshot) -> tuple[dict[str, bytes], list]:
-    """Every release due at `now`, from its frozen snapshot; and the newly due ones, to freeze."""
+             renderer_for_snapshot) -> tuple[dict, list]:
+    """Every release due at `now`, from its frozen snapshot (its files not read: see
+    reuse.Known); and the newly due ones, to freeze."""
     archive_dir = root / "archive"
-    files: dict[str, bytes] = {}
+    files: dict = {}
     new = []
     for s in stats:
         short = s.meta.short_name
         for release in track(calendar.published_releases(s, now), "archive", lambda r: r.id):
             snap = archive.folder(archive_dir, short, release.id)
-            frozen = archive.read(snap, verified=True)  # archive.check verified every snapshot
+            frozen = archive.known(snap)  # archive.check verified every snapshot
             if frozen is None:
                 p, _ = view(s, release, stage)
                 frozen = archive.with_manifest(renderer_for_snapshot(p), short, release.id,

@@ -33,12 +33,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import atomic
+from .errors import BuildError
 
 FORMAT = 2  # of the note; a note of another format is not read
 
 
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Known:
+    """A file to publish that is on disk already with a known SHA-256: a file of a verified
+    snapshot, whose manifest gives its hash. It is linked from the previous site when that holds
+    the same bytes, and read only otherwise: reading the 36 000 files of a 300-statistic archive
+    in every build took seconds."""
+    path: Path
+    sha: str
+
+    def read(self) -> bytes:
+        data = self.path.read_bytes()
+        if digest(data) != self.sha:
+            raise BuildError(f"{self.path}: changed while the site was being built (its SHA-256 differs "
+                             "from the manifest); run 'build.py verify', then build again")
+        return data
+
+
+def content(data: bytes | Known) -> bytes:
+    return data.read() if isinstance(data, Known) else data
 
 
 def create(path: Path | str, data: bytes) -> None:

@@ -56,7 +56,7 @@ def is_site(folder: Path) -> bool:
     return all((folder / f).is_file() for f in LEGACY_SITE)
 
 
-def write_site(files: dict[str, bytes], out: Path, finish: Callable[[Path], list[Path] | None] | None = None,
+def write_site(files: dict[str, bytes | reuse.Known], out: Path, finish: Callable[[Path], list[Path] | None] | None = None,
                compress_cache: Path | None = None, precompress: bool = True, notes: Path | None = None,
                reuse_files: bool = True) -> None:
     """Write the site to a staging folder, then swap it in. The caller holds the output's lock.
@@ -95,7 +95,7 @@ def write_site(files: dict[str, bytes], out: Path, finish: Callable[[Path], list
         reuse.note(notes, out, written, copies)
 
 
-def stage_files(files: dict[str, bytes], staging: Path, previous: reuse.Previous,
+def stage_files(files: dict[str, bytes | reuse.Known], staging: Path, previous: reuse.Previous,
                 compress_cache: Path | None | bool) -> dict[str, list]:
     """Each file (and its compressed copies, unless `compress_cache` is False) into the staging
     folder: linked from the previous site when unchanged, else written; the note of each file
@@ -110,9 +110,10 @@ def stage_files(files: dict[str, bytes], staging: Path, previous: reuse.Previous
             folders.add(folder)
         faults.point("write-site", target)
         data = files[rel]
-        sha = reuse.digest(data)
+        sha = data.sha if isinstance(data, reuse.Known) else reuse.digest(data)
         noted = previous.link(rel, sha, target)
         if noted is None:
+            data = reuse.content(data)
             reuse.create(target, data)
             noted = reuse.entry(target, sha)
         written[rel] = noted
@@ -121,7 +122,7 @@ def stage_files(files: dict[str, bytes], staging: Path, previous: reuse.Previous
     return written
 
 
-def stage_copies(rel: str, data: bytes, sha: str, staging: Path, previous: reuse.Previous,
+def stage_copies(rel: str, data: bytes | reuse.Known, sha: str, staging: Path, previous: reuse.Previous,
                  compress_cache: Path | None) -> dict[str, list]:
     """The compressed copies of one staged file, linked from the previous site when it has them
     for the same bytes, else compressed (from memory: reading the file back costs more)."""
@@ -132,7 +133,7 @@ def stage_copies(rel: str, data: bytes, sha: str, staging: Path, previous: reuse
     if linked is not None:
         return linked
     made = {}
-    for name, copy in compress.copies(rel, data, compress_cache).items():
+    for name, copy in compress.copies(rel, reuse.content(data), compress_cache).items():
         reuse.create(f"{staging}/{name}", copy)
         made[name] = reuse.entry(f"{staging}/{name}", sha)
     return made

@@ -93,8 +93,18 @@ def test_a_file_changed_in_the_site_is_never_trusted_to_the_note(project, tmp_pa
     data[10] ^= 1
     csv.unlink()
     csv.write_bytes(bytes(data))  # replaced: same size, maybe even the same inode number
+    (out / "archive" / "migration" / "migration-2023" / "index.html").unlink()  # read from archive/ again
     assert build(project, out) == expected
     assert page.stat().st_ino != page_inode
+
+
+def test_an_archived_file_not_read_is_checked_when_it_is(tmp_path):
+    path = tmp_path / "index.html"
+    path.write_bytes(b"frozen")
+    assert reuse.Known(path, reuse.digest(b"frozen")).read() == b"frozen"
+    path.write_bytes(b"edited")  # after the archive was verified, during the build
+    with pytest.raises(BuildError, match="changed while the site was being built"):
+        reuse.Known(path, reuse.digest(b"frozen")).read()
 
 
 def test_the_replaced_site_is_removed_after_the_swap(project, tmp_path):
