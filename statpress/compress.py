@@ -11,8 +11,9 @@ Brotli's best quality (11) takes about 1 MB/s. The site's own assets (`assets/`:
 the stylesheet, the scripts) are the same in every build and on every page, so they get quality 11,
 kept in a cache by the hash of their content and so compressed once. Everything else grows with
 the number of statistics (76 MB of text for 300 of them) and gets quality 6 and gzip's level 9,
-both about 50-70 MB/s: compressed again in each build from the bytes in memory, which is faster
-than reading a cache of tens of thousands of small files.
+both about 50-70 MB/s, from the bytes in memory. A file the previous site holds unchanged keeps
+its copies: the write stage links them from there (statpress/reuse.py), so a rebuild compresses
+only what changed. `precompress = false` in site.toml makes no copies at all.
 """
 
 from __future__ import annotations
