@@ -212,14 +212,15 @@ def discard(old: Path, out: Path) -> None:
     remove, after the new site was already live: so a detached process removes it, out of the
     build's time. It is renamed first (`.site.trash-…`), so that nothing takes it for a build's
     leftovers; what an earlier removal did not finish (a reboot) is removed with it."""
-    trash = Path(tempfile.mkdtemp(prefix=trash_prefix(out), dir=out.parent))
-    os.rename(old, trash / "site")
-    every = [str(t) for t in sorted(out.parent.glob(trash_prefix(out) + "*"))]
     try:
+        trash = Path(tempfile.mkdtemp(prefix=trash_prefix(out), dir=out.parent))
+        os.rename(old, trash / "site")
+        every = [str(t) for t in sorted(out.parent.glob(trash_prefix(out) + "*"))]
         subprocess.Popen([sys.executable, "-c", REMOVE, *every], stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    except OSError:
-        for path in every:
+    except OSError:  # the new site is live whatever happens here: remove the old one in this process
+        shutil.rmtree(old, ignore_errors=True)
+        for path in out.parent.glob(trash_prefix(out) + "*"):
             shutil.rmtree(path, ignore_errors=True)
 
 

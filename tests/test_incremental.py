@@ -98,6 +98,20 @@ def test_a_file_changed_in_the_site_is_never_trusted_to_the_note(project, tmp_pa
     assert page.stat().st_ino != page_inode
 
 
+def test_the_replaced_site_is_removed_in_the_build_where_no_process_can_be_started(project, tmp_path,
+                                                                                  monkeypatch):
+    import subprocess
+
+    def refused(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    out = tmp_path / "site"
+    expected = build(project, out)
+    monkeypatch.setattr(subprocess, "Popen", refused)
+    assert build(project, out) == expected
+    assert not [p for p in tmp_path.glob(".site.*") if p.name != ".site.lock"]
+
+
 def test_an_archived_file_not_read_is_checked_when_it_is(tmp_path):
     path = tmp_path / "index.html"
     path.write_bytes(b"frozen")
