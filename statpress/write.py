@@ -215,13 +215,17 @@ def discard(old: Path, out: Path) -> None:
     try:
         trash = Path(tempfile.mkdtemp(prefix=trash_prefix(out), dir=out.parent))
         os.rename(old, trash / "site")
-        every = [str(t) for t in sorted(out.parent.glob(trash_prefix(out) + "*"))]
-        subprocess.Popen([sys.executable, "-c", REMOVE, *every], stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        start_removal(sorted(out.parent.glob(trash_prefix(out) + "*")))
     except OSError:  # the new site is live whatever happens here: remove the old one in this process
         shutil.rmtree(old, ignore_errors=True)
         for path in out.parent.glob(trash_prefix(out) + "*"):
             shutil.rmtree(path, ignore_errors=True)
+
+
+def start_removal(folders: list[Path]) -> None:
+    """A detached process that removes `folders` and outlives the build."""
+    subprocess.Popen([sys.executable, "-c", REMOVE, *map(str, folders)], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 RENAME_EXCHANGE = 2

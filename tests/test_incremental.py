@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DEMO_NOW, digest, edit, served_digest
-from statpress import archive, downloads, pipeline, reuse, search
+from statpress import archive, downloads, pipeline, reuse, search, write
 from statpress.errors import BuildError
 from statpress.write import MARKER
 
@@ -100,14 +100,12 @@ def test_a_file_changed_in_the_site_is_never_trusted_to_the_note(project, tmp_pa
 
 def test_the_replaced_site_is_removed_in_the_build_where_no_process_can_be_started(project, tmp_path,
                                                                                   monkeypatch):
-    import subprocess
-
-    def refused(*args, **kwargs):
+    def refused(folders):
         raise OSError(11, "Resource temporarily unavailable")
 
     out = tmp_path / "site"
     expected = build(project, out)
-    monkeypatch.setattr(subprocess, "Popen", refused)
+    monkeypatch.setattr(write, "start_removal", refused)
     assert build(project, out) == expected
     assert not [p for p in tmp_path.glob(".site.*") if p.name != ".site.lock"]
 
