@@ -67,6 +67,7 @@ class Renderer:
         self.templates = templates
         self.archive = archive
         self.downloads: PickleCache | None = None  # table downloads by the hash of their inputs
+        self.events: Path | None = None  # calendar events as written before (feeds.EventCache)
         self.locale = locale
         self.prefix = prefix
         self.base_url = base_url
@@ -193,6 +194,7 @@ def make_renderer(root: Path, locale: Locale, preview: bool, site: SiteConfig | 
     r = Renderer(root / "templates", locale, prefix, site.base_url.removesuffix(prefix) if site else "", languages,
                  root / "archive")
     r.downloads = PickleCache(root / ".cache" / "downloads") if use_cache else None
+    r.events = root / ".cache" / "events" / f"{locale.language}.pickle" if use_cache else None
     r.env.globals["preview"] = preview
     r.env.globals["symbol_keys"] = SYMBOL_KEYS
     r.env.globals["event_file"] = feeds.event_path
@@ -338,18 +340,21 @@ def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: lis
         upcoming, key=lambda e: e[1].date.replace(day=1))]
     entries = sorted(recent, key=lambda e: e[1].id) + upcoming
     snapshot_url = lambda s, rel: r.base_url + page_url(r.snapshot_link(s.meta.short_name, rel.id).path)  # noqa: E731
+    events = feeds.EventCache(r.events)
     files = {
         "calendar/index.html": r.page("calendar.html", r.path("calendar/index.html"), title=locale.t("calendar_title"),
                                       description=locale.t("calendar_intro"),
                                       months=months, recent=recent, subscribe=feeds.subscription(site.base_url)),
         "calendar/releases.ics": feeds.ics(entries, site.base_url, site.host, locale.t("calendar_title"),
-                                           locale.language),
+                                           locale.language, events),
         "releases.atom": feeds.atom(recent, site.base_url, site.host, locale.t("feed_title"),
                                     locale.t("site_name"), locale.language, snapshot_url,
                                     f":{locale.language}" if r.prefix else ""),
     }
     # one file per coming release for "add to calendar", with the UID it has in releases.ics:
     # importing it again after a postponement moves the reader's entry instead of adding a second
-    files.update({feeds.event_path(rel): feeds.ics([(s, rel)], site.base_url, site.host, language=locale.language)
+    files.update({feeds.event_path(rel): feeds.ics([(s, rel)], site.base_url, site.host, language=locale.language,
+                                                    events=events)
                   for s, rel in upcoming})
+    events.save()
     return files

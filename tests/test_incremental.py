@@ -217,3 +217,21 @@ def test_table_downloads_are_made_again_only_when_their_inputs_change(project, t
     assert build(project, tmp_path / "site") == expected
     migration = {t["id"] for t in tomllib.loads((project / "stats" / "migration" / "tables.toml").read_text())["tables"]}
     assert made and set(made) <= migration  # only the changed statistic's
+
+
+def test_calendar_events_are_written_again_only_when_their_release_changes(project, tmp_path, monkeypatch):
+    from statpress import feeds
+
+    written = []
+    original = feeds.event
+    monkeypatch.setattr(feeds, "event", lambda s, r, *args: written.append(r.id) or original(s, r, *args))
+    build(project, tmp_path / "site")
+    assert written  # none kept yet
+    written.clear()
+    releases = project / "content" / "migration" / "releases.toml"
+    edit(releases, "[[releases]]", '[[releases]]\nid = "migration-2031"\nperiod = 2030\ndate = 2031-03-13\n'
+                                   'announced = 2026-10-01\n\n[[releases]]')
+    expected = build(project, tmp_path / "scratch", use_cache=False)
+    written.clear()
+    assert build(project, tmp_path / "site") == expected
+    assert written == ["migration-2031", "migration-2031"]  # the new one, in each language's calendar
