@@ -22,7 +22,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from . import __version__, faults
+from . import __version__, atomic, faults
+from .reuse import Known
 from .errors import BuildError
 
 MANIFEST = "manifest.json"
@@ -198,9 +199,47 @@ def refuse(problems: list[str]) -> None:
                          + (f" (and {len(problems) - 1} more; run 'build.py verify')" if len(problems) > 1 else ""))
 
 
-def check(archive_dir: Path) -> None:
-    """Stop the build if any snapshot differs from its manifest."""
+def check(archive_dir: Path, stamp: Path | None = None) -> None:
+    """Stop the build if any snapshot differs from its manifest or the ledger. `stamp`
+    (.cache/archive-verified.json) notes the archive as it was when it last passed: when not a
+    file in it has been written, added, removed or replaced since, it is not hashed again."""
+    state = listing(archive_dir) if stamp is not None else None
+    if state is not None and verified_before(stamp, state):
+        return
     refuse(verify_all(archive_dir))
+    if state is not None:
+        try:
+            atomic.write(stamp, json.dumps({"archive": str(archive_dir.resolve()), "listing": state}).encode())
+        except OSError:
+            pass  # without a stamp the next build verifies everything again
+
+
+def verified_before(stamp: Path, state: str) -> bool:
+    try:
+        return json.loads(stamp.read_text(encoding="utf-8"))["listing"] == state
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def listing(archive_dir: Path) -> str:
+    """A hash of every file and folder in the archive with its size, modification and change
+    times and inode. Writing into a file changes its times, and its change time cannot be set
+    back; replacing it changes the inode; adding or removing one changes the list. So an unchanged
+    listing means unchanged bytes. The archive's path and this module's source are part of it: a
+    new check is a reason to check again."""
+    digest = hashlib.sha256(f"{archive_dir.resolve()}\n".encode() + Path(__file__).read_bytes())
+    if not archive_dir.is_dir():
+        return digest.hexdigest()
+    parts, pending = [], [str(archive_dir)]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                st = entry.stat(follow_symlinks=False)
+                parts.append(f"{entry.path}:{st.st_mode}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}")
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+    digest.update("\n".join(sorted(parts)).encode())
+    return digest.hexdigest()
 
 
 def read(snapshot: Path) -> dict[str, bytes] | None:
@@ -210,6 +249,20 @@ def read(snapshot: Path) -> dict[str, bytes] | None:
     refuse(verify(snapshot))
     return {p.relative_to(snapshot).as_posix(): p.read_bytes()
             for p in sorted(snapshot.rglob("*")) if p.is_file()}
+
+
+def known(snapshot: Path) -> dict[str, bytes | Known] | None:
+    """The files of a snapshot that `check` verified in this build, not read: each as its path and
+    the hash its manifest gives (the write stage reads one only if the previous site lacks it);
+    None if the release was never frozen."""
+    try:
+        manifest = (snapshot / MANIFEST).read_bytes()
+    except FileNotFoundError:
+        return None if not snapshot.exists() else refuse([f"{snapshot / MANIFEST}: missing"])
+    files: dict[str, bytes | Known] = {rel: Known(snapshot / rel, digest)
+                                       for rel, digest in sorted(json.loads(manifest)["files"].items())}
+    files[MANIFEST] = manifest
+    return files
 
 
 def with_manifest(files: dict[str, bytes], statistic: str, release: str, published: str) -> dict[str, bytes]:

@@ -11,14 +11,17 @@ Brotli's best quality (11) takes about 1 MB/s. The site's own assets (`assets/`:
 the stylesheet, the scripts) are the same in every build and on every page, so they get quality 11,
 kept in a cache by the hash of their content and so compressed once. Everything else grows with
 the number of statistics (76 MB of text for 300 of them) and gets quality 6 and gzip's level 9,
-both about 50-70 MB/s: compressed again in each build from the bytes in memory, which is faster
-than reading a cache of tens of thousands of small files.
+both about 50-70 MB/s, from the bytes in memory. A file the previous site holds unchanged keeps
+its copies: the write stage links them from there (statpress/reuse.py), so a rebuild compresses
+only what changed. `precompress = false` in site.toml makes no copies at all.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
+import os
 from pathlib import Path, PurePosixPath
 
 import brotli
@@ -62,6 +65,20 @@ def compressed(data: bytes, compressor, suffix: str, cache: Path | None) -> byte
     return result
 
 
+def names(rel: str) -> list[str]:
+    """The paths the copies of the file `rel` may have (none for a file that is not text)."""
+    if os.path.splitext(rel)[1] not in TEXT_SUFFIXES:  # PurePosixPath costs a second over 100 000 files
+        return []
+    return [rel + suffix for suffix in ENCODINGS]
+
+
+@functools.lru_cache(maxsize=1)
+def fingerprint() -> str:
+    """How copies are made (this module's source): a copy made otherwise is not reused
+    (statpress/reuse.py)."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
 def copies(rel: str, data: bytes, cache: Path | None = None) -> dict[str, bytes]:
     """The precompressed copies of the file `rel` of the site (none for a file that is not text),
     by their paths: only those smaller than the file."""
@@ -80,7 +97,8 @@ def precompress(folder: Path, cache: Path | None = None, done: frozenset[str] = 
         if rel in done or path.suffix not in TEXT_SUFFIXES or not path.is_file():
             continue
         for name, copy in copies(rel, path.read_bytes(), cache).items():
-            (folder / name).write_bytes(copy)
+            with open(folder / name, "xb") as f:  # never into an existing (perhaps linked) file
+                f.write(copy)
             written += 1
     return written
 

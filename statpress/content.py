@@ -139,6 +139,9 @@ class SiteConfig(Strict):
     # what reads a dataset that names no engine: DuckDB here, or Spark on a cluster
     # (docs/scaling.md; where Spark runs comes from the environment, never from this file)
     engine: Literal["duckdb", "spark"] = "duckdb"
+    # a .gz and a .br copy beside each text file, for servers that send them as they are
+    # (docs/publishing.md); false for a server that compresses by itself: fewer files, faster writes
+    precompress: bool = True
 
     @field_validator("publisher", "spatial_coverage")
     @classmethod

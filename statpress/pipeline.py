@@ -93,7 +93,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
             if s.meta.fallback is None:
                 check_table_translations(root / "stats", s.id, site.languages)
         warnings = check_calendar(stats, options.strict)
-        archive.check(root / "archive")
+        archive.check(root / "archive", root / ".cache" / "archive-verified.json" if options.use_cache else None)
     with progress.stage("data", "datasets and classifications declared"):
         catalog = data.load_catalog(root, stamps=root / ".cache" / "checks" if options.use_cache else None)
     stage = Stage(catalog, locales[site.language], root / ".cache" / "charts",
@@ -108,7 +108,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
     with progress.stage("pages", "pages rendered"):
         names = {lang: locales[lang].own_name() for lang in site.languages}
         renderers = {lang: render.make_renderer(root, locales[lang], options.preview, in_language(site, lang, site),
-                                                names) for lang in site.languages}
+                                                names, options.use_cache) for lang in site.languages}
         rendered = [render.render_language(renderers[lang], in_language(site, lang, site),
                                            [localised(p, lang, stage, locales[lang]) for p in published],
                                            options.now, options.preview)
@@ -140,7 +140,9 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
                 for snap, snapshot, _ in to_freeze:  # only now that every page has rendered
                     archive.freeze(snap, snapshot)
             write_site(files, options.out, finish=lambda staging: search.index(staging, site.language),
-                       compress_cache=root / ".cache" / "compressed" if options.use_cache else None)
+                       compress_cache=root / ".cache" / "compressed" if options.use_cache else None,
+                       precompress=site.precompress, notes=root / ".cache" / "written",
+                       reuse_files=options.use_cache)
             write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     frozen = [f"{snap.parent.name}/{snap.name}" for snap, _, _ in to_freeze]
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings, write,
@@ -307,16 +309,17 @@ def unpublished(s: content.Statistic, now: dt.datetime, preview: bool, notes: li
 
 
 def archived(stats: list[content.Statistic], now: dt.datetime, stage: Stage, root: Path,
-             renderer_for_snapshot) -> tuple[dict[str, bytes], list]:
-    """Every release due at `now`, from its frozen snapshot; and the newly due ones, to freeze."""
+             renderer_for_snapshot) -> tuple[dict, list]:
+    """Every release due at `now`, from its frozen snapshot (its files not read: see
+    reuse.Known); and the newly due ones, to freeze."""
     archive_dir = root / "archive"
-    files: dict[str, bytes] = {}
+    files: dict = {}
     new = []
     for s in stats:
         short = s.meta.short_name
         for release in track(calendar.published_releases(s, now), "archive", lambda r: r.id):
             snap = archive.folder(archive_dir, short, release.id)
-            frozen = archive.read(snap)
+            frozen = archive.known(snap)  # archive.check verified every snapshot
             if frozen is None:
                 p, _ = view(s, release, stage)
                 frozen = archive.with_manifest(renderer_for_snapshot(p), short, release.id,

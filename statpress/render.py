@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
 from . import calendar, downloads, feeds, metadata
+from .cache import PickleCache
 from .sanitize import clean_html
 from .content import Release, SiteConfig, Statistic, slug
 from .errors import BuildError
@@ -65,6 +66,8 @@ class Renderer:
                  languages: dict[str, str] | None = None, archive: Path | None = None):
         self.templates = templates
         self.archive = archive
+        self.downloads: PickleCache | None = None  # table downloads by the hash of their inputs
+        self.events: Path | None = None  # calendar events as written before (feeds.EventCache)
         self.locale = locale
         self.prefix = prefix
         self.base_url = base_url
@@ -181,14 +184,17 @@ def table_csv(table: Table, locale: Locale) -> bytes:
 
 
 def make_renderer(root: Path, locale: Locale, preview: bool, site: SiteConfig | None = None,
-                  languages: dict[str, str] | None = None) -> Renderer:
-    """A renderer for `locale`'s language; `languages` ({code: own name}) are all the site's."""
+                  languages: dict[str, str] | None = None, use_cache: bool = True) -> Renderer:
+    """A renderer for `locale`'s language; `languages` ({code: own name}) are all the site's.
+    With `use_cache`, table downloads are kept in .cache/downloads."""
     languages = languages or {locale.language: locale.own_name()}
     prefix = language_prefix(locale.language, languages)
     # `site` is in the renderer's language, its base_url that language's folder; links between
     # languages start from the site's own root
     r = Renderer(root / "templates", locale, prefix, site.base_url.removesuffix(prefix) if site else "", languages,
                  root / "archive")
+    r.downloads = PickleCache(root / ".cache" / "downloads") if use_cache else None
+    r.events = root / ".cache" / "events" / f"{locale.language}.pickle" if use_cache else None
     r.env.globals["preview"] = preview
     r.env.globals["symbol_keys"] = SYMBOL_KEYS
     r.env.globals["event_file"] = feeds.event_path
@@ -211,7 +217,7 @@ def snapshot_files(r: Renderer, root: Path, site: SiteConfig, p: Published, defa
     short, rel = p.statistic.meta.short_name, p.release.id
     folder = f"archive/{short}/{rel}/"
     url = f"{default_url}{folder}{r.prefix}"
-    release_downloads = release_files(site, r.locale, p, url)
+    release_downloads = release_files(site, r.locale, p, url, r.downloads)
     counterparts = {lang: f"{folder}{language_prefix(lang, r.languages)}index.html" for lang in r.languages}
     files = {"index.html": r.page("statistic.html", f"{folder}{r.prefix}index.html", counterparts,
                                   title=f"{p.statistic.meta.name} – {p.release.period}", published=p,
@@ -240,15 +246,17 @@ def statistic_views(r: Renderer, p: Published, site: SiteConfig, files: dict[str
             "og_image": f"{url}charts/{first_chart.id}.png" if first_chart else ""}
 
 
-def release_files(site: SiteConfig, locale: Locale, p: Published, url: str) -> dict[str, bytes]:
+def release_files(site: SiteConfig, locale: Locale, p: Published, url: str,
+                  cache: PickleCache | None = None) -> dict[str, bytes]:
     """Downloads of one release: its tables as CSV, XLSX, JSON-stat and PX, its charts as SVG
-    and PNG, and its citation as RIS; `url` is the address the citation names."""
+    and PNG, and its citation as RIS; `url` is the address the citation names. `cache` keeps the
+    table downloads between builds."""
     files: dict[str, bytes] = {}
     if p.release is not None:
         prov = metadata.provenance(site, p)
         for t in p.tables:
             files[f"tables/{t.id}.csv"] = table_csv(t, locale)
-            files.update(downloads.table_downloads(t, prov, locale))
+            files.update(downloads.cached_downloads(t, prov, locale, cache))
         files["cite.ris"] = metadata.ris(site, p, url)
     for c in p.charts:
         files.update(c.files())
@@ -286,7 +294,7 @@ def render_language(r: Renderer, site: SiteConfig, published: list[Published], n
     for p in published:
         short = p.statistic.meta.short_name
         url = metadata.page_url(site, p)
-        release_downloads = release_files(site, locale, p, url)
+        release_downloads = release_files(site, locale, p, url, r.downloads)
         catalogued.append((p, release_downloads))
         files[f"{short}/index.html"] = r.page(
             "statistic.html", r.path(f"{short}/index.html"), title=p.statistic.meta.name, published=p,
@@ -332,18 +340,21 @@ def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: lis
         upcoming, key=lambda e: e[1].date.replace(day=1))]
     entries = sorted(recent, key=lambda e: e[1].id) + upcoming
     snapshot_url = lambda s, rel: r.base_url + page_url(r.snapshot_link(s.meta.short_name, rel.id).path)  # noqa: E731
+    events = feeds.EventCache(r.events)
     files = {
         "calendar/index.html": r.page("calendar.html", r.path("calendar/index.html"), title=locale.t("calendar_title"),
                                       description=locale.t("calendar_intro"),
                                       months=months, recent=recent, subscribe=feeds.subscription(site.base_url)),
         "calendar/releases.ics": feeds.ics(entries, site.base_url, site.host, locale.t("calendar_title"),
-                                           locale.language),
+                                           locale.language, events),
         "releases.atom": feeds.atom(recent, site.base_url, site.host, locale.t("feed_title"),
                                     locale.t("site_name"), locale.language, snapshot_url,
                                     f":{locale.language}" if r.prefix else ""),
     }
     # one file per coming release for "add to calendar", with the UID it has in releases.ics:
     # importing it again after a postponement moves the reader's entry instead of adding a second
-    files.update({feeds.event_path(rel): feeds.ics([(s, rel)], site.base_url, site.host, language=locale.language)
+    files.update({feeds.event_path(rel): feeds.ics([(s, rel)], site.base_url, site.host, language=locale.language,
+                                                    events=events)
                   for s, rel in upcoming})
+    events.save()
     return files

@@ -17,11 +17,13 @@ import ctypes
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Callable
 
-from . import atomic, compress, faults
+from . import atomic, compress, faults, reuse
 from .errors import BuildError
 
 MARKER = ".statpress-site"
@@ -54,32 +56,34 @@ def is_site(folder: Path) -> bool:
     return all((folder / f).is_file() for f in LEGACY_SITE)
 
 
-def write_site(files: dict[str, bytes], out: Path, finish: Callable[[Path], None] | None = None,
-               compress_cache: Path | None = None) -> None:
+def write_site(files: dict[str, bytes | reuse.Known], out: Path, finish: Callable[[Path], list[Path] | None] | None = None,
+               compress_cache: Path | None = None, precompress: bool = True, notes: Path | None = None,
+               reuse_files: bool = True) -> None:
     """Write the site to a staging folder, then swap it in. The caller holds the output's lock.
-    `finish(staging)` may add generated files (the search index) to the staged site first. Every
-    text file gets its precompressed copies in the staging folder too, so the output is never
-    partly compressed; `compress_cache` keeps them by content between builds."""
+    `finish(staging)` may add generated files (the search index) to the staged site first, and
+    returns the folders it wrote (None: anywhere). With `precompress`, every text file gets its
+    compressed copies in the staging folder too, so the output is never partly compressed;
+    `compress_cache` keeps the slow ones by content between builds. `notes` (.cache/written) says
+    what the previous site holds: a file it has unchanged is linked from it, not written
+    (statpress/reuse.py); without `reuse_files` every file is written and the note dropped
+    (--no-cache)."""
     out = out.resolve()
+    copies = compress.fingerprint() if precompress else "none"
+    previous = reuse.previous(notes, out, copies) if reuse_files and is_site(out) else reuse.Previous(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
     except OSError as exc:
         raise write_error(exc, out) from None
     try:
-        for rel in sorted(files):
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            faults.point("write-site", target)
-            target.write_bytes(files[rel])
-            # compressed from memory: reading tens of thousands of files back costs more
-            for name, copy in compress.copies(rel, files[rel], compress_cache).items():
-                (staging / name).write_bytes(copy)
+        written = stage_files(files, staging, previous, compress_cache if precompress else False)
         if finish is not None:
-            finish(staging)
-            compress.precompress(staging, compress_cache, done=frozenset(files))  # what finish added
-        (staging / MARKER).write_bytes(MARKER_TEXT)
+            added = finish(staging)
+            written.update(stage_added(staging, added, frozenset(files), previous,
+                                       compress_cache if precompress else False))
+        reuse.create(staging / MARKER, MARKER_TEXT)
         os.chmod(staging, 0o755)  # mkdtemp makes it private; a web server must read it
+        reuse.forget(notes, out)  # the note describes the site being replaced
         swap(staging, out)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
@@ -87,6 +91,70 @@ def write_site(files: dict[str, bytes], out: Path, finish: Callable[[Path], None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if reuse_files:
+        reuse.note(notes, out, written, copies)
+
+
+def stage_files(files: dict[str, bytes | reuse.Known], staging: Path, previous: reuse.Previous,
+                compress_cache: Path | None | bool) -> dict[str, list]:
+    """Each file (and its compressed copies, unless `compress_cache` is False) into the staging
+    folder: linked from the previous site when unchanged, else written; the note of each file
+    staged (reuse.py)."""
+    written: dict[str, list] = {}
+    folders: set[str] = set()
+    for rel in sorted(files):
+        target = f"{staging}/{rel}"  # plain strings: pathlib's joins cost seconds over 100 000 files
+        folder = os.path.dirname(target)
+        if folder not in folders:
+            os.makedirs(folder, exist_ok=True)
+            folders.add(folder)
+        faults.point("write-site", target)
+        data = files[rel]
+        sha = data.sha if isinstance(data, reuse.Known) else reuse.digest(data)
+        noted = previous.link(rel, sha, target)
+        if noted is None:
+            data = reuse.content(data)
+            reuse.create(target, data)
+            noted = reuse.entry(target, sha)
+        written[rel] = noted
+        if compress_cache is not False:
+            written.update(stage_copies(rel, data, sha, staging, previous, compress_cache))
+    return written
+
+
+def stage_copies(rel: str, data: bytes | reuse.Known, sha: str, staging: Path, previous: reuse.Previous,
+                 compress_cache: Path | None) -> dict[str, list]:
+    """The compressed copies of one staged file, linked from the previous site when it has them
+    for the same bytes, else compressed (from memory: reading the file back costs more)."""
+    names = compress.names(rel)
+    if not names:
+        return {}
+    linked = previous.link_copies(rel, sha, names, staging)
+    if linked is not None:
+        return linked
+    made = {}
+    for name, copy in compress.copies(rel, reuse.content(data), compress_cache).items():
+        reuse.create(f"{staging}/{name}", copy)
+        made[name] = reuse.entry(f"{staging}/{name}", sha)
+    return made
+
+
+def stage_added(staging: Path, added: list[Path] | None, done: frozenset[str], previous: reuse.Previous,
+                compress_cache: Path | None | bool) -> dict[str, list]:
+    """The files `finish` wrote into the staging folder (in the folders `added`; None: anywhere
+    but `done`), with their compressed copies; the note of each."""
+    written: dict[str, list] = {}
+    for folder in [staging] if added is None else added:
+        for path in sorted(folder.rglob("*")):
+            rel = path.relative_to(staging).as_posix()
+            if rel in done or rel in written or compress.is_copy(path) or not path.is_file():
+                continue
+            data = path.read_bytes()
+            sha = reuse.digest(data)
+            written[rel] = reuse.entry(str(path), sha)
+            if compress_cache is not False:
+                written.update(stage_copies(rel, data, sha, staging, previous, compress_cache))
+    return written
 
 
 def write_error(exc: OSError, out: Path) -> BuildError:
@@ -116,7 +184,7 @@ def swap(new: Path, out: Path) -> None:
     """Put `new` in place of `out`; if that fails, the old one stays."""
     if out.exists() and exchange(new, out):
         faults.point("swap-exchanged")
-        shutil.rmtree(new)  # now the old site
+        discard(new, out)  # now the old site
         return
     old = old_folder(out)
     if out.exists():
@@ -129,7 +197,35 @@ def swap(new: Path, out: Path) -> None:
             os.rename(old, out)
         raise
     if old.exists():
-        shutil.rmtree(old)
+        discard(old, out)
+
+
+def trash_prefix(out: Path) -> str:
+    return f".{out.name}.trash-"
+
+
+REMOVE = "import shutil, sys\nfor path in sys.argv[1:]:\n    shutil.rmtree(path, ignore_errors=True)"
+
+
+def discard(old: Path, out: Path) -> None:
+    """Remove the replaced site. Its folders alone (10 000 for 300 statistics) took seconds to
+    remove, after the new site was already live: so a detached process removes it, out of the
+    build's time. It is renamed first (`.site.trash-…`), so that nothing takes it for a build's
+    leftovers; what an earlier removal did not finish (a reboot) is removed with it."""
+    try:
+        trash = Path(tempfile.mkdtemp(prefix=trash_prefix(out), dir=out.parent))
+        os.rename(old, trash / "site")
+        start_removal(sorted(out.parent.glob(trash_prefix(out) + "*")))
+    except OSError:  # the new site is live whatever happens here: remove the old one in this process
+        shutil.rmtree(old, ignore_errors=True)
+        for path in out.parent.glob(trash_prefix(out) + "*"):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def start_removal(folders: list[Path]) -> None:
+    """A detached process that removes `folders` and outlives the build."""
+    subprocess.Popen([sys.executable, "-c", REMOVE, *map(str, folders)], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 RENAME_EXCHANGE = 2

@@ -1,0 +1,177 @@
+"""The previous site's files, reused: a rebuild writes only what changed (issue #12).
+
+Most of a rebuild's output is byte for byte what the previous build wrote: the pages of every
+statistic that did not change, their downloads, the archived snapshots, the assets, and all their
+precompressed copies. Writing tens of thousands of files, and deleting the old ones after the swap,
+is what a rebuild spent most of its time on. So after each successful build the write stage notes
+every file of the output in `.cache/written/` (one note per output folder): the SHA-256 of its
+bytes (for a `.gz` or `.br` copy: of the file it was compressed from) and its size, modification
+time and inode. The next build hashes each file it is about to write; when the note holds that
+hash for that path, and the file in the output still has the size, modification time and inode
+noted, it is hard-linked from the output into the staging folder instead of written, and its
+copies with it, which are then not compressed again. Anything else is written and compressed.
+
+The note is never trusted over the file: writing into a file changes its modification time,
+replacing it changes its inode, so an edited file no longer matches and is written again. (The
+change time would catch even an edit whose modification time was set back, but linking and
+unlinking change it too, so it cannot be noted once and compared later.) A site whose note is
+missing or from another version of the write stage is written whole. Linked files share their
+bytes with the previous site, which is why nothing in statpress ever writes into an existing file
+of a site: every file is created new in an empty staging folder (`create`, which refuses an
+existing path), and the swap renames folders. Where a link cannot be made (another file system)
+the file is copied instead.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import atomic
+from .errors import BuildError
+
+FORMAT = 2  # of the note; a note of another format is not read
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Known:
+    """A file to publish that is on disk already with a known SHA-256: a file of a verified
+    snapshot, whose manifest gives its hash. It is linked from the previous site when that holds
+    the same bytes, and read only otherwise: reading the 36 000 files of a 300-statistic archive
+    in every build took seconds."""
+    path: Path
+    sha: str
+
+    def read(self) -> bytes:
+        data = self.path.read_bytes()
+        if digest(data) != self.sha:
+            raise BuildError(f"{self.path}: changed while the site was being built (its SHA-256 differs "
+                             "from the manifest); run 'build.py verify', then build again")
+        return data
+
+
+def content(data: bytes | Known) -> bytes:
+    return data.read() if isinstance(data, Known) else data
+
+
+def create(path: Path | str, data: bytes) -> None:
+    """Write a new file; an existing one (perhaps a hard link shared with the live site) is never
+    written into."""
+    with open(path, "xb") as f:
+        f.write(data)
+
+
+def signature(stat: os.stat_result) -> list[int]:
+    """What changes when anything writes into or replaces a file, and linking does not."""
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+
+
+def entry(path: str, sha: str) -> list:
+    """The note of a file just staged: its hash and signature (the swap renames its folder, which
+    changes neither)."""
+    return [sha, *signature(os.stat(path))]
+
+
+def note_path(notes: Path, out: Path) -> Path:
+    return notes / (digest(str(out.resolve()).encode())[:24] + ".json")
+
+
+@dataclass
+class Previous:
+    """The previous site in `out` as its note describes it: {path: [hash, *signature]}. `copies`
+    says whether its precompressed copies were made as this build makes them."""
+    out: Path
+    files: dict[str, list] = field(default_factory=dict)
+    copies: bool = False
+
+    def path(self, rel: str) -> str:
+        return f"{self.out}/{rel}"  # plain strings: pathlib's joins cost seconds over 100 000 files
+
+    def unchanged(self, rel: str, sha: str) -> bool:
+        """Does the previous site hold exactly these bytes at `rel`, untouched since it was noted?"""
+        entry = self.files.get(rel)
+        if entry is None or entry[0] != sha:
+            return False
+        try:
+            return signature(os.stat(self.path(rel))) == entry[1:]
+        except OSError:
+            return False
+
+    def link(self, rel: str, sha: str, target: str) -> list | None:
+        """Hard-link the previous file `rel` to `target` if it holds `sha`: its note, else None."""
+        if not self.unchanged(rel, sha):
+            return None
+        return self.placed(rel, target)
+
+    def placed(self, rel: str, target: str) -> list:
+        if place(self.path(rel), target):
+            return self.files[rel]  # the same inode: what was noted still holds
+        return entry(target, self.files[rel][0])
+
+    def link_copies(self, rel: str, sha: str, names: list[str], staging: str) -> dict[str, list] | None:
+        """The precompressed copies of `rel` (of the candidate `names`) linked from the previous
+        site, if it has them for the same bytes: their notes, or None (compress them)."""
+        if not self.copies:
+            return None
+        noted = self.files.get(rel)
+        if noted is None or noted[0] != sha:
+            return None
+        found = [name for name in names if name in self.files]  # a copy not smaller was not written
+        if not all(self.unchanged(name, sha) for name in found):
+            return None
+        return {name: self.placed(name, f"{staging}/{name}") for name in found}
+
+
+def place(source: str, target: str) -> bool:
+    """`target` as a hard link to `source` (True), or a copy where the file system cannot link."""
+    try:
+        os.link(source, target)
+        return True
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        shutil.copyfile(source, target)  # target is new: nothing shared is written into
+        return False
+
+
+def previous(notes: Path | None, out: Path, copies: str) -> Previous:
+    """The note of the site in `out`, if it is a statpress site and the note is of this format;
+    `copies` names how this build makes precompressed copies (their reuse needs the same)."""
+    out = out.resolve()
+    if notes is None or not out.is_dir():
+        return Previous(out)
+    try:
+        note = json.loads(note_path(notes, out).read_text(encoding="utf-8"))
+        if note["format"] != FORMAT or note["out"] != str(out):
+            return Previous(out)
+        return Previous(out, note["files"], note["copies"] == copies)
+    except (OSError, ValueError, KeyError, TypeError):
+        return Previous(out)  # no note, or a damaged one: write everything
+
+
+def forget(notes: Path | None, out: Path) -> None:
+    """Drop the note of `out` (before the swap: a build that dies after it leaves no stale note)."""
+    if notes is not None:
+        note_path(notes, out).unlink(missing_ok=True)
+
+
+def note(notes: Path | None, out: Path, written: dict[str, list], copies: str) -> None:
+    """After the swap: every file now in `out`, {path: [hash of its bytes (or its original's),
+    *signature]}."""
+    if notes is None:
+        return
+    out = out.resolve()
+    body = {"format": FORMAT, "out": str(out), "copies": copies, "files": written}
+    try:
+        atomic.write(note_path(notes, out), json.dumps(body, separators=(",", ":")).encode("utf-8"))
+    except OSError:
+        pass  # without a note the next build writes everything; the site itself is published

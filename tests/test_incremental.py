@@ -1,0 +1,237 @@
+"""A rebuild writes only what changed (issue #12): files the previous site holds unchanged are
+hard-linked from it, archived snapshots are hashed again only when their files changed, and the
+site is byte-identical to one built from scratch."""
+
+from __future__ import annotations
+
+import os
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from conftest import DEMO_NOW, digest, edit, served_digest
+from statpress import archive, downloads, pipeline, reuse, search, write
+from statpress.errors import BuildError
+from statpress.write import MARKER
+
+ALWAYS_NEW = (MARKER,)  # written by every build
+
+
+def build(project: Path, out: Path, use_cache: bool = True) -> dict[str, str]:
+    pipeline.build(pipeline.BuildOptions(project, out, DEMO_NOW, use_cache=use_cache))
+    return digest(out)
+
+
+def inodes(folder: Path) -> dict[str, int]:
+    return {p.relative_to(folder).as_posix(): p.stat().st_ino for p in folder.rglob("*") if p.is_file()}
+
+
+def produced_by_pagefind(rel: str) -> bool:
+    """Pagefind writes its index into the staging folder itself; only its copies can be linked."""
+    return rel.startswith(f"{search.OUTPUT}/") and not rel.endswith((".gz", ".br"))
+
+
+def rebuild(project: Path, out: Path, tmp_path: Path, name: str) -> tuple[set[str], set[str]]:
+    """Rebuild `out`, check it against a build from scratch, and return (the files linked from the
+    previous site, the files written anew) among those the two sites share."""
+    before, old_inodes = digest(out), inodes(out)
+    after = build(project, out)
+    assert after == build(project, tmp_path / f"scratch-{name}", use_cache=False), name
+    new_inodes = inodes(out)
+    linked, written = set(), set()
+    for rel in sorted(set(before) & set(after)):
+        if rel in ALWAYS_NEW or produced_by_pagefind(rel):
+            continue
+        same_inode = new_inodes[rel] == old_inodes[rel]
+        # the heart of it: a file is shared with the previous site exactly when its bytes are the same
+        assert same_inode == (before[rel] == after[rel]), (name, rel)
+        (linked if same_inode else written).add(rel)
+    return linked, written
+
+
+def test_each_kind_of_change_links_exactly_the_unchanged_files(project, tmp_path):
+    out = tmp_path / "site"
+    build(project, out)
+
+    linked, written = rebuild(project, out, tmp_path, "nothing")
+    assert written == set() and len(linked) > 300
+    assert "migration/index.html.br" in linked and "assets/style.css.gz" in linked  # copies too
+
+    edit(project / "stats" / "migration" / "tables.toml", 'label = "Immigration"', 'label = "Immigration, all"')
+    linked, written = rebuild(project, out, tmp_path, "tables")
+    assert "migration/index.html" in written and "migration/index.html.gz" in written
+    assert "naturalisations/index.html" in linked and "naturalisations/index.html.br" in linked
+    assert any(rel.startswith("archive/") for rel in linked)
+
+    about = project / "content" / "naturalisations" / "about" / "definitions.md"
+    about.write_text(about.read_text(encoding="utf-8") + "\nOne more sentence.\n", encoding="utf-8")
+    linked, written = rebuild(project, out, tmp_path, "about")
+    assert "naturalisations/index.html" in written and "migration/index.html" in linked
+    assert not any(rel.startswith("naturalisations/tables/") for rel in written)  # downloads did not change
+
+    edit(project / "templates" / "table.html", "<caption", "<caption data-x")
+    linked, written = rebuild(project, out, tmp_path, "template")
+    assert {"migration/index.html", "naturalisations/index.html"} <= written
+    assert "assets/style.css" in linked and any(rel.endswith(".xlsx") for rel in linked)
+
+
+def test_a_file_changed_in_the_site_is_never_trusted_to_the_note(project, tmp_path):
+    """Writing into a file of the site or replacing it, even keeping its size, makes the next
+    build write it again. (Setting the modification time back as well would go unnoticed, as by
+    make: the site is statpress's output, and --no-cache writes every file.)"""
+    out = tmp_path / "site"
+    expected = build(project, out)
+    page, csv = out / "migration" / "index.html", out / "migration" / "tables" / "by-citizenship.csv"
+    page_inode = page.stat().st_ino
+    data = bytearray(page.read_bytes())
+    data[100] ^= 1
+    with open(page, "r+b") as f:  # in place: same inode, same size
+        f.write(bytes(data))
+    data = bytearray(csv.read_bytes())
+    data[10] ^= 1
+    csv.unlink()
+    csv.write_bytes(bytes(data))  # replaced: same size, maybe even the same inode number
+    (out / "archive" / "migration" / "migration-2023" / "index.html").unlink()  # read from archive/ again
+    assert build(project, out) == expected
+    assert page.stat().st_ino != page_inode
+
+
+def test_the_replaced_site_is_removed_in_the_build_where_no_process_can_be_started(project, tmp_path,
+                                                                                  monkeypatch):
+    def refused(folders):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    out = tmp_path / "site"
+    expected = build(project, out)
+    monkeypatch.setattr(write, "start_removal", refused)
+    assert build(project, out) == expected
+    assert not [p for p in tmp_path.glob(".site.*") if p.name != ".site.lock"]
+
+
+def test_an_archived_file_not_read_is_checked_when_it_is(tmp_path):
+    path = tmp_path / "index.html"
+    path.write_bytes(b"frozen")
+    assert reuse.Known(path, reuse.digest(b"frozen")).read() == b"frozen"
+    path.write_bytes(b"edited")  # after the archive was verified, during the build
+    with pytest.raises(BuildError, match="changed while the site was being built"):
+        reuse.Known(path, reuse.digest(b"frozen")).read()
+
+
+def test_the_replaced_site_is_removed_after_the_swap(project, tmp_path):
+    out = tmp_path / "site"
+    build(project, out)
+    build(project, out)
+    deadline = time.monotonic() + 60
+    while list(tmp_path.glob(".site.trash-*")) and time.monotonic() < deadline:
+        time.sleep(0.2)  # by a detached process: the new site is live before it is done
+    assert not [p for p in tmp_path.glob(".site.*") if p.name != ".site.lock"]
+    assert all(p.stat().st_nlink == 1 for p in out.rglob("*") if p.is_file())  # nothing shared any more
+
+
+def test_a_failed_build_leaves_the_previous_site_whole_though_it_shares_its_files(project, tmp_path,
+                                                                                 monkeypatch):
+    out = tmp_path / "site"
+    expected = build(project, out)
+    edit(project / "stats" / "migration" / "tables.toml", 'label = "Immigration"', 'label = "Immigration, all"')
+
+    def broken(site, language):
+        raise BuildError("search: Pagefind failed")
+
+    monkeypatch.setattr(search, "index", broken)  # after every file was staged, most of them linked
+    with pytest.raises(BuildError, match="Pagefind failed"):
+        build(project, out)
+    assert digest(out) == expected
+    assert not list(tmp_path.glob(".site.staging-*"))
+    assert all(p.stat().st_nlink == 1 for p in out.rglob("*") if p.is_file())  # the staged links are gone
+
+
+def test_no_cache_neither_reads_nor_keeps_the_note(project, tmp_path):
+    out = tmp_path / "site"
+    build(project, out)
+    before = inodes(out)
+    build(project, out, use_cache=False)
+    assert not set(before.items()) & set(inodes(out).items())
+    assert not list((project / ".cache" / "written").glob("*.json"))
+
+
+def test_a_site_file_is_never_written_into(tmp_path):
+    """Staged files are created, never opened for writing over an existing (maybe linked) file."""
+    path = tmp_path / "page.html"
+    path.write_bytes(b"shared")
+    with pytest.raises(FileExistsError):
+        reuse.create(path, b"x")
+    assert path.read_bytes() == b"shared"
+
+
+def test_the_archive_is_hashed_again_only_when_its_files_change(project, tmp_path, monkeypatch):
+    build(project, tmp_path / "site")  # verifies and stamps
+    assert (project / ".cache" / "archive-verified.json").is_file()
+    verified = []
+    original = archive.verify
+    monkeypatch.setattr(archive, "verify", lambda snap: verified.append(snap) or original(snap))
+    build(project, tmp_path / "site")
+    assert verified == []  # unchanged since it passed: not hashed again
+
+    # tamper with one archived file in place, keeping its size and modification time
+    target = project / "archive" / "migration" / "migration-2023" / "tables" / "by-citizenship.csv"
+    stat = target.stat()
+    data = bytearray(target.read_bytes())
+    data[10] ^= 1
+    with open(target, "r+b") as f:
+        f.write(bytes(data))
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(BuildError, match="damaged archive, refusing to publish: .*by-citizenship.csv: changed"):
+        build(project, tmp_path / "site")
+    assert verified  # the whole archive was checked again
+
+
+def test_without_precompressed_copies(project, tmp_path):
+    default = build(project, tmp_path / "default")
+    site_toml = project / "site.toml"
+    site_toml.write_text("precompress = false\n" + site_toml.read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "site"
+    plain = build(project, out)
+    assert not [rel for rel in plain if rel.endswith((".gz", ".br"))]
+    assert plain == served_digest(tmp_path / "default")  # every other file exactly as with copies
+    assert len(plain) < len(default) / 1.5
+
+    edit(site_toml, "precompress = false\n", "")  # and back: the copies are made again
+    assert build(project, out) == default
+
+
+def test_table_downloads_are_made_again_only_when_their_inputs_change(project, tmp_path, monkeypatch):
+    made = []
+    original = downloads.table_downloads
+    monkeypatch.setattr(downloads, "table_downloads", lambda t, prov, locale: made.append(t.id) or original(t, prov, locale))
+    build(project, tmp_path / "site")
+    assert made  # a cold cache
+    made.clear()
+    edit(project / "templates" / "table.html", "<caption", "<caption data-x")  # pages change, downloads do not
+    build(project, tmp_path / "site")
+    assert made == []
+    edit(project / "stats" / "migration" / "tables.toml", 'label = "Immigration"', 'label = "Immigration, all"')
+    expected = build(project, tmp_path / "scratch", use_cache=False)
+    made.clear()
+    assert build(project, tmp_path / "site") == expected
+    migration = {t["id"] for t in tomllib.loads((project / "stats" / "migration" / "tables.toml").read_text())["tables"]}
+    assert made and set(made) <= migration  # only the changed statistic's
+
+
+def test_calendar_events_are_written_again_only_when_their_release_changes(project, tmp_path, monkeypatch):
+    from statpress import feeds
+
+    written = []
+    original = feeds.event
+    monkeypatch.setattr(feeds, "event", lambda s, r, *args: written.append(r.id) or original(s, r, *args))
+    build(project, tmp_path / "site")
+    assert written  # none kept yet
+    written.clear()
+    releases = project / "content" / "migration" / "releases.toml"
+    edit(releases, "[[releases]]", '[[releases]]\nid = "migration-2031"\nperiod = 2030\ndate = 2031-03-13\n'
+                                   'announced = 2026-10-01\n\n[[releases]]')
+    expected = build(project, tmp_path / "scratch", use_cache=False)
+    written.clear()
+    assert build(project, tmp_path / "site") == expected
+    assert written == ["migration-2031", "migration-2031"]  # the new one, in each language's calendar
