@@ -272,8 +272,8 @@ def aggregate(catalog: Catalog, path: Path, spec: TablesFile, filters: Filters) 
             known = set(catalog.columns(name))
             names = used.setdefault(name, set())
             texts = [c.where, getattr(c, "breakdown_where", None)] + ([r.where for r in t.rows] if c.per_row else [])
-            for text in filter(None, (substitute_year(x, filters.year) for x in texts)):
-                names |= set(ex.names(filters.parsed[text]))
+            for node in filter(None, map(filters.node, texts)):
+                names |= set(ex.names(node))
             if c.per_row:
                 for r in t.rows:
                     if r.by:
