@@ -214,25 +214,31 @@ def precompute(root: Path, stats: list[content.Statistic], options: BuildOptions
     if len(jobs) <= workers:
         return
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no engine state is shared
+    # A few batches per worker: each batch reads the site, locales and catalog once, and the
+    # batches still even out statistics of unequal size.
+    batches = [jobs[i::workers * 4] for i in range(workers * 4)]
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        for future in [pool.submit(compute_in_worker, str(root), sid, rid) for sid, rid in jobs]:
+        for future in [pool.submit(compute_in_worker, str(root), batch) for batch in batches if batch]:
             future.result()  # a BuildError in a worker stops the build here, with its message
 
 
-def compute_in_worker(root: str, statistic_id: str, release_id: str) -> None:
-    """One statistic's release computed, protected and charted in every language into the caches
-    (a worker's job)."""
+def compute_in_worker(root: str, jobs: list[tuple[str, str]]) -> None:
+    """Each (statistic, release) of `jobs` computed, protected and charted in every language into
+    the caches (a worker's job). The main process has checked the content as a whole already, so
+    only these statistics' folders are read."""
     root_path = Path(root)
     site = content.parse(root_path / "site.toml", content.SiteConfig)
     locales = load_locales(root_path, site)
-    s = next(s for s in content.load_all(root_path / "content") if s.id == statistic_id)
-    release = next(r for r in s.releases if r.id == release_id)
     catalog = data.load_catalog(root_path)
-    computed, _ = compute_release(s, catalog, release, cache.PickleCache(root_path / ".cache" / "tables"))
-    for lang in site.languages:
-        language = Localiser(lang, site.language, s.meta.fallback)
-        draw(s, computed.charts, language(computed.tables), locales[lang], release.period,
-             root_path / ".cache" / "charts", language)
+    headings = content.project_headings(root_path)
+    for statistic_id, release_id in jobs:
+        s = content.load_statistic(root_path / "content" / statistic_id, headings)
+        release = next(r for r in s.releases if r.id == release_id)
+        computed, _ = compute_release(s, catalog, release, cache.PickleCache(root_path / ".cache" / "tables"))
+        for lang in site.languages:
+            language = Localiser(lang, site.language, s.meta.fallback)
+            draw(s, computed.charts, language(computed.tables), locales[lang], release.period,
+                 root_path / ".cache" / "charts", language)
 
 
 def check_calendar(stats: list[content.Statistic], strict: bool) -> list[str]:

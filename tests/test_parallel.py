@@ -1,0 +1,46 @@
+"""Statistics computed side by side in worker processes (issue #12) give the site a serial build
+from scratch gives, and the build then reads their tables from the cache instead of computing them."""
+
+from __future__ import annotations
+
+import shutil
+
+from conftest import DEMO_NOW, digest
+from statpress import calendar, content, pipeline
+
+
+def add_copies(project, source: str, count: int) -> list[str]:
+    """`count` more statistics like `source`, each with its own short name and release ids."""
+    names = []
+    for i in range(count):
+        name = f"{source}{i + 2}"
+        shutil.copytree(project / "content" / source, project / "content" / name)
+        shutil.copytree(project / "stats" / source, project / "stats" / name)
+        meta = project / "content" / name / "statistic.toml"
+        meta.write_text(meta.read_text(encoding="utf-8").replace(
+            f'short_name = "{source}"', f'short_name = "{name}"'), encoding="utf-8")
+        releases = project / "content" / name / "releases.toml"
+        releases.write_text(releases.read_text(encoding="utf-8").replace(
+            f'id = "{source}-', f'id = "{name}-'), encoding="utf-8")
+        names.append(name)
+    return names
+
+
+def test_statistics_computed_in_workers_equal_a_serial_build(project, tmp_path, monkeypatch):
+    add_copies(project, "naturalisations", 2)  # four statistics: more jobs than two workers
+    latest = {(s.id, calendar.due(s, DEMO_NOW).period) for s in content.load_all(project / "content")}
+    computed_here = []
+    real = pipeline.protect_release
+
+    def in_this_process(s, catalog, period):
+        computed_here.append((s.id, period))
+        return real(s, catalog, period)
+
+    monkeypatch.setattr(pipeline, "protect_release", in_this_process)
+    options = dict(now=DEMO_NOW, allow_withdraw=True, freeze=False)
+    pipeline.build(pipeline.BuildOptions(project, tmp_path / "parallel", workers=2, **options))
+    # the workers computed every statistic's latest release; older ones (for new snapshots) are computed here
+    assert len(latest) == 4 and not latest & set(computed_here)
+
+    pipeline.build(pipeline.BuildOptions(project, tmp_path / "serial", use_cache=False, **options))
+    assert digest(tmp_path / "parallel") == digest(tmp_path / "serial")
