@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -102,41 +103,64 @@ def stage_files(files: dict[str, bytes | reuse.Known], staging: Path, previous: 
     staged (reuse.py)."""
     written: dict[str, list] = {}
     folders: set[str] = set()
-    for rel in sorted(files):
-        target = f"{staging}/{rel}"  # plain strings: pathlib's joins cost seconds over 100 000 files
-        folder = os.path.dirname(target)
-        if folder not in folders:
-            os.makedirs(folder, exist_ok=True)
-            folders.add(folder)
-        faults.point("write-site", target)
-        data = files[rel]
-        sha = data.sha if isinstance(data, reuse.Known) else reuse.digest(data)
-        noted = previous.link(rel, sha, target)
-        if noted is None:
-            data = reuse.content(data)
-            reuse.create(target, data)
-            noted = reuse.entry(target, sha)
-        written[rel] = noted
-        if compress_cache is not False:
-            written.update(stage_copies(rel, data, sha, staging, previous, compress_cache))
+    with Compressor(staging, previous, compress_cache) as copies:
+        for rel in sorted(files):
+            target = f"{staging}/{rel}"  # plain strings: pathlib's joins cost seconds over 100 000 files
+            folder = os.path.dirname(target)
+            if folder not in folders:
+                os.makedirs(folder, exist_ok=True)
+                folders.add(folder)
+            faults.point("write-site", target)
+            data = files[rel]
+            sha = data.sha if isinstance(data, reuse.Known) else reuse.digest(data)
+            noted = previous.link(rel, sha, target)
+            if noted is None:
+                data = reuse.content(data)
+                reuse.create(target, data)
+                noted = reuse.entry(target, sha)
+            written[rel] = noted
+            copies.add(rel, data, sha)
+        written.update(copies.staged())
     return written
 
 
-def stage_copies(rel: str, data: bytes | reuse.Known, sha: str, staging: Path, previous: reuse.Previous,
-                 compress_cache: Path | None) -> dict[str, list]:
-    """The compressed copies of one staged file, linked from the previous site when it has them
-    for the same bytes, else compressed (from memory: reading the file back costs more)."""
-    names = compress.names(rel)
-    if not names:
-        return {}
-    linked = previous.link_copies(rel, sha, names, staging)
-    if linked is not None:
-        return linked
-    made = {}
-    for name, copy in compress.copies(rel, reuse.content(data), compress_cache).items():
-        reuse.create(f"{staging}/{name}", copy)
-        made[name] = reuse.entry(f"{staging}/{name}", sha)
-    return made
+class Compressor:
+    """The compressed copies of staged files: linked from the previous site when it has them for
+    the same bytes, else compressed (from memory: reading the file back costs more) in threads,
+    one per core, since gzip and Brotli let go of the interpreter while they work. Off when
+    `cache` is False."""
+
+    def __init__(self, staging: Path, previous: reuse.Previous, cache: Path | None | bool):
+        self.staging, self.previous, self.cache = staging, previous, cache
+        self.pool = ThreadPoolExecutor(len(os.sched_getaffinity(0)))
+        self.linked: dict[str, list] = {}
+        self.pending: list[tuple[str, Future]] = []
+
+    def __enter__(self) -> "Compressor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+    def add(self, rel: str, data: bytes | reuse.Known, sha: str) -> None:
+        names = compress.names(rel)
+        if self.cache is False or not names:
+            return
+        linked = self.previous.link_copies(rel, sha, names, self.staging)
+        if linked is not None:
+            self.linked.update(linked)
+        else:
+            self.pending.append((sha, self.pool.submit(compress.copies, rel, reuse.content(data), self.cache)))
+
+    def staged(self) -> dict[str, list]:
+        """Every copy added so far, written into the staging folder; the note of each."""
+        made = dict(self.linked)
+        for sha, future in self.pending:
+            for name, copy in future.result().items():
+                reuse.create(f"{self.staging}/{name}", copy)
+                made[name] = reuse.entry(f"{self.staging}/{name}", sha)
+        self.linked, self.pending = {}, []
+        return made
 
 
 def stage_added(staging: Path, added: list[Path] | None, done: frozenset[str], previous: reuse.Previous,
@@ -144,16 +168,17 @@ def stage_added(staging: Path, added: list[Path] | None, done: frozenset[str], p
     """The files `finish` wrote into the staging folder (in the folders `added`; None: anywhere
     but `done`), with their compressed copies; the note of each."""
     written: dict[str, list] = {}
-    for folder in [staging] if added is None else added:
-        for path in sorted(folder.rglob("*")):
-            rel = path.relative_to(staging).as_posix()
-            if rel in done or rel in written or compress.is_copy(path) or not path.is_file():
-                continue
-            data = path.read_bytes()
-            sha = reuse.digest(data)
-            written[rel] = reuse.entry(str(path), sha)
-            if compress_cache is not False:
-                written.update(stage_copies(rel, data, sha, staging, previous, compress_cache))
+    with Compressor(staging, previous, compress_cache) as copies:
+        for folder in [staging] if added is None else added:
+            for path in sorted(folder.rglob("*")):
+                rel = path.relative_to(staging).as_posix()
+                if rel in done or rel in written or compress.is_copy(path) or not path.is_file():
+                    continue
+                data = path.read_bytes()
+                sha = reuse.digest(data)
+                written[rel] = reuse.entry(str(path), sha)
+                copies.add(rel, data, sha)
+        written.update(copies.staged())
     return written
 
 
