@@ -140,9 +140,9 @@ def dataset_jsonld(site: SiteConfig, p, files: dict[str, bytes], url: str, local
 def catalog(languages: list[tuple[SiteConfig, list[tuple], Locale]]) -> bytes:
     """The site's DCAT-AP catalogue as JSON-LD: one dcat:Dataset per published statistic, its
     title and description in every language, one dcat:Distribution per table download in each
-    language. `languages` are (the site in a language, (published, its files) pairs, its locale),
-    the default language first: its addresses name the datasets."""
-    docs = [catalog_in(site, entries, locale) for site, entries, locale in languages]
+    language. `languages` are (the site in a language, its statistics' dataset nodes (see
+    dataset_node), its locale), the default language first: its addresses name the datasets."""
+    docs = [catalog_in(site, nodes, locale) for site, nodes, locale in languages]
     return (json.dumps(merge_languages(docs), ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
@@ -171,45 +171,52 @@ def as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def catalog_in(site: SiteConfig, entries: list[tuple], locale: Locale) -> dict:
-    """The catalogue in one language (see catalog)."""
-    datasets = []
+def dataset_node(site: SiteConfig, p, files: dict[str, bytes], locale: Locale) -> dict | None:
+    """A published statistic as a dcat:Dataset of the catalogue in one language, with a
+    distribution per table download of `files` (its release's downloads); None before its first
+    release."""
+    if p.release is None:
+        return None
+    meta, r = p.statistic.meta, p.release
+    url = page_url(site, p)
     home = site.home_url
-    for p, files in entries:
-        if p.release is None:
-            continue
-        meta, r = p.statistic.meta, p.release
-        url = page_url(site, p)
-        datasets.append({
-            "@id": f"{page_url(site, p, default=True)}#dataset",
-            "@type": "dcat:Dataset",
-            "dct:identifier": meta.short_name,
-            "dct:title": {"@value": meta.name, "@language": site.language},
-            "dct:description": {"@value": meta.summary, "@language": site.language},
-            "dct:publisher": {"@id": f"{home}#publisher"},
-            "dct:issued": {"@value": iso_utc(r.time_of_publication), "@type": "xsd:dateTime"},
-            "dct:modified": {"@value": iso_utc(r.time_of_publication), "@type": "xsd:dateTime"},
-            "dct:temporal": {"@type": "dct:PeriodOfTime", "rdfs:label": temporal_coverage(p)},
-            "dct:spatial": {"@type": "dct:Location", "rdfs:label": site.spatial_coverage},
-            "dcat:keyword": {"@value": meta.topic, "@language": site.language},
-            "dct:accrualPeriodicity": {"@value": meta.frequency, "@language": site.language},
-            "dcat:landingPage": {"@id": url},
-            "dcat:contactPoint": [{"@type": "vcard:Organization", "vcard:fn": c.name,
-                                   "vcard:hasTelephone": {"@id": "tel:" + c.phone.replace(" ", "")}}
-                                  for c in meta.contacts],
-            "dcat:distribution": [{
-                "@id": d["url"],
-                "@type": "dcat:Distribution",
-                "dct:title": {"@value": d["title"], "@language": site.language},
-                "dcat:accessURL": {"@id": url},
-                "dcat:downloadURL": {"@id": d["url"]},
-                "dcat:mediaType": {"@id": "https://www.iana.org/assignments/media-types/" + d["media"]},
-                "dct:format": {"@id": EU_FILE_TYPE + d["eu"]} if d["eu"] else d["format"],
-                "dcat:byteSize": {"@value": str(d["size"]), "@type": "xsd:nonNegativeInteger"},
-                "dct:license": {"@id": site.license},
-                "dct:language": site.language,
-            } for d in distributions(site, p, files, url, locale)],
-        })
+    return {
+        "@id": f"{page_url(site, p, default=True)}#dataset",
+        "@type": "dcat:Dataset",
+        "dct:identifier": meta.short_name,
+        "dct:title": {"@value": meta.name, "@language": site.language},
+        "dct:description": {"@value": meta.summary, "@language": site.language},
+        "dct:publisher": {"@id": f"{home}#publisher"},
+        "dct:issued": {"@value": iso_utc(r.time_of_publication), "@type": "xsd:dateTime"},
+        "dct:modified": {"@value": iso_utc(r.time_of_publication), "@type": "xsd:dateTime"},
+        "dct:temporal": {"@type": "dct:PeriodOfTime", "rdfs:label": temporal_coverage(p)},
+        "dct:spatial": {"@type": "dct:Location", "rdfs:label": site.spatial_coverage},
+        "dcat:keyword": {"@value": meta.topic, "@language": site.language},
+        "dct:accrualPeriodicity": {"@value": meta.frequency, "@language": site.language},
+        "dcat:landingPage": {"@id": url},
+        "dcat:contactPoint": [{"@type": "vcard:Organization", "vcard:fn": c.name,
+                               "vcard:hasTelephone": {"@id": "tel:" + c.phone.replace(" ", "")}}
+                              for c in meta.contacts],
+        "dcat:distribution": [{
+            "@id": d["url"],
+            "@type": "dcat:Distribution",
+            "dct:title": {"@value": d["title"], "@language": site.language},
+            "dcat:accessURL": {"@id": url},
+            "dcat:downloadURL": {"@id": d["url"]},
+            "dcat:mediaType": {"@id": "https://www.iana.org/assignments/media-types/" + d["media"]},
+            "dct:format": {"@id": EU_FILE_TYPE + d["eu"]} if d["eu"] else d["format"],
+            "dcat:byteSize": {"@value": str(d["size"]), "@type": "xsd:nonNegativeInteger"},
+            "dct:license": {"@id": site.license},
+            "dct:language": site.language,
+        } for d in distributions(site, p, files, url, locale)],
+    }
+
+
+def catalog_in(site: SiteConfig, nodes: list[dict | None], locale: Locale) -> dict:
+    """The catalogue in one language (see catalog), of the statistics' dataset nodes (None: not
+    published yet)."""
+    datasets = [node for node in nodes if node is not None]
+    home = site.home_url
     doc = {
         "@context": {
             "dcat": "http://www.w3.org/ns/dcat#",

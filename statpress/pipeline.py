@@ -14,14 +14,14 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import (__version__, archive, cache, calendar, charts, confidentiality, content, data, lock, render, search,
-               tables)
+from . import (__version__, archive, cache, calendar, charts, confidentiality, content, data, lock, pagecache,
+               render, reuse, search, tables)
 from .errors import BuildError
 from .i18n import Localiser, missing, require_translations
 from .locale import Locale, load_locale
 from .progress import Progress, stage as timed, track
 from .render import Published
-from .write import audit_path, check_out, recover, write_audit, write_site
+from .write import audit_path, check_out, previous_site, recover, write_audit, write_site
 
 @dataclass(frozen=True)
 class BuildOptions:
@@ -105,14 +105,22 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
             p, report = publish(s, options.now, options.preview, stage)
             published.append(p)
             reports.append(report)
+    previous = previous_site(options.out, root / ".cache" / "written", site.precompress,
+                             options.use_cache and write)
     with progress.stage("pages", "pages rendered"):
         names = {lang: locales[lang].own_name() for lang in site.languages}
         renderers = {lang: render.make_renderer(root, locales[lang], options.preview, in_language(site, lang, site),
                                                 names, options.use_cache) for lang in site.languages}
-        rendered = [render.render_language(renderers[lang], in_language(site, lang, site),
-                                           [localised(p, lang, stage, locales[lang]) for p in published],
-                                           options.now, options.preview)
-                    for lang in site.languages]
+        rendered = []
+        for lang in site.languages:
+            pages = Pages(renderers[lang], in_language(site, lang, site), lang, stage, options.preview, previous,
+                          cache.PickleCache(root / ".cache" / "pages", options.use_cache and write))
+            texts = [texts_in(p, lang, stage) for p in published]
+            by_name = {p.statistic.meta.short_name: p.statistic for p in texts}
+            rendered.append(render.render_language(
+                renderers[lang], pages.site, texts,
+                [pages.of(p, [metadata_only(by_name[n]) for n in p.statistic.meta.related]) for p in published],
+                options.now, options.preview))
         files = {name: content for r in rendered for name, content in r.files.items()}
         files.update(render.site_files(root, [in_language(site, lang, site) for lang in site.languages],
                                        [locales[lang] for lang in site.languages], rendered, options.preview))
@@ -142,7 +150,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
             write_site(files, options.out, finish=lambda staging: search.index(staging, site.language),
                        compress_cache=root / ".cache" / "compressed" if options.use_cache else None,
                        precompress=site.precompress, notes=root / ".cache" / "written",
-                       reuse_files=options.use_cache)
+                       reuse_files=options.use_cache, previous=previous)
             write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     frozen = [f"{snap.parent.name}/{snap.name}" for snap, _, _ in to_freeze]
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings, write,
@@ -195,6 +203,56 @@ def localised(p: Published, lang: str, stage: "Stage", locale: Locale) -> Publis
         return p
     return replace(p, charts=draw(p.statistic, p.chart_specs, p.tables, locale, p.release.period, stage.cache,
                                   language))
+
+
+def texts_in(p: Published, lang: str, stage: "Stage") -> Published:
+    """A statistic's texts and releases in one language, for the pages that list statistics (the
+    front page, the calendar); its tables and charts are on its own page."""
+    return localise_statistic(replace(p, tables=[], key_figure=None, charts=[], chart_specs=[]), p.statistic, lang,
+                              stage)
+
+
+def metadata_only(s: content.Statistic) -> content.Statistic:
+    """A statistic as another one's page links to it: its metadata (statistic.toml), which is all
+    the page cache keys a related statistic by."""
+    return replace(s, releases=[], about=[])
+
+
+@dataclass
+class Pages:
+    """The statistics' own pages in one language: from the page cache (pagecache.py) when the
+    previous site holds them as they would be rendered, else rendered."""
+    renderer: render.Renderer
+    site: content.SiteConfig  # in the language
+    lang: str
+    stage: Stage
+    preview: bool
+    previous: reuse.Previous
+    cache: cache.PickleCache
+
+    def __post_init__(self):
+        self.key = pagecache.renderer_key(self.renderer, self.site.model_dump_json(), self.preview) \
+            if self.cache.enabled else None
+
+    def of(self, p: Published, related: list[content.Statistic]) -> render.StatisticPages:
+        """`p`'s pages; `related` are the statistics it links to, in the language."""
+        key = self.entry_key(p, related)
+        found = self.cache.get(key) if key else None
+        pages = pagecache.pages(found, self.previous) if found else None
+        if pages is None:
+            pages = render.statistic_pages(self.renderer, self.site, localised(p, self.lang, self.stage,
+                                                                                self.renderer.locale), related)
+            if key:
+                self.cache.put(key, pagecache.entry(pages))
+        return pages
+
+    def entry_key(self, p: Published, related: list[content.Statistic]) -> str | None:
+        tables_key = release_key(p.statistic, self.stage.catalog, p.release.period) if p.release else "none"
+        if self.key is None or tables_key is None:
+            return None
+        short = p.statistic.meta.short_name
+        links = [self.renderer.snapshot_link(short, r.id) for r in p.statistic.releases]
+        return pagecache.key(self.key, p, tables_key, [s.folder / "statistic.toml" for s in related], links)
 
 
 def precompute(root: Path, stats: list[content.Statistic], options: BuildOptions, stage: "Stage") -> None:

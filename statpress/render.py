@@ -264,20 +264,48 @@ def release_files(site: SiteConfig, locale: Locale, p: Published, url: str,
 
 
 @dataclass
+class StatisticPages:
+    """One statistic's page in one language with its downloads (paths from the site's root), and
+    what the site-wide files list of it."""
+    files: dict[str, bytes]
+    sitemap: tuple[str, dt.date | None]
+    dataset: dict | None  # its node of the data catalogue (metadata.dataset_node)
+
+
+def statistic_pages(r: Renderer, site: SiteConfig, p: Published, related: list[Statistic]) -> StatisticPages:
+    """A statistic's page in the renderer's language, its downloads and the chart specifications
+    charts.js fetches; `p` and `related` are in that language."""
+    short = p.statistic.meta.short_name
+    url = metadata.page_url(site, p)
+    release_downloads = release_files(site, r.locale, p, url, r.downloads)
+    files = {f"{short}/index.html": r.page(
+        "statistic.html", r.path(f"{short}/index.html"), title=p.statistic.meta.name, published=p,
+        description=p.statistic.meta.summary, related=related,
+        **statistic_views(r, p, site, release_downloads, url))}
+    files.update({f"{short}/{rel}": content for rel, content in release_downloads.items()})
+    # what charts.js fetches to make a chart interactive; a frozen snapshot has no script
+    files.update({f"{short}/{c.spec_name}": c.spec.encode("utf-8") for c in p.charts})
+    return StatisticPages({r.path(name): content for name, content in files.items()},
+                          (f"{site.base_url}{short}/", p.release.date if p.release else None),
+                          metadata.dataset_node(site, p, release_downloads, r.locale))
+
+
+@dataclass
 class Rendered:
     """One language's pages and downloads, and what the site-wide files list of them."""
     files: dict[str, bytes]
     sitemap: list[tuple[str, dt.date | None]]
-    catalogued: list
+    datasets: list[dict | None]
 
 
-def render_language(r: Renderer, site: SiteConfig, published: list[Published], now: dt.datetime,
-                    preview: bool) -> Rendered:
+def render_language(r: Renderer, site: SiteConfig, published: list[Published], pages: list[StatisticPages],
+                    now: dt.datetime, preview: bool) -> Rendered:
     """Every page of one language but the archive, with downloads and calendar files; `site` is
-    the site in that language (its base_url the language's folder)."""
+    the site in that language (its base_url the language's folder). `pages` are the statistics'
+    own (statistic_pages); the front page and the calendar read only the texts and releases of
+    `published`."""
     locale = r.locale
     files: dict[str, bytes] = {}
-    by_name = {p.statistic.meta.short_name: p.statistic for p in published}
     topics = [(topic, list(items)) for topic, items in itertools.groupby(
         sorted(published, key=lambda p: (p.statistic.meta.topic, p.statistic.meta.name)),
         key=lambda p: p.statistic.meta.topic)]
@@ -289,22 +317,12 @@ def render_language(r: Renderer, site: SiteConfig, published: list[Published], n
     files.update(calendar_files(r, site, locale, published, now))
     files["search/index.html"] = r.page("search.html", r.path("search/index.html"), title=locale.t("search_title"),
                                         description=locale.t("search_intro"))
+    files = {r.path(name): content for name, content in files.items()}
     sitemap = [(site.base_url, None), (site.base_url + "calendar/", None), (site.base_url + "symbols/", None)]
-    catalogued = []
-    for p in published:
-        short = p.statistic.meta.short_name
-        url = metadata.page_url(site, p)
-        release_downloads = release_files(site, locale, p, url, r.downloads)
-        catalogued.append((p, release_downloads))
-        files[f"{short}/index.html"] = r.page(
-            "statistic.html", r.path(f"{short}/index.html"), title=p.statistic.meta.name, published=p,
-            description=p.statistic.meta.summary, related=[by_name[n] for n in p.statistic.meta.related],
-            **statistic_views(r, p, site, release_downloads, url))
-        files.update({f"{short}/{rel}": content for rel, content in release_downloads.items()})
-        # what charts.js fetches to make a chart interactive; a frozen snapshot has no script
-        files.update({f"{short}/{c.spec_name}": c.spec.encode("utf-8") for c in p.charts})
-        sitemap.append((f"{site.base_url}{short}/", p.release.date if p.release else None))
-    return Rendered({r.path(name): content for name, content in files.items()}, sitemap, catalogued)
+    for statistic in pages:
+        files.update(statistic.files)
+        sitemap.append(statistic.sitemap)
+    return Rendered(files, sitemap, [statistic.dataset for statistic in pages])
 
 
 def site_files(root: Path, sites: list[SiteConfig], locales: list[Locale], rendered: list[Rendered],
@@ -316,7 +334,7 @@ def site_files(root: Path, sites: list[SiteConfig], locales: list[Locale], rende
     site = sites[0]
     if not preview:
         files["sitemap.xml"] = feeds.sitemap([u for r in rendered for u in r.sitemap])
-        files["catalog.jsonld"] = metadata.catalog([(s, r.catalogued, loc)
+        files["catalog.jsonld"] = metadata.catalog([(s, r.datasets, loc)
                                                     for s, r, loc in zip(sites, rendered, locales)])
         files["robots.txt"] = f"User-agent: *\nAllow: /\nSitemap: {site.base_url}sitemap.xml\n".encode()
     else:

@@ -59,7 +59,7 @@ def is_site(folder: Path) -> bool:
 
 def write_site(files: dict[str, bytes | reuse.Known], out: Path, finish: Callable[[Path], list[Path] | None] | None = None,
                compress_cache: Path | None = None, precompress: bool = True, notes: Path | None = None,
-               reuse_files: bool = True) -> None:
+               reuse_files: bool = True, previous: reuse.Previous | None = None) -> None:
     """Write the site to a staging folder, then swap it in. The caller holds the output's lock.
     `finish(staging)` may add generated files (the search index) to the staged site first, and
     returns the folders it wrote (None: anywhere). With `precompress`, every text file gets its
@@ -67,10 +67,10 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, finish: Callabl
     `compress_cache` keeps the slow ones by content between builds. `notes` (.cache/written) says
     what the previous site holds: a file it has unchanged is linked from it, not written
     (statpress/reuse.py); without `reuse_files` every file is written and the note dropped
-    (--no-cache)."""
+    (--no-cache). `previous` is that note as previous_site read it, if the caller has it."""
     out = out.resolve()
-    copies = compress.fingerprint() if precompress else "none"
-    previous = reuse.previous(notes, out, copies) if reuse_files and is_site(out) else reuse.Previous(out)
+    copies = copies_made(precompress)
+    previous = previous or previous_site(out, notes, precompress, reuse_files)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
@@ -94,6 +94,19 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, finish: Callabl
         raise
     if reuse_files:
         reuse.note(notes, out, written, copies)
+
+
+def copies_made(precompress: bool) -> str:
+    """How this build makes compressed copies: copies made otherwise are not reused."""
+    return compress.fingerprint() if precompress else "none"
+
+
+def previous_site(out: Path, notes: Path | None, precompress: bool, reuse_files: bool = True) -> reuse.Previous:
+    """What the site in `out` holds, as the note of the build that wrote it says (reuse.py)."""
+    out = out.resolve()
+    if not reuse_files or not is_site(out):
+        return reuse.Previous(out)
+    return reuse.previous(notes, out, copies_made(precompress))
 
 
 def stage_files(files: dict[str, bytes | reuse.Known], staging: Path, previous: reuse.Previous,

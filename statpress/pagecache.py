@@ -1,0 +1,101 @@
+"""The page cache: a statistic's page and downloads in one language, kept between builds by the
+hash of everything they are made from (issue #12).
+
+Rendering a statistic's page means localising its tables, reading its charts back, formatting
+every figure and running the templates: for 300 statistics in two languages, seven seconds of a
+rebuild in which one of them changed. A page depends on more than its statistic, and a key that
+misses one input would publish a stale page, so the key is the page's whole dependency record:
+
+- how pages are made: statpress's own source, the versions of the libraries that render,
+  format and draw, every file of templates/, the language's catalogue, the site's settings in
+  that language, the renderer's language folder and address, and whether it is a preview;
+- the statistic: every file of its content folder (metadata, releases, About texts), and which of
+  its releases are published, previous and announced next at the build's instant;
+- its tables: the table cache's key (cache.py: tables.toml, datasets, classifications,
+  confidentiality settings, the period); no key (a dataset on a cluster) means no page cache;
+- the statistics it links to: their metadata (statistic.toml), the only part of them its page is
+  given;
+- which archived snapshots its links point to, in which language (render.Renderer.snapshot_link).
+
+An entry holds no bytes: only each file's path and SHA-256, its sitemap entry and its node of the
+data catalogue. The files are those the live site holds: an entry is used only when the previous
+build's note (reuse.py) says the output has every one of them, unchanged, and the write stage then
+links them from there. Anything else, a fresh output folder included, renders the page again.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__, reuse
+from .render import Published, Renderer, StatisticPages
+
+ENGINE = Path(__file__).resolve().parent
+# what a page's bytes depend on besides statpress itself
+PACKAGES = ("jinja2", "markupsafe", "babel", "markdown", "nh3", "vl-convert-python", "altair", "pandas",
+            "numpy", "pyarrow", "pydantic", "xlsxwriter")
+
+
+@dataclass(frozen=True)
+class Entry:
+    files: dict[str, str]  # path in the site → SHA-256 of its bytes
+    sitemap: tuple
+    dataset: dict | None
+
+
+@functools.lru_cache(maxsize=1)
+def engine() -> str:
+    digest = hashlib.sha256(__version__.encode())
+    for name in PACKAGES:
+        try:
+            digest.update(f"{name} {importlib.metadata.version(name)}\n".encode())
+        except importlib.metadata.PackageNotFoundError:
+            digest.update(f"{name} none\n".encode())
+    for path in sorted(ENGINE.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(ENGINE).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def folder_digest(folder: Path) -> str:
+    """Every file below `folder`, by path and bytes."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def renderer_key(r: Renderer, site_json: str, preview: bool) -> str:
+    """How the pages of one language are made (see the module's docstring)."""
+    parts = [engine(), folder_digest(r.templates), r.locale.language, r.locale.catalogue.model_dump_json(),
+             site_json, r.prefix, r.base_url, repr(list(r.languages.items())), str(preview)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def key(renderer: str, p: Published, tables: str, related: list[Path], links: list) -> str:
+    """The key of a statistic's pages: `renderer` from renderer_key, `tables` the table cache's key,
+    `related` the metadata files (statistic.toml) of the statistics it links to, `links` where its
+    links to archived snapshots point."""
+    releases = [p.release, p.next_release, *p.previous]
+    parts = [renderer, folder_digest(p.statistic.folder), str(p.embargoed), tables,
+             repr([r.id if r else None for r in releases]), repr(links)]
+    parts += [f"{path}:{hashlib.sha256(path.read_bytes()).hexdigest()}" for path in related]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def entry(pages: StatisticPages) -> Entry:
+    return Entry({name: reuse.digest(data) for name, data in pages.files.items()}, pages.sitemap, pages.dataset)
+
+
+def pages(found: Entry, previous: reuse.Previous) -> StatisticPages | None:
+    """The pages of an entry as files of the previous site, or None when it lacks one of them or
+    one changed since it was written."""
+    if not all(previous.unchanged(name, sha) for name, sha in found.files.items()):
+        return None
+    return StatisticPages({name: reuse.Known(Path(previous.path(name)), sha) for name, sha in found.files.items()},
+                          found.sitemap, found.dataset)

@@ -1,0 +1,88 @@
+"""The page cache (statpress/pagecache.py, issue #12): a statistic's page is rendered again exactly
+when something it is made from changed, and a rebuild is byte-identical to a build from scratch."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conftest import DEMO_NOW, digest, drop_snapshot, edit
+from statpress import pipeline, render
+
+
+def build(project, out, use_cache=True) -> dict[str, str]:
+    pipeline.build(pipeline.BuildOptions(project, out, DEMO_NOW, use_cache=use_cache, allow_withdraw=True))
+    return digest(out)
+
+
+@pytest.fixture
+def rendered(monkeypatch) -> list[tuple[str, str]]:
+    """(statistic, language) of every statistic page rendered, not taken from the cache."""
+    seen = []
+    real = render.statistic_pages
+
+    def counting(r, site, p, related):
+        seen.append((p.statistic.id, r.locale.language))
+        return real(r, site, p, related)
+
+    monkeypatch.setattr(render, "statistic_pages", counting)
+    return seen
+
+
+BOTH = {("migration", "en"), ("migration", "nb"), ("naturalisations", "en"), ("naturalisations", "nb")}
+MIGRATION = {("migration", "en"), ("migration", "nb")}
+NATURALISATIONS = {("naturalisations", "en"), ("naturalisations", "nb")}
+
+# Each change, and the pages it must render again: naturalisations links to migration (related),
+# so migration's name is on naturalisations' page too.
+CHANGES = [
+    ("nothing", lambda p: None, set()),
+    ("About text", lambda p: edit(p / "content" / "migration" / "about" / "definitions.md", "\n", "\n\nEdited.\n"),
+     MIGRATION),
+    ("name of a related statistic",
+     lambda p: edit(p / "content" / "migration" / "statistic.toml", 'name = "Migration"', 'name = "Migrations"'),
+     BOTH),
+    ("tables.toml", lambda p: edit(p / "stats" / "naturalisations" / "tables.toml", "Naturalisations", "Naturalisations,"),
+     NATURALISATIONS),
+    ("template", lambda p: edit(p / "templates" / "table.html", "<caption", "<caption data-x"), BOTH),
+    ("locale", lambda p: edit(p / "locales" / "nb.toml", "\n", "\n# edited\n"), set()),  # a comment: the same pages
+    ("site.toml", lambda p: edit(p / "site.toml", '"https://statistics.example.org/"', '"https://stats.example.org/"'), BOTH),
+    # frozen before the site had bokmål, the snapshot was linked in English from the bokmål page;
+    # gone (and frozen again by this build, in both languages), it is linked in bokmål
+    ("snapshot gone", lambda p: drop_snapshot(p, "naturalisations/naturalisations-2023"),
+     {("naturalisations", "nb")}),
+]
+
+
+@pytest.mark.parametrize("name,change,again", CHANGES, ids=[c[0] for c in CHANGES])
+def test_a_page_is_rendered_again_exactly_when_an_input_changed(project, tmp_path, rendered, name, change, again):
+    out = tmp_path / "site"
+    build(project, out)
+    assert set(rendered) == BOTH
+    rendered.clear()
+    change(project)
+    after = build(project, out)
+    assert set(rendered) == again, name
+    assert after == build(project, tmp_path / "scratch", use_cache=False), name
+
+
+def test_a_page_the_site_no_longer_holds_as_written_is_rendered_again(project, tmp_path, rendered):
+    out = tmp_path / "site"
+    expected = build(project, out)
+    rendered.clear()
+    page = out / "nb" / "migration" / "index.html"
+    page.write_bytes(page.read_bytes().replace(b"<main", b"<main data-edited"))  # in place
+    (out / "naturalisations" / "tables" / "by-sex.csv").unlink(missing_ok=True)
+    assert build(project, out) == expected
+    assert ("migration", "nb") in rendered
+    rendered.clear()
+    assert build(project, tmp_path / "elsewhere") == expected  # a new output folder has none of them
+    assert set(rendered) == BOTH
+
+
+def test_no_cache_renders_every_page(project, tmp_path, rendered):
+    build(project, tmp_path / "site")
+    rendered.clear()
+    build(project, tmp_path / "site", use_cache=False)
+    assert set(rendered) == BOTH
