@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import altair as alt
 import pandas as pd
-import vl_convert as vlc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .content import describe
@@ -212,6 +210,7 @@ def tick_values(categories: list[str], room: float, layout: Layout) -> list[str]
 
 def vega_lite(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, layout: Layout = WIDE) -> dict:
     """The Vega-Lite specification of a chart drawn for one layout."""
+    import altair as alt  # loaded only to draw: a rebuild that finds its charts cached saves a second
     decimals = int(data["decimals"].max())
     number = ",." + str(decimals) + "f" if decimals else ",d"
     series = list(dict.fromkeys(data["series"]))
@@ -344,6 +343,8 @@ def render(spec_json: str, cache: Path, png: bool = True) -> tuple[bytes, bytes 
     svg_path, png_path = cache / f"{key}.svg", cache / f"{key}.png"
     if svg_path.exists() and (png_path.exists() or not png):
         return svg_path.read_bytes(), png_path.read_bytes() if png else None
+    import vl_convert as vlc  # loaded only to draw, like altair
+
     spec = json.loads(spec_json)
     svg_text = vlc.vegalite_to_svg(spec)
     # the PNG rasterises that drawing (the same bytes as vegalite_to_png, in half the time)
@@ -425,6 +426,8 @@ def page_spec(specs: dict[str, dict]) -> str:
     the Vega runtime and not the Vega-Lite compiler. The values are written once and the layouts
     refer to them by name. charts.js draws the layout whose static drawing the stylesheet shows,
     in that drawing's box."""
+    import vl_convert as vlc
+
     datasets, payload = {}, {}
     for name, spec in specs.items():
         vega = vlc.vegalite_to_vega(for_the_page(spec))

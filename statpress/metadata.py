@@ -143,7 +143,8 @@ def catalog(languages: list[tuple[SiteConfig, list[tuple], Locale]]) -> bytes:
     language. `languages` are (the site in a language, its statistics' dataset nodes (see
     dataset_node), its locale), the default language first: its addresses name the datasets."""
     docs = [catalog_in(site, nodes, locale) for site, nodes, locale in languages]
-    return (json.dumps(merge_languages(docs), ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    # compact: indented, the 300-statistic catalogue took 0.7 s to write (json's slow path)
+    return (json.dumps(merge_languages(docs), ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 MULTILINGUAL = ("dct:title", "dct:description", "dcat:keyword", "dct:accrualPeriodicity")

@@ -247,7 +247,7 @@ class Pages:
         return pages
 
     def entry_key(self, p: Published, related: list[content.Statistic]) -> str | None:
-        tables_key = release_key(p.statistic, self.stage.catalog, p.release.period) if p.release else "none"
+        tables_key = self.stage.table_key(p.statistic, p.release.period) if p.release else "none"
         if self.key is None or tables_key is None:
             return None
         short = p.statistic.meta.short_name
@@ -267,7 +267,7 @@ def precompute(root: Path, stats: list[content.Statistic], options: BuildOptions
     for s in stats:
         release = calendar.next_due(s, options.now) if options.preview else None
         release = release or calendar.due(s, options.now)
-        if release is not None and declares_tables(s) and not stage.tables.has(release_key(s, stage.catalog, release.period)):
+        if release is not None and declares_tables(s) and not stage.tables.has(stage.table_key(s, release.period)):
             jobs.append((s.id, release.id))
     if len(jobs) <= workers:
         return
@@ -321,12 +321,21 @@ class Stage:
     cache: Path  # rendered charts, by the hash of their specification
     tables: cache.PickleCache | None = None  # computed, protected tables, by the hash of their inputs
     languages: list[str] = field(default_factory=lambda: ["en"])  # the site's, the default first
+    table_keys: dict = field(default_factory=dict)  # release_key's, by (statistic, period), as this build took them
+
+    def table_key(self, s: content.Statistic, period: int) -> str | None:
+        """The table cache's key of a release (release_key), taken once per build: choosing what the
+        workers compute, reading the tables and keying the pages each need it."""
+        if (s.id, period) not in self.table_keys:
+            self.table_keys[s.id, period] = release_key(s, self.catalog, period)
+        return self.table_keys[s.id, period]
 
 
 def view(s: content.Statistic, release: content.Release, stage: Stage, embargoed: bool = False):
     """One release of a statistic as published: protected tables, key figure and what its charts
     show (drawn once per language, see `localised`)."""
-    computed, audit = compute_release(s, stage.catalog, release, stage.tables)
+    computed, audit = compute_release(s, stage.catalog, release, stage.tables,
+                                      stage.table_key(s, release.period) if stage.tables else None)
     at = release.time_of_publication
     published = Published(s, release, calendar.next_release(s, at), computed.tables,
                           computed.key_figure, calendar.previous(s, at), embargoed, chart_specs=computed.charts)
@@ -420,10 +429,11 @@ def draw(s: content.Statistic, chart_specs: list[dict], protected: list, locale:
 
 
 def compute_release(s: content.Statistic, catalog: data.Catalog, release: content.Release,
-                    table_cache: cache.PickleCache | None = None):
+                    table_cache: cache.PickleCache | None = None, key: str | None = None):
     """Tables of one release, protected as the statistic's settings say and marked with the
-    release's revisions ('r') and provisional figures ('*'); and the rounding audit."""
-    key = release_key(s, catalog, release.period) if table_cache else None
+    release's revisions ('r') and provisional figures ('*'); and the rounding audit. `key` is
+    release_key's, if the caller has it."""
+    key = key or (release_key(s, catalog, release.period) if table_cache else None)
     found = table_cache.get(key) if key else None
     if found is not None:
         computed, audit = found

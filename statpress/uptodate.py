@@ -4,8 +4,8 @@ Like `make`, a build notes what it was built from: every input file's size and m
 time (content, stats, templates, locales, archive, site.toml, the engine's own source and pinned
 requirements, and each dataset's file), the options, and which releases are published, announced
 and due by the real clock at its instant, the only way the instant changes a page. It also notes
-the output it wrote. The next build compares: when nothing differs, it stops at once, having
-read no data and loaded no engine. Standard library only, for that reason.
+the output it wrote (its folders: see `folders`). The next build compares: when nothing differs,
+it stops at once, having read no data and loaded no engine. Standard library only, for that reason.
 
 A build with --no-cache or --preview, `check` and `serve` never take this shortcut, and any
 doubt (a file that cannot be read, a record from another version) means a full build.
@@ -88,9 +88,30 @@ def inputs(root: Path, out: Path, now: dt.datetime, options: dict) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def folders(folder: Path) -> list[str]:
+    """Every folder below `folder` (itself included) with its modification time and inode: a file
+    added, removed or renamed in a folder changes the folder's modification time. Like `make`,
+    which takes a target edited after it was built as up to date, an edit inside an output file
+    is not looked for here; the next build that writes anything checks every file it reuses
+    (reuse.py), and --no-cache writes them all. Statting the folders alone takes half the time
+    of statting the files (a 300-statistic site has 76 000 of them in 9 000 folders)."""
+    if not folder.is_dir():
+        return [f"{folder}: none"]
+    out = []
+    pending = [("", str(folder))]
+    while pending:
+        prefix, path = pending.pop()
+        stat = os.stat(path)
+        out.append(f"{prefix}:{stat.st_mtime_ns}:{stat.st_ino}")
+        with os.scandir(path) as entries:
+            pending += [(prefix + entry.name + "/", entry.path) for entry in entries
+                        if entry.is_dir(follow_symlinks=False)]
+    return sorted(out)
+
+
 def outputs(out: Path) -> str:
     out = out.resolve()
-    parts = listing(out) + listing(out.parent / f"{out.name}-audit")
+    parts = folders(out) + listing(out.parent / f"{out.name}-audit")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
