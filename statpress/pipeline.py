@@ -147,7 +147,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
             if freezes:
                 for snap, snapshot, _ in to_freeze:  # only now that every page has rendered
                     archive.freeze(snap, snapshot)
-            write_site(files, options.out, finish=lambda staging: search.index(staging, site.language),
+            write_site(files, options.out, index=search.Index(site.language),
                        compress_cache=root / ".cache" / "compressed" if options.use_cache else None,
                        precompress=site.precompress, notes=root / ".cache" / "written",
                        reuse_files=options.use_cache, previous=previous)

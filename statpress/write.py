@@ -22,9 +22,8 @@ import sys
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
-from . import atomic, compress, faults, reuse
+from . import atomic, compress, faults, reuse, search
 from .errors import BuildError
 
 MARKER = ".statpress-site"
@@ -57,12 +56,12 @@ def is_site(folder: Path) -> bool:
     return all((folder / f).is_file() for f in LEGACY_SITE)
 
 
-def write_site(files: dict[str, bytes | reuse.Known], out: Path, finish: Callable[[Path], list[Path] | None] | None = None,
+def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.Index | None = None,
                compress_cache: Path | None = None, precompress: bool = True, notes: Path | None = None,
                reuse_files: bool = True, previous: reuse.Previous | None = None) -> None:
     """Write the site to a staging folder, then swap it in. The caller holds the output's lock.
-    `finish(staging)` may add generated files (the search index) to the staged site first, and
-    returns the folders it wrote (None: anywhere). With `precompress`, every text file gets its
+    `index` (the search index) is started on the staged site once the pages it reads are there,
+    and adds its files before the swap. With `precompress`, every text file gets its
     compressed copies in the staging folder too, so the output is never partly compressed;
     `compress_cache` keeps the slow ones by content between builds. `notes` (.cache/written) says
     what the previous site holds: a file it has unchanged is linked from it, not written
@@ -76,24 +75,35 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, finish: Callabl
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
     except OSError as exc:
         raise write_error(exc, out) from None
+    copies_cache = compress_cache if precompress else False
     try:
-        written = stage_files(files, staging, previous, compress_cache if precompress else False)
-        if finish is not None:
-            added = finish(staging)
-            written.update(stage_added(staging, added, frozenset(files), previous,
-                                       compress_cache if precompress else False))
+        first = {rel: data for rel, data in files.items() if index is not None and search.reads(rel)}
+        written = stage_files(first, staging, previous, copies_cache)
+        if index is not None:
+            index.start(staging)
+        written.update(stage_files({rel: data for rel, data in files.items() if rel not in first}, staging,
+                                   previous, copies_cache))
+        if index is not None:
+            written.update(stage_added(staging, index.wait(), frozenset(files), previous, copies_cache))
         reuse.create(staging / MARKER, MARKER_TEXT)
         os.chmod(staging, 0o755)  # mkdtemp makes it private; a web server must read it
         reuse.forget(notes, out)  # the note describes the site being replaced
         swap(staging, out)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        stop(index, staging)
         raise write_error(exc, out) from None
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        stop(index, staging)
         raise
     if reuse_files:
         reuse.note(notes, out, written, copies)
+
+
+def stop(index: search.Index | None, staging: Path) -> None:
+    """After a failure: the indexer stopped (it reads and writes the staging folder), the folder gone."""
+    if index is not None:
+        index.stop()
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def copies_made(precompress: bool) -> str:
@@ -178,8 +188,8 @@ class Compressor:
 
 def stage_added(staging: Path, added: list[Path] | None, done: frozenset[str], previous: reuse.Previous,
                 compress_cache: Path | None | bool) -> dict[str, list]:
-    """The files `finish` wrote into the staging folder (in the folders `added`; None: anywhere
-    but `done`), with their compressed copies; the note of each."""
+    """The files the search index wrote into the staging folder (in the folders `added`; None:
+    anywhere but `done`), with their compressed copies; the note of each."""
     written: dict[str, list] = {}
     with Compressor(staging, previous, compress_cache) as copies:
         for folder in [staging] if added is None else added:

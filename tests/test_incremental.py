@@ -136,10 +136,10 @@ def test_a_failed_build_leaves_the_previous_site_whole_though_it_shares_its_file
     expected = build(project, out)
     edit(project / "stats" / "migration" / "tables.toml", 'label = "Immigration"', 'label = "Immigration, all"')
 
-    def broken(site, language):
+    def broken(index):
         raise BuildError("search: Pagefind failed")
 
-    monkeypatch.setattr(search, "index", broken)  # after every file was staged, most of them linked
+    monkeypatch.setattr(search.Index, "wait", broken)  # after every file was staged, most of them linked
     with pytest.raises(BuildError, match="Pagefind failed"):
         build(project, out)
     assert digest(out) == expected
