@@ -17,13 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import importlib.metadata
 import io
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import xlsxwriter
 
 from .cache import PickleCache
 from .locale import Locale, plain_number
@@ -102,7 +102,7 @@ def writers_fingerprint() -> str:
 
     here = Path(__file__).resolve().parent
     sources = b"".join((here / name).read_bytes() for name in ("downloads.py", "views.py", "model.py", "locale.py"))
-    return hashlib.sha256(sources + f"xlsxwriter {xlsxwriter.__version__} babel {babel.__version__}".encode()).hexdigest()
+    return hashlib.sha256(sources + f"xlsxwriter {importlib.metadata.version('XlsxWriter')} babel {babel.__version__}".encode()).hexdigest()
 
 
 def table_downloads(table: Table, prov: Provenance, locale: Locale) -> dict[str, bytes]:
@@ -134,6 +134,8 @@ def table_xlsx(table: Table, prov: Provenance, locale: Locale) -> bytes:
     from .views import SYMBOLS  # views imports tables; keep this module light to import
 
     out = io.BytesIO()
+    import xlsxwriter  # loaded to write a spreadsheet only: most builds find them all cached
+
     book = xlsxwriter.Workbook(out, {"in_memory": True})
     published = prov.published.astimezone(dt.timezone.utc).replace(tzinfo=None)
     book.set_properties({"title": table.title, "author": prov.publisher, "company": prov.publisher,

@@ -173,6 +173,8 @@ def check(root: Path, out: Path, now: dt.datetime, options: dict) -> tuple[bool,
         return False, None
     try:
         record = json.loads(record_path(root, out).read_text(encoding="utf-8"))
+        if record.get("inputs") != fingerprint:
+            return False, fingerprint  # the output need not be listed: the build runs anyway
         return record == {"inputs": fingerprint, "outputs": outputs(out)}, fingerprint
     except Exception:  # noqa: BLE001
         return False, fingerprint
