@@ -6,6 +6,7 @@ Each stage takes plain values and returns new ones; only `write` touches the out
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import multiprocessing
 import os
@@ -230,9 +231,10 @@ class Pages:
     previous: reuse.Previous
     cache: cache.PickleCache
 
-    def __post_init__(self):
-        self.key = pagecache.renderer_key(self.renderer, self.site.model_dump_json(), self.preview) \
-            if self.cache.enabled else None
+    @functools.cached_property
+    def how(self) -> str:
+        """How this language's pages are made (pagecache.renderer_key)."""
+        return pagecache.renderer_key(self.renderer, self.site.model_dump_json(), self.preview)
 
     def of(self, p: Published, related: list[content.Statistic]) -> render.StatisticPages:
         """`p`'s pages; `related` are the statistics it links to, in the language."""
@@ -247,12 +249,14 @@ class Pages:
         return pages
 
     def entry_key(self, p: Published, related: list[content.Statistic]) -> str | None:
-        tables_key = self.stage.table_key(p.statistic, p.release.period) if p.release else "none"
-        if self.key is None or tables_key is None:
+        if not self.cache.enabled:
             return None
+        tables_key = self.stage.table_key(p.statistic, p.release.period) if p.release else "none"
+        if tables_key is None:
+            return None  # tables on a cluster, which cannot say whether they changed
         short = p.statistic.meta.short_name
         links = [self.renderer.snapshot_link(short, r.id) for r in p.statistic.releases]
-        return pagecache.key(self.key, p, tables_key, [s.folder / "statistic.toml" for s in related], links)
+        return pagecache.key(self.how, p, tables_key, [s.folder / "statistic.toml" for s in related], links)
 
 
 def precompute(root: Path, stats: list[content.Statistic], options: BuildOptions, stage: "Stage") -> None:
