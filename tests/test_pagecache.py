@@ -3,16 +3,18 @@ when something it is made from changed, and a rebuild is byte-identical to a bui
 
 from __future__ import annotations
 
-import shutil
+import datetime as dt
 
 import pytest
 
 from conftest import DEMO_NOW, digest, drop_snapshot, edit
 from statpress import pipeline, render
+from statpress.instants import OSLO
 
 
-def build(project, out, use_cache=True) -> dict[str, str]:
-    pipeline.build(pipeline.BuildOptions(project, out, DEMO_NOW, use_cache=use_cache, allow_withdraw=True))
+def build(project, out, use_cache=True, now=DEMO_NOW) -> dict[str, str]:
+    # freeze=False: a look back at an earlier instant leaves the archive as it is
+    pipeline.build(pipeline.BuildOptions(project, out, now, use_cache=use_cache, allow_withdraw=True, freeze=False))
     return digest(out)
 
 
@@ -86,3 +88,21 @@ def test_no_cache_renders_every_page(project, tmp_path, rendered):
     rendered.clear()
     build(project, tmp_path / "site", use_cache=False)
     assert set(rendered) == BOTH
+
+
+# Two instants a second or a day apart, and what happens between them to migration: its 2024
+# release falls due at 08:00:00, its 2025 release is announced (enters the calendar) on 1 October.
+INSTANTS = [
+    ("due", dt.datetime(2025, 3, 13, 7, 59, 59, tzinfo=OSLO), dt.datetime(2025, 3, 13, 8, 0, 0, tzinfo=OSLO)),
+    ("announced", dt.datetime(2025, 9, 30, 12, 0, tzinfo=OSLO), dt.datetime(2025, 10, 1, 12, 0, tzinfo=OSLO)),
+]
+
+
+@pytest.mark.parametrize("name,before,after", INSTANTS, ids=[i[0] for i in INSTANTS])
+def test_a_page_changed_by_the_instant_alone_is_rendered_again(project, tmp_path, rendered, name, before, after):
+    out = tmp_path / "site"
+    build(project, out, now=before)
+    rendered.clear()
+    site = build(project, out, now=after)
+    assert MIGRATION <= set(rendered) and not NATURALISATIONS & set(rendered), name
+    assert site == build(project, tmp_path / "scratch", use_cache=False, now=after), name
