@@ -68,6 +68,7 @@ class Renderer:
         self.archive = archive
         self.downloads: PickleCache | None = None  # table downloads by the hash of their inputs
         self.events: Path | None = None  # calendar events as written before (feeds.EventCache)
+        self.links: dict[tuple[str, str], SnapshotLink] = {}  # snapshot_link's, by (statistic, release)
         self.locale = locale
         self.prefix = prefix
         self.base_url = base_url
@@ -89,11 +90,16 @@ class Renderer:
 
     def snapshot_link(self, short: str, rid: str) -> "SnapshotLink":
         """A release's snapshot in this language; a snapshot frozen before the site had the
-        language exists in the default language only, and is linked as such."""
-        frozen = self.archive / short / rid if self.archive else None
-        if self.prefix and frozen and frozen.is_dir() and not (frozen / self.prefix / "index.html").is_file():
-            return SnapshotLink(f"archive/{short}/{rid}/index.html", next(iter(self.languages)))
-        return SnapshotLink(f"archive/{short}/{rid}/{self.prefix}index.html", None)
+        language exists in the default language only, and is linked as such. Looked up once per
+        renderer (a build): the archive changes only when the write stage freezes, after every
+        page is rendered."""
+        if (short, rid) not in self.links:
+            frozen = self.archive / short / rid if self.archive else None
+            if self.prefix and frozen and frozen.is_dir() and not (frozen / self.prefix / "index.html").is_file():
+                self.links[short, rid] = SnapshotLink(f"archive/{short}/{rid}/index.html", next(iter(self.languages)))
+            else:
+                self.links[short, rid] = SnapshotLink(f"archive/{short}/{rid}/{self.prefix}index.html", None)
+        return self.links[short, rid]
 
     def page(self, template: str, path: str, counterparts: dict[str, str] | None = None, **context) -> bytes:
         """Render a page; `path` is its place in the site, for relative links; `counterparts` are

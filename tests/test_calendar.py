@@ -84,7 +84,7 @@ def file_text(path):
     elif path.suffix == ".html":  # the size a page gives a chart's <img> is not a figure
         text = re.sub(r"<img\b[^>]*>", lambda m: re.sub(r'\s(?:width|height)="[0-9]+"', "", m.group(0)), text)
     if path.suffix in (".html", ".jsonld"):  # nor is a download's size in bytes (schema.org, DCAT)
-        text = re.sub(r'"contentSize": "\d+ B"|"dcat:byteSize": \{\s*"@value": "\d+"', "", text)
+        text = re.sub(r'"contentSize":\s*"\d+ B"|"dcat:byteSize":\s*\{\s*"@value":\s*"\d+"', "", text)
     return text
 
 
