@@ -112,11 +112,11 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
         names = {lang: locales[lang].own_name() for lang in site.languages}
         renderers = {lang: render.make_renderer(root, locales[lang], options.preview, in_language(site, lang, site),
                                                 names, options.use_cache) for lang in site.languages}
-        rendered = []
+        rendered, texts_of = [], {}
         for lang in site.languages:
             pages = Pages(renderers[lang], in_language(site, lang, site), lang, stage, options.preview, previous,
                           cache.PickleCache(root / ".cache" / "pages", options.use_cache and write))
-            texts = [texts_in(p, lang, stage) for p in published]
+            texts = texts_of[lang] = [texts_in(p, lang, stage) for p in published]
             by_name = {p.statistic.meta.short_name: p.statistic for p in texts}
             rendered.append(render.render_language(
                 renderers[lang], pages.site, texts,
@@ -139,8 +139,8 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
                 files[r.path("archive/index.html")] = r.page(
                     "archive.html", r.path("archive/index.html"), title=locales[lang].t("archive_title"),
                     description=locales[lang].t("archive_intro"),
-                    entries=[localise_statistic((s, list(reversed(calendar.published_releases(s, options.now)))),
-                                                s, lang, stage) for s in stats])
+                    entries=[(t.statistic, list(reversed(calendar.published_releases(t.statistic, options.now))))
+                             for t in texts_of[lang]])
     freezes = write and options.freeze and not options.preview
     to_freeze = [n for n in new_snapshots if due_by_the_clock(n[2], options)]
     if write:
