@@ -282,8 +282,9 @@ class DuckDB:
     def mapping_table(self, mapping: tuple[tuple[str, str], ...]) -> str:
         name = "_map_" + hashlib.sha256(repr(mapping).encode()).hexdigest()[:16]
         if name not in self.tables:
-            self.con.execute(f"CREATE TEMP TABLE {name} (code VARCHAR, value VARCHAR)")
-            self.con.executemany(f"INSERT INTO {name} VALUES (?, ?)", [list(pair) for pair in mapping])
+            # one statement with two lists: executemany inserting row by row took 0.2 s a classification
+            self.con.execute(f"CREATE TEMP TABLE {name} AS SELECT unnest(?::VARCHAR[]) AS code, "
+                             "unnest(?::VARCHAR[]) AS value", [[c for c, _ in mapping], [v for _, v in mapping]])
             self.tables.add(name)
         return name
 
