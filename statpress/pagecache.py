@@ -7,8 +7,10 @@ rebuild in which one of them changed. A page depends on more than its statistic,
 misses one input would publish a stale page, so the key is the page's whole dependency record:
 
 - how pages are made: statpress's own source, the versions of the libraries that render,
-  format and draw, every file of templates/, the language's catalogue, the site's settings in
-  that language, the renderer's language folder and address, and whether it is a preview;
+  format and draw, every file of templates/ and of locales/ (the About headings of every
+  language decide how About texts are read), the language's catalogue as loaded, the site's
+  settings in that language, the renderer's language folder and address, and whether it is a
+  preview;
 - the statistic: every file of its content folder (metadata, releases, About texts), and which of
   its releases are published, previous and announced next at the build's instant;
 - its tables: the table cache's key (cache.py: tables.toml, datasets, classifications,
@@ -72,8 +74,11 @@ def folder_digest(folder: Path) -> str:
 
 def renderer_key(r: Renderer, site_json: str, preview: bool) -> str:
     """How the pages of one language are made (see the module's docstring)."""
-    parts = [engine(), folder_digest(r.templates), r.locale.language, r.locale.catalogue.model_dump_json(),
-             site_json, r.prefix, r.base_url, repr(list(r.languages.items())), str(preview)]
+    # every language's catalogue (locales/), not only this one's: the About headings of each
+    # language decide how every statistic's About texts are read
+    parts = [engine(), folder_digest(r.templates), folder_digest(r.templates.parent / "locales"), r.locale.language,
+             r.locale.catalogue.model_dump_json(), site_json, r.prefix, r.base_url, repr(list(r.languages.items())),
+             str(preview)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
