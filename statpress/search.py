@@ -76,9 +76,3 @@ class Index:
         if self.errors is not None:
             self.errors.close()
 
-
-def index(site: Path, language: str) -> list[Path]:
-    """Write the search index of the site in `site` to `site/pagefind/`; the folders written."""
-    run = Index(language)
-    run.start(site)
-    return run.wait()
