@@ -274,7 +274,10 @@ def vega_lite(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, la
         padding = {"left": 5 + slack, "top": 5, "right": 10, "bottom": 5}
     title_chars = int((layout.width - padding["left"] - padding["right"]) / (layout.title_size * BOLD_CHAR_WIDTH))
     title = wrap_label(substitute_year(spec.title, year), title_chars)
-    result = chart.properties(title=alt.TitleParams(title if len(title) > 1 else title[0])).to_dict()
+    # Not validated here: checking the spec against the Vega-Lite schema took a third of the time
+    # of drawing the demo's charts, and the spec is made by this function only, never by content.
+    # tests/test_charts.py validates every layout of the demo's charts, as finished below.
+    result = chart.properties(title=alt.TitleParams(title if len(title) > 1 else title[0])).to_dict(validate=False)
     result.pop("$schema", None)
     result["autosize"] = autosize
     result["padding"] = padding

@@ -13,7 +13,7 @@ import tomllib
 
 import statpress.charts as charts_module
 from conftest import DEMO_NOW, ROOT, build_site
-from statpress import calendar, compress, pipeline
+from statpress import calendar, compress, content, pipeline
 from statpress.content import load_all
 from statpress.data import load_catalog
 
@@ -201,6 +201,30 @@ def test_chart_values_equal_the_tables_they_illustrate(demo_site):
                 assert table.cell(rows[v["category"]].id, column[v["series"]]).value == v["value"]
                 checked += 1
     assert checked > 100
+
+
+def test_every_layout_of_the_demo_charts_is_valid_vega_lite():
+    """charts.vega_lite skips Altair's validation for speed; the finished specs are validated here."""
+    from altair.utils.schemapi import validate_jsonschema
+    from altair.vegalite.v6.schema.core import load_schema
+
+    schema = load_schema()
+    site = content.parse(ROOT / "site.toml", content.SiteConfig)
+    locale = pipeline.load_locales(ROOT, site)[site.language]
+    validated = 0
+    for s in load_all(ROOT / "content"):
+        release = calendar.due(s, DEMO_NOW)
+        if release is None or not (ROOT / "stats" / s.id / "tables.toml").exists():
+            continue
+        computed, _ = pipeline.compute_release(s, load_catalog(ROOT), release)
+        by_id = {t.id: t for t in computed.tables}
+        for spec in charts_module.parse_specs(ROOT / "stats" / s.id / "tables.toml", computed.charts):
+            data = charts_module.chart_data(spec, by_id[spec.table], ROOT)
+            for layout in charts_module.LAYOUTS:
+                assert validate_jsonschema(charts_module.vega_lite(spec, data, locale, release.period, layout),
+                                           schema, raise_error=False) is None, (s.id, spec.id, layout.name)
+                validated += 1
+    assert validated >= 8  # both statistics' charts, in both layouts
 
 
 URL = re.compile(rb"""https?://[A-Za-z0-9.-]+[^\s"'<>)]*|(?<=["'(=])//[A-Za-z0-9.-]+[^\s"'<>)]*""")
