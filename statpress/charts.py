@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import re
+import threading
 from importlib import metadata
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,7 +210,18 @@ def tick_values(categories: list[str], room: float, layout: Layout) -> list[str]
 
 
 def vega_lite(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, layout: Layout = WIDE) -> dict:
-    """The Vega-Lite specification of a chart drawn for one layout."""
+    """The Vega-Lite specification of a chart drawn for one layout.
+
+    Altair is kept from validating each object it makes, and the whole spec (`to_dict`): that took
+    half the time of laying out the demo's charts, and the spec is made by this code alone, never
+    by content. tests/test_charts.py validates every layout of the demo's charts, as finished here."""
+    from altair.utils.schemapi import debug_mode  # loaded only to draw, like altair below
+
+    with debug_mode(False):
+        return altair_spec(spec, data, locale, year, layout)
+
+
+def altair_spec(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, layout: Layout) -> dict:
     import altair as alt  # loaded only to draw: a rebuild that finds its charts cached saves a second
     decimals = int(data["decimals"].max())
     number = ",." + str(decimals) + "f" if decimals else ",d"
@@ -274,9 +286,6 @@ def vega_lite(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, la
         padding = {"left": 5 + slack, "top": 5, "right": 10, "bottom": 5}
     title_chars = int((layout.width - padding["left"] - padding["right"]) / (layout.title_size * BOLD_CHAR_WIDTH))
     title = wrap_label(substitute_year(spec.title, year), title_chars)
-    # Not validated here: checking the spec against the Vega-Lite schema took a third of the time
-    # of drawing the demo's charts, and the spec is made by this function only, never by content.
-    # tests/test_charts.py validates every layout of the demo's charts, as finished below.
     result = chart.properties(title=alt.TitleParams(title if len(title) > 1 else title[0])).to_dict(validate=False)
     result.pop("$schema", None)
     result["autosize"] = autosize
@@ -337,6 +346,25 @@ def accessible_svg(svg: str, chart_id: str, title: str, description: str) -> str
     # The marks inside are decoration for a screen reader: the title and description say it all.
     svg = re.sub(r'\s(role|aria-roledescription|aria-label)="[^"]*"', "", svg)
     return SVG_OPEN.sub(opening, svg, count=1)
+
+
+def warm_up() -> threading.Thread:
+    """Load Altair and start vl-convert's JavaScript engine (0.4 s) in a thread, for a build that
+    is about to draw. Both hold the interpreter, but the tables computed meanwhile spend most of
+    their time in DuckDB, which lets go of it: the start then costs the build little. A failure
+    here is left for the drawing to meet and report."""
+    def work() -> None:
+        try:
+            import altair  # noqa: F401
+            import vl_convert as vlc
+
+            vlc.vegalite_to_vega({"mark": "point"})
+        except Exception:  # noqa: BLE001
+            pass
+
+    thread = threading.Thread(target=work, name="charts-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def render(spec_json: str, cache: Path, png: bool = True) -> tuple[bytes, bytes | None]:

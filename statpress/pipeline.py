@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import (__version__, archive, cache, calendar, charts, confidentiality, content, data, lock, pagecache,
+from . import (__version__, archive, cache, calendar, charts, compress, confidentiality, content, data, lock, pagecache,
                render, reuse, search, tables)
 from .errors import BuildError
 from .i18n import Localiser, missing, require_translations
@@ -95,12 +95,17 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
                 check_table_translations(root / "stats", s.id, site.languages)
         warnings = check_calendar(stats, options.strict)
         archive.check(root / "archive", root / ".cache" / "archive-verified.json" if options.use_cache else None)
+    compressing = None
+    if write and options.use_cache and site.precompress:
+        compressing = compress.ahead(render.assets(root), root / ".cache" / "compressed")
     with progress.stage("data", "datasets and classifications declared"):
         catalog = data.load_catalog(root, stamps=root / ".cache" / "checks" if options.use_cache else None)
     stage = Stage(catalog, locales[site.language], root / ".cache" / "charts",
                   cache.PickleCache(root / ".cache" / "tables", options.use_cache), site.languages)
     with progress.stage("tables", f"tables of {len(stats)} statistics computed"):
-        precompute(root, stats, options, stage)
+        jobs = uncomputed(stats, options, stage)
+        if jobs and not precompute(root, jobs, options, stage):
+            charts.warm_up()  # this process draws their charts: its renderer starts while DuckDB computes
         published, reports = [], []
         for s in progress.track(stats, "tables", lambda s: s.meta.name):
             p, report = publish(s, options.now, options.preview, stage)
@@ -145,6 +150,8 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
     to_freeze = [n for n in new_snapshots if due_by_the_clock(n[2], options)]
     if write:
         with progress.stage("write", f"{len(files)} files written"):
+            if compressing is not None:
+                compressing.join()
             if freezes:
                 for snap, snapshot, _ in to_freeze:  # only now that every page has rendered
                     archive.freeze(snap, snapshot)
@@ -259,22 +266,25 @@ class Pages:
         return pagecache.key(self.how, p, tables_key, [s.folder / "statistic.toml" for s in related], links)
 
 
-def precompute(root: Path, stats: list[content.Statistic], options: BuildOptions, stage: "Stage") -> None:
-    """Compute the releases the cache lacks in worker processes, one statistic each, into the
-    caches the build then reads. Serial (nothing to do here) when there are no more of them than
-    workers: starting a process costs more than it saves then."""
-    workers = options.workers or len(os.sched_getaffinity(0))
-    if not options.use_cache or workers < 2 or stage.catalog.engines.default == "spark" or \
-            any(d.engine == "spark" for d in stage.catalog.spec.datasets.values()):
-        return  # Spark parallelises each query itself; a worker would start a Spark driver of its own
+def uncomputed(stats: list[content.Statistic], options: BuildOptions, stage: "Stage") -> list[tuple[str, str]]:
+    """(statistic, release) of each release the build shows whose tables the cache lacks."""
     jobs = []
     for s in stats:
         release = calendar.next_due(s, options.now) if options.preview else None
         release = release or calendar.due(s, options.now)
         if release is not None and declares_tables(s) and not stage.tables.has(stage.table_key(s, release.period)):
             jobs.append((s.id, release.id))
-    if len(jobs) <= workers:
-        return
+    return jobs
+
+
+def precompute(root: Path, jobs: list[tuple[str, str]], options: BuildOptions, stage: "Stage") -> bool:
+    """Compute the releases `jobs` in worker processes, a few statistics each, into the caches the
+    build then reads; whether it did. Not when there are no more of them than workers: starting a
+    process costs more than it saves then, and the build computes them itself."""
+    workers = options.workers or len(os.sched_getaffinity(0))
+    if not options.use_cache or workers < 2 or len(jobs) <= workers or stage.catalog.engines.default == "spark" or \
+            any(d.engine == "spark" for d in stage.catalog.spec.datasets.values()):
+        return False  # Spark parallelises each query itself; a worker would start a Spark driver of its own
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no engine state is shared
     # A few batches per worker: each batch reads the site, locales and catalog once, and the
     # batches still even out statistics of unequal size.
@@ -282,6 +292,7 @@ def precompute(root: Path, stats: list[content.Statistic], options: BuildOptions
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         for future in [pool.submit(compute_in_worker, str(root), batch) for batch in batches if batch]:
             future.result()  # a BuildError in a worker stops the build here, with its message
+    return True
 
 
 def compute_in_worker(root: str, jobs: list[tuple[str, str]]) -> None:

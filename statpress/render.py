@@ -345,10 +345,15 @@ def site_files(root: Path, sites: list[SiteConfig], locales: list[Locale], rende
         files["robots.txt"] = f"User-agent: *\nAllow: /\nSitemap: {site.base_url}sitemap.xml\n".encode()
     else:
         files["robots.txt"] = b"User-agent: *\nDisallow: /\n"
-    for asset in sorted((root / "templates" / "assets").rglob("*")):
-        if asset.is_file():
-            files["assets/" + asset.relative_to(root / "templates" / "assets").as_posix()] = asset.read_bytes()
+    files.update(assets(root))
     return files
+
+
+def assets(root: Path) -> dict[str, bytes]:
+    """The site's own stylesheet, scripts and Vega runtime (templates/assets/), by their paths in it."""
+    folder = root / "templates" / "assets"
+    return {"assets/" + asset.relative_to(folder).as_posix(): asset.read_bytes()
+            for asset in sorted(folder.rglob("*")) if asset.is_file()}
 
 
 def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: list[Published],

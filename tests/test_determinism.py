@@ -29,3 +29,18 @@ def test_every_text_file_has_deterministic_precompressed_copies_equal_to_it(demo
     (tmp_path / "a.html").write_bytes((demo_site / "migration" / "index.html").read_bytes())
     assert compress.precompress(tmp_path) == 2
     assert (tmp_path / "a.html.br").read_bytes() == (demo_site / "migration" / "index.html.br").read_bytes()
+
+
+def test_assets_compressed_ahead_are_the_copies_the_write_stage_makes(tmp_path):
+    """compress.ahead fills the cache the write stage reads, with the very bytes it would make:
+    a cold build gives the same copies whether or not the compression ahead finished first."""
+    from statpress import render
+
+    assets = render.assets(ROOT)
+    cache = tmp_path / "cache"
+    compress.ahead(assets, cache).join()
+    cached = sorted(p.name for p in cache.iterdir())
+    slow = [rel for rel in assets if compress.names(rel) and rel.endswith((".js", ".css"))]
+    assert slow and len(cached) == len(slow)  # each text asset's Brotli 11, nothing else
+    for rel in slow:
+        assert compress.copies(rel, assets[rel], cache) == compress.copies(rel, assets[rel]), rel
