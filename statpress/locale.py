@@ -94,7 +94,7 @@ class Locale:
         if exact == 0:
             exact = abs(exact)  # never "−0.0"
         pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-        text = format_decimal(abs(exact), pattern, locale=self.catalogue.babel_locale, decimal_quantization=True)
+        text = format_decimal(abs(exact), pattern, locale=self.babel, decimal_quantization=True)
         symbols = self.symbols
         text = text.translate(str.maketrans({self.cldr["group"]: "\0G", self.cldr["decimal"]: "\0D"}))
         text = text.replace("\0G", symbols["group"]).replace("\0D", symbols["decimal"])
@@ -102,9 +102,13 @@ class Locale:
             return symbols["minus"] + text
         return ("+" + text) if sign and exact > 0 else text
 
+    @cached_property  # Babel parses a locale given by name on every call: 300 statistics' dates took 0.4 s
+    def babel(self) -> BabelLocale:
+        return BabelLocale.parse(self.catalogue.babel_locale)
+
     @cached_property  # number() runs for every figure: the symbols are looked up once
     def cldr(self) -> dict[str, str]:
-        return BabelLocale.parse(self.catalogue.babel_locale).number_symbols["latn"]
+        return self.babel.number_symbols["latn"]
 
     @cached_property
     def symbols(self) -> dict[str, str]:
@@ -128,13 +132,20 @@ class Locale:
 
     def territory(self, iso_code: str) -> str | None:
         """A country's name in this locale's language, from the CLDR (ISO 3166 alpha-2 code)."""
-        return BabelLocale.parse(self.catalogue.babel_locale).territories.get(iso_code)
+        return self.babel.territories.get(iso_code)
 
     def date(self, value: dt.date) -> str:
-        return format_date(value, self.catalogue.date_format, locale=self.catalogue.babel_locale)
+        # the calendar, the feeds and the archive show every release's date, in every build
+        if value not in self.dates:
+            self.dates[value] = format_date(value, self.catalogue.date_format, locale=self.babel)
+        return self.dates[value]
+
+    @cached_property
+    def dates(self) -> dict[dt.date, str]:
+        return {}
 
     def month(self, value: dt.date) -> str:
-        return format_date(value, "MMMM y", locale=self.catalogue.babel_locale)
+        return format_date(value, "MMMM y", locale=self.babel)
 
     def time(self, value: dt.datetime) -> str:
         return value.strftime("%H:%M")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gc
 import hashlib
 import multiprocessing
 import os
@@ -289,7 +290,9 @@ def precompute(root: Path, jobs: list[tuple[str, str]], options: BuildOptions, s
     # A few batches per worker: each batch reads the site, locales and catalog once, and the
     # batches still even out statistics of unequal size.
     batches = [jobs[i::workers * 4] for i in range(workers * 4)]
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    # the workers collect garbage as this process was told to (build.py)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=gc.set_threshold,
+                             initargs=gc.get_threshold()) as pool:
         for future in [pool.submit(compute_in_worker, str(root), batch) for batch in batches if batch]:
             future.result()  # a BuildError in a worker stops the build here, with its message
     return True
