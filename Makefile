@@ -51,4 +51,4 @@ screenshots: build
 	$(PY) scripts/screenshots.py
 
 clean:
-	rm -rf site .site.staging* .site.old .site.trash-* .site.lock .archive.lock data $(VENV)
+	rm -rf site .site.staging* .site.spare .site.old .site.trash-* .site.lock .archive.lock data $(VENV)

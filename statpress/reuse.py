@@ -35,7 +35,9 @@ from pathlib import Path
 from . import atomic
 from .errors import BuildError
 
-FORMAT = 2  # of the note; a note of another format is not read
+# Of the note; a note of another format is not read. 3: the note names no folder (its file name
+# does), so that the live site's note moves with the site when that becomes the spare (write.py).
+FORMAT = 3
 
 
 def digest(data: bytes) -> str:
@@ -106,6 +108,10 @@ class Previous:
         except OSError:
             return False
 
+    def kept(self, rel: str, sha: str) -> list | None:
+        """The note of `rel` if this site holds exactly these bytes there, untouched: it can stay."""
+        return self.files[rel] if self.unchanged(rel, sha) else None
+
     def link(self, rel: str, sha: str, target: str) -> list | None:
         """Hard-link the previous file `rel` to `target` if it holds `sha`: its note, else None."""
         if not self.unchanged(rel, sha):
@@ -120,6 +126,14 @@ class Previous:
     def link_copies(self, rel: str, sha: str, names: list[str], staging: str) -> dict[str, list] | None:
         """The precompressed copies of `rel` (of the candidate `names`) linked from the previous
         site, if it has them for the same bytes: their notes, or None (compress them)."""
+        kept = self.kept_copies(rel, sha, names)
+        if kept is None:
+            return None
+        return {name: self.placed(name, f"{staging}/{name}") for name in kept}
+
+    def kept_copies(self, rel: str, sha: str, names: list[str]) -> dict[str, list] | None:
+        """The notes of the copies of `rel` (of the candidate `names`) this site holds untouched
+        for the bytes `sha`, or None."""
         if not self.copies:
             return None
         noted = self.files.get(rel)
@@ -128,7 +142,19 @@ class Previous:
         found = [name for name in names if name in self.files]  # a copy not smaller was not written
         if not all(self.unchanged(name, sha) for name in found):
             return None
-        return {name: self.placed(name, f"{staging}/{name}") for name in found}
+        return {name: self.files[name] for name in found}
+
+    def clear(self, *rels: str) -> None:
+        """Whatever this site holds at `rels` removed (unlinked: the live site's links to the same
+        bytes are untouched), so that new files can be created there."""
+        for rel in rels:
+            path = self.path(rel)
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except IsADirectoryError:
+                shutil.rmtree(path)
 
 
 def place(source: str, target: str) -> bool:
@@ -151,7 +177,7 @@ def previous(notes: Path | None, out: Path, copies: str) -> Previous:
         return Previous(out)
     try:
         note = json.loads(note_path(notes, out).read_text(encoding="utf-8"))
-        if note["format"] != FORMAT or note["out"] != str(out):
+        if note["format"] != FORMAT:
             return Previous(out)
         return Previous(out, note["files"], note["copies"] == copies)
     except (OSError, ValueError, KeyError, TypeError):
@@ -164,13 +190,24 @@ def forget(notes: Path | None, out: Path) -> None:
         note_path(notes, out).unlink(missing_ok=True)
 
 
+def move(notes: Path | None, out: Path, to: Path) -> None:
+    """The note of `out` made the note of `to`, where its site is about to be (renaming a folder
+    keeps each file's inode and signature). A note that turns out not to describe a file is
+    harmless: no file is reused unless its signature matches, and none of another folder can."""
+    if notes is not None:
+        try:
+            os.replace(note_path(notes, out), note_path(notes, to))
+        except FileNotFoundError:
+            forget(notes, to)
+
+
 def note(notes: Path | None, out: Path, written: dict[str, list], copies: str) -> None:
     """After the swap: every file now in `out`, {path: [hash of its bytes (or its original's),
     *signature]}."""
     if notes is None:
         return
     out = out.resolve()
-    body = {"format": FORMAT, "out": str(out), "copies": copies, "files": written}
+    body = {"format": FORMAT, "copies": copies, "files": written}
     try:
         atomic.write(note_path(notes, out), json.dumps(body, separators=(",", ":")).encode("utf-8"))
     except OSError:
