@@ -123,18 +123,19 @@ def fill(folder: Path, files: dict[str, bytes | reuse.Known], previous: reuse.Pr
          spare: reuse.Previous | None = None) -> dict[str, list]:
     """`folder` made to hold exactly `files`, their compressed copies and the search index: a new
     staging folder, or the `spare` site (its note) brought up to date. The note of each file."""
+    if spare is not None:
+        shutil.rmtree(folder / search.OUTPUT, ignore_errors=True)  # the spare's index: written anew
     first = {rel: data for rel, data in files.items() if index is not None and search.reads(rel)}
     written = stage_files(first, folder, previous, copies_cache, spare)
     if index is not None:
-        shutil.rmtree(folder / search.OUTPUT, ignore_errors=True)  # the spare's: Pagefind writes it anew
         index.start(folder)
     written.update(stage_files({rel: data for rel, data in files.items() if rel not in first}, folder,
                                previous, copies_cache, spare))
+    if spare is not None:
+        sweep(folder, written, search.OUTPUT)  # while Pagefind works: its folder is new anyway
+        spare.clear(MARKER)
     if index is not None:
         written.update(stage_added(folder, index.wait(), frozenset(files), previous, copies_cache, spare))
-    if spare is not None:
-        sweep(folder, written)
-        spare.clear(MARKER)
     reuse.create(folder / MARKER, MARKER_TEXT)
     os.chmod(folder, 0o755)  # mkdtemp makes it private; a web server must read it
     return written
@@ -189,11 +190,14 @@ def keep_spare(old: Path, out: Path, notes: Path | None, keep: bool) -> None:
         discard(old, out)
 
 
-def sweep(folder: Path, keep: dict[str, list]) -> None:
-    """Remove from an updated spare every file the new site does not hold, and folders left empty."""
+def sweep(folder: Path, keep: dict[str, list], skip: str) -> None:
+    """Remove from an updated spare every file the new site does not hold, and folders left
+    empty; not in its folder `skip` (the search index, written anew meanwhile)."""
     root = str(folder)
     emptied: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+        if dirpath == f"{root}/{skip}" or dirpath.startswith(f"{root}/{skip}/"):
+            continue
         prefix = "" if dirpath == root else os.path.relpath(dirpath, root).replace(os.sep, "/") + "/"
         left = 0
         for name in filenames:
