@@ -13,6 +13,7 @@ same pages (checked by tests/test_determinism.py).
 
 from __future__ import annotations
 
+import glob
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ OUTPUT = "pagefind"
 # (archive/<statistic>/<release>/…) and are never indexed; reading their thousands of pages took
 # Pagefind a second in every build of a 300-statistic site, for the same index.
 PAGES = "{index.html,*/index.html,*/*/index.html}"
+PAGE_PATTERNS = ("index.html", "*/index.html", "*/*/index.html")  # PAGES, as Python's glob takes them
 
 
 def pagefind_executable() -> Path:
@@ -35,6 +37,11 @@ def pagefind_executable() -> Path:
         return get_executable()
     except (ImportError, FileNotFoundError) as exc:
         raise BuildError(f"search: Pagefind is not installed ({exc}); run pip install -r requirements.txt") from None
+
+
+def pages_in(site: Path) -> list[str]:
+    """The files of `site` that Pagefind would read (PAGES), as paths relative to it."""
+    return sorted(found for pattern in PAGE_PATTERNS for found in glob.glob(pattern, root_dir=site))
 
 
 def reads(rel: str) -> bool:

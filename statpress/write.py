@@ -128,6 +128,8 @@ def fill(folder: Path, files: dict[str, bytes | reuse.Known], previous: reuse.Pr
     first = {rel: data for rel, data in files.items() if index is not None and search.reads(rel)}
     written = stage_files(first, folder, previous, copies_cache, spare)
     if index is not None:
+        if spare is not None:  # a page of the spare the new site does not have must not be indexed
+            spare.clear(*(rel for rel in search.pages_in(folder) if rel not in first))
         index.start(folder)
     written.update(stage_files({rel: data for rel, data in files.items() if rel not in first}, folder,
                                previous, copies_cache, spare))

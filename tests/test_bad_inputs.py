@@ -295,6 +295,23 @@ def test_a_build_killed_while_writing_the_site_leaves_it_and_the_next_cleans_up(
     assert not list(project.glob(".site.staging-*")) and state(project) == before
 
 
+def test_a_build_killed_while_updating_the_spare_leaves_the_site_and_the_next_one_starts_afresh(project):
+    about = project / "content" / "migration" / "about" / "definitions.md"
+    edit(about, "\n", "\n\nEdited once.\n")
+    build(project)  # the copied project's site had no note: now it has one
+    edit(about, "Edited once.", "Edited twice.")
+    build(project)  # the replaced site is kept as the spare
+    assert (project / ".site.spare").is_dir()
+    before = state(project)
+    edit(about, "Edited twice.", "Edited thrice.")
+    assert run(project, "build", "--now", NOW, env={"STATPRESS_FAULT": "write-site"}).returncode == -9
+    assert state(project) == before and not list(project.glob(".site.staging-*"))  # the spare was being written
+    build(project)
+    assert "Edited thrice." in (project / "site" / "migration" / "index.html").read_text(encoding="utf-8")
+    build(project, "--no-cache", "--out", str(project / "scratch"))
+    assert digest(project / "site") == digest(project / "scratch")
+
+
 def test_a_build_killed_right_after_the_swap_leaves_the_new_site(project):
     before = state(project)
     assert run(project, "build", "--now", NOW, env={"STATPRESS_FAULT": "swap-exchanged"}).returncode == -9

@@ -164,6 +164,9 @@ def test_a_spare_changed_by_hand_is_put_right(project, tmp_path):
     edit(about, "\n", "\n\nEdited once.\n")
     build(project, out)
     (spare / "stray.html").write_bytes(b"not built")
+    (spare / "strays").mkdir()  # a page Pagefind would read, were it not removed before it starts
+    (spare / "strays" / "index.html").write_bytes(
+        b'<!doctype html><html lang="en"><title>Stray</title><main data-pagefind-body>Stray words</main></html>')
     (spare / "migration" / "stray").mkdir()
     (spare / "migration" / "stray" / "old.csv").write_bytes(b"not built")
     (spare / "naturalisations" / "index.html").unlink()
@@ -174,6 +177,7 @@ def test_a_spare_changed_by_hand_is_put_right(project, tmp_path):
     after = build(project, out)
     assert after == build(project, tmp_path / "scratch", use_cache=False)
     assert "stray.html" not in after and not (out / "migration" / "stray").exists()
+    assert not (out / "strays").exists()
 
 
 def test_a_build_that_fails_while_updating_the_spare_leaves_the_site_and_the_next_one_starts_afresh(
