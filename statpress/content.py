@@ -8,6 +8,7 @@ the field named, before any figure is computed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import tomllib
 from dataclasses import dataclass
@@ -109,8 +110,13 @@ class Release(Strict):
     @property
     def time_of_publication(self) -> dt.datetime:
         """The announced instant: the date at the given local time in Oslo, daylight saving included."""
-        hour, minute = map(int, self.time.split(":"))
-        return dt.datetime.combine(self.date, dt.time(hour, minute), tzinfo=OSLO)
+        return publication_instant(self.date, self.time)
+
+
+@functools.lru_cache(maxsize=65536)  # asked for tens of thousands of times a build (calendar, feeds)
+def publication_instant(date: dt.date, time: str) -> dt.datetime:
+    hour, minute = map(int, time.split(":"))
+    return dt.datetime.combine(date, dt.time(hour, minute), tzinfo=OSLO)
 
 
 class Identity(Strict):
