@@ -4,12 +4,13 @@ releases, over generated Parquet datasets (issue #12).
 The corpus is written to `bench/corpus/` once (git-ignored): 10 register datasets of 10⁶ rows
 each (year, municipality, sex, age), each read by 30 statistics, and for every statistic the
 content, tables.toml and 10 earlier releases frozen in its archive, as an office's repository
-holds them. Then `build.py build` runs on it in a child process, three times:
+holds them. Then `build.py build` runs on it in a child process, four times:
 
 - cold: no table or chart cache;
 - no change: the same inputs again;
-- one statistic changed: one tables.toml edited;
-- one About text changed: another statistic's definitions.md edited.
+- one statistic changed: one tables.toml edited (the first rebuild: it writes a new staging folder);
+- one About text changed: another statistic's definitions.md edited (the site replaced by the
+  previous rebuild, kept as the spare, is brought up to date and swapped in).
 
 Each is reported with its seconds and the build process's peak RSS, and Hugo (Debian's `hugo`,
 when installed) builds as many plain Markdown pages as the site has HTML pages, for comparison
@@ -158,18 +159,22 @@ def make_corpus(root: Path, n: int) -> Path:
     return root
 
 
-def timed_build(root: Path, out: Path, jobs: int) -> tuple[float, float]:
-    """Seconds and peak RSS (MiB; the largest of the build and its workers) of one build."""
+def timed_build(root: Path, out: Path, jobs: int) -> tuple[float, float, str]:
+    """Seconds and peak RSS (MiB; the largest of the build and its workers) of one build, and the
+    seconds of each stage as the build printed them ("" when it had nothing to do)."""
     start = time.perf_counter()
     # the corpus's own copy of build.py: its folder is the project the build reads
-    child = subprocess.Popen([sys.executable, str(root / "build.py"), "build", "--out", str(out), "--now", NOW,
-                              "--jobs", str(jobs)], cwd=root, stdout=subprocess.DEVNULL,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - start
+    with tempfile.TemporaryFile() as printed:
+        child = subprocess.Popen([sys.executable, str(root / "build.py"), "build", "--out", str(out), "--now", NOW,
+                                  "--jobs", str(jobs)], cwd=root, stdout=printed,
+                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - start
+        printed.seek(0)
+        stages = [line for line in printed.read().decode("utf-8", "replace").splitlines() if line.startswith("time:")]
     if status != 0:
         raise SystemExit(f"the build failed on the corpus (status {status})")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, usage.ru_maxrss / 1024, stages[-1] if stages else ""
 
 
 def hugo(n: int) -> float | None:
@@ -214,11 +219,15 @@ def main(argv=None) -> int:
     results["one About text changed"] = timed_build(root, out, args.jobs)
     about.write_text(original, encoding="utf-8")
     ok = True
-    for label, (seconds, peak) in results.items():
+    for label, (seconds, peak, stages) in results.items():
         met = seconds <= TARGETS[label] and peak <= TARGET_PEAK_MIB
         ok &= met
         print(f"{label:24} {seconds:7.1f} s  peak {peak:6.0f} MiB  (target ≤ {TARGETS[label]:.0f} s, "
               f"≤ {TARGET_PEAK_MIB} MiB: {'met' if met else 'NOT met'})")
+        if stages:
+            print(f"{'':24} {stages}")
+    print("(the first rebuild after the cold build stages a new folder; the next ones bring up to date the "
+          "site it replaced, kept as .site.spare)")
     # "as many pages": every HTML page of the corpus's site, archived snapshots included, since
     # Hugo would have to build each of them; the current pages alone are reported beside it
     pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html"))
