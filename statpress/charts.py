@@ -15,7 +15,6 @@ import hashlib
 import json
 import math
 import re
-import threading
 from importlib import metadata
 from dataclasses import dataclass
 from pathlib import Path
@@ -346,25 +345,6 @@ def accessible_svg(svg: str, chart_id: str, title: str, description: str) -> str
     # The marks inside are decoration for a screen reader: the title and description say it all.
     svg = re.sub(r'\s(role|aria-roledescription|aria-label)="[^"]*"', "", svg)
     return SVG_OPEN.sub(opening, svg, count=1)
-
-
-def warm_up() -> threading.Thread:
-    """Load Altair and start vl-convert's JavaScript engine (0.4 s) in a thread, for a build that
-    is about to draw. Both hold the interpreter, but the tables computed meanwhile spend most of
-    their time in DuckDB, which lets go of it: the start then costs the build little. A failure
-    here is left for the drawing to meet and report."""
-    def work() -> None:
-        try:
-            import altair  # noqa: F401
-            import vl_convert as vlc
-
-            vlc.vegalite_to_vega({"mark": "point"})
-        except Exception:  # noqa: BLE001
-            pass
-
-    thread = threading.Thread(target=work, name="charts-warm-up", daemon=True)
-    thread.start()
-    return thread
 
 
 def render(spec_json: str, cache: Path, png: bool = True) -> tuple[bytes, bytes | None]:

@@ -24,7 +24,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from .cache import PickleCache
 from .locale import Locale, plain_number
 from .model import MARKS, Table
@@ -102,7 +101,8 @@ def writers_fingerprint() -> str:
 
     here = Path(__file__).resolve().parent
     sources = b"".join((here / name).read_bytes() for name in ("downloads.py", "views.py", "model.py", "locale.py"))
-    return hashlib.sha256(sources + f"xlsxwriter {importlib.metadata.version('XlsxWriter')} babel {babel.__version__}".encode()).hexdigest()
+    versions = f"xlsxwriter {importlib.metadata.version('XlsxWriter')} babel {babel.__version__}"
+    return hashlib.sha256(sources + versions.encode()).hexdigest()
 
 
 def table_downloads(table: Table, prov: Provenance, locale: Locale) -> dict[str, bytes]:

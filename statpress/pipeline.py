@@ -104,9 +104,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
     stage = Stage(catalog, locales[site.language], root / ".cache" / "charts",
                   cache.PickleCache(root / ".cache" / "tables", options.use_cache), site.languages)
     with progress.stage("tables", f"tables of {len(stats)} statistics computed"):
-        jobs = uncomputed(stats, options, stage)
-        if jobs and not precompute(root, jobs, options, stage):
-            charts.warm_up()  # this process draws their charts: its renderer starts while DuckDB computes
+        precompute(root, uncomputed(stats, options, stage), options, stage)
         published, reports = [], []
         for s in progress.track(stats, "tables", lambda s: s.meta.name):
             p, report = publish(s, options.now, options.preview, stage)
@@ -278,14 +276,14 @@ def uncomputed(stats: list[content.Statistic], options: BuildOptions, stage: "St
     return jobs
 
 
-def precompute(root: Path, jobs: list[tuple[str, str]], options: BuildOptions, stage: "Stage") -> bool:
+def precompute(root: Path, jobs: list[tuple[str, str]], options: BuildOptions, stage: "Stage") -> None:
     """Compute the releases `jobs` in worker processes, a few statistics each, into the caches the
-    build then reads; whether it did. Not when there are no more of them than workers: starting a
-    process costs more than it saves then, and the build computes them itself."""
+    build then reads. Not when there are no more of them than workers: starting a process costs
+    more than it saves then, and the build computes them itself."""
     workers = options.workers or len(os.sched_getaffinity(0))
     if not options.use_cache or workers < 2 or len(jobs) <= workers or stage.catalog.engines.default == "spark" or \
             any(d.engine == "spark" for d in stage.catalog.spec.datasets.values()):
-        return False  # Spark parallelises each query itself; a worker would start a Spark driver of its own
+        return  # Spark parallelises each query itself; a worker would start a Spark driver of its own
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no engine state is shared
     # A few batches per worker: each batch reads the site, locales and catalog once, and the
     # batches still even out statistics of unequal size.
@@ -295,7 +293,6 @@ def precompute(root: Path, jobs: list[tuple[str, str]], options: BuildOptions, s
                              initargs=gc.get_threshold()) as pool:
         for future in [pool.submit(compute_in_worker, str(root), batch) for batch in batches if batch]:
             future.result()  # a BuildError in a worker stops the build here, with its message
-    return True
 
 
 def compute_in_worker(root: str, jobs: list[tuple[str, str]]) -> None:

@@ -27,8 +27,8 @@ OUTPUT = "pagefind"
 # (<statistic>/index.html, <language>/<statistic>/index.html). Archived snapshots lie deeper
 # (archive/<statistic>/<release>/…) and are never indexed; reading their thousands of pages took
 # Pagefind a second in every build of a 300-statistic site, for the same index.
-PAGES = "{index.html,*/index.html,*/*/index.html}"
-PAGE_PATTERNS = ("index.html", "*/index.html", "*/*/index.html")  # PAGES, as Python's glob takes them
+PAGE_PATTERNS = ("index.html", "*/index.html", "*/*/index.html")
+PAGES = "{" + ",".join(PAGE_PATTERNS) + "}"  # as Pagefind's --glob takes them
 
 
 def pagefind_executable() -> Path:

@@ -74,7 +74,11 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.I
     copies = copies_made(precompress)
     previous = previous or previous_site(out, notes, precompress, reuse_files)
     copies_cache = compress_cache if precompress else False
-    spare = spare_site(out, notes, copies) if reuse_files and previous.files else drop_spare(out, notes)
+    if reuse_files and previous.files:
+        spare = spare_site(out, notes, copies)
+    else:
+        spare = None  # nothing to reuse: neither is the spare
+        drop_spare(out, notes)
     written = None
     if spare is not None:
         try:
