@@ -75,14 +75,17 @@ def build(options: BuildOptions, write: bool = True, progress: Progress | None =
             report = build_stages(options, write, progress)
         else:
             check_out(options.out, options.root)
-            with lock.exclusive(options.root / "archive", options.wait), lock.exclusive(options.out, options.wait):
+            with lock.exclusive(options.root / "archive", options.wait), lock.exclusive(options.out, options.wait), \
+                    search.Index() as index:
                 archive.repair(options.root / "archive")  # what a killed build left, before anything else
                 recover(options.out)
-                report = build_stages(options, write, progress)
+                report = build_stages(options, write, progress, index)
     return replace(report, stages=dict(progress.times))
 
 
-def build_stages(options: BuildOptions, write: bool, progress: Progress) -> BuildReport:
+def build_stages(options: BuildOptions, write: bool, progress: Progress,
+                 index: search.Index | None = None) -> BuildReport:
+    """The stages; `index` (a writing build's) is given each page to index as soon as it is made."""
     start = time.perf_counter()
     root = options.root
     with progress.stage("content", "content read and checked"):
@@ -113,13 +116,15 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
     previous = previous_site(options.out, root / ".cache" / "written", site.precompress,
                              options.use_cache and write)
     with progress.stage("pages", "pages rendered"):
+        if index is not None:
+            index.start(site.language)
         names = {lang: locales[lang].own_name() for lang in site.languages}
         renderers = {lang: render.make_renderer(root, locales[lang], options.preview, in_language(site, lang, site),
                                                 names, options.use_cache) for lang in site.languages}
         rendered, texts_of = [], {}
         for lang in site.languages:
             pages = Pages(renderers[lang], in_language(site, lang, site), lang, stage, options.preview, previous,
-                          cache.PickleCache(root / ".cache" / "pages", options.use_cache and write))
+                          cache.PickleCache(root / ".cache" / "pages", options.use_cache and write), index)
             texts = texts_of[lang] = [texts_in(p, lang, stage) for p in published]
             by_name = {p.statistic.meta.short_name: p.statistic for p in texts}
             rendered.append(render.render_language(
@@ -127,6 +132,8 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
                 [pages.of(p, [metadata_only(by_name[n]) for n in p.statistic.meta.related]) for p in published],
                 options.now, options.preview))
         files = {name: content for r in rendered for name, content in r.files.items()}
+        if index is not None:
+            index.add(files)  # the front pages, calendars and search pages, while the archive is made
         files.update(render.site_files(root, [in_language(site, lang, site) for lang in site.languages],
                                        [locales[lang] for lang in site.languages], rendered, options.preview))
     new_snapshots = []  # releases this build publishes for the first time
@@ -154,7 +161,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress) -> Buil
             if freezes:
                 for snap, snapshot, _ in to_freeze:  # only now that every page has rendered
                     archive.freeze(snap, snapshot)
-            write_site(files, options.out, index=search.Index(site.language),
+            write_site(files, options.out, index=index,
                        compress_cache=root / ".cache" / "compressed" if options.use_cache else None,
                        precompress=site.precompress, notes=root / ".cache" / "written",
                        reuse_files=options.use_cache, previous=previous)
@@ -236,6 +243,7 @@ class Pages:
     preview: bool
     previous: reuse.Previous
     cache: cache.PickleCache
+    index: search.Index | None = None  # given each statistic's pages as soon as they are made
 
     @functools.cached_property
     def how(self) -> str:
@@ -252,6 +260,8 @@ class Pages:
                                                                                 self.renderer.locale), related)
             if key:
                 self.cache.put(key, pagecache.entry(pages))
+        if self.index is not None:
+            self.index.add(pages.files)
         return pages
 
     def entry_key(self, p: Published, related: list[content.Statistic]) -> str | None:

@@ -1,34 +1,41 @@
-"""Search stage: a Pagefind index of the published pages, built on the staged site.
+"""Search stage: a Pagefind index of the published pages, fed to Pagefind as the build makes them.
 
-Pagefind (the `pagefind-bin` package ships its binary) reads the written HTML and writes a
-static index and search interface to `pagefind/` in the site; the search page loads both from
-there, so a search asks no other host. It runs on the staging folder before the swap, so the
-index holds exactly the pages being published: a release not yet due is in no page, hence in no
-index fragment.
+Pagefind (the `pagefind-bin` package ships its binary) runs as a service (`pagefind --service`)
+from the start of the pages stage: each page it would index is handed to it from memory as soon
+as it is rendered (or recalled from the page cache), and it indexes them on the other core while
+the build renders the rest, makes the archive and stages the site. The write stage then asks for
+the index's files and stages them like any other file of the site, into `pagefind/`; the search
+page loads the index and Pagefind's interface from there, so a search asks no other host.
 
-Only the elements marked `data-pagefind-body` are indexed: the content of the current statistic
-pages (not the archive, calendar or symbol pages). Pagefind's output is deterministic for the
-same pages (checked by tests/test_determinism.py).
+The index holds exactly the pages being published: a release not yet due is in no page, hence in
+no index fragment. Only the elements marked `data-pagefind-body` are indexed: the content of the
+current statistic pages (not the archive, calendar or symbol pages). Pagefind's output is the same
+for the same pages given in the same order, whatever the timing (tests/test_search.py,
+tests/test_determinism.py).
+
+The service speaks base64-encoded JSON messages, each ended by a comma, on its standard input and
+output: the protocol of Pagefind's own Python and Node wrappers. statpress talks it itself because
+the Python wrapper (`pagefind` on PyPI) waits 0.1 s before reading each answer, a minute for the
+600 pages of a 300-statistic site; the pinned version (requirements.txt) keeps the protocol fixed.
 """
 
 from __future__ import annotations
 
-import glob
+import base64
+import fcntl
+import json
+import queue
+import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+import threading
 from pathlib import Path
 from typing import IO
 
+from . import reuse
 from .errors import BuildError
 
 OUTPUT = "pagefind"
-# The pages that can carry data-pagefind-body: the site's own pages, at most two folders deep
-# (<statistic>/index.html, <language>/<statistic>/index.html). Archived snapshots lie deeper
-# (archive/<statistic>/<release>/…) and are never indexed; reading their thousands of pages took
-# Pagefind a second in every build of a 300-statistic site, for the same index.
-PAGE_PATTERNS = ("index.html", "*/index.html", "*/*/index.html")
-PAGES = "{" + ",".join(PAGE_PATTERNS) + "}"  # as Pagefind's --glob takes them
 
 
 def pagefind_executable() -> Path:
@@ -39,47 +46,136 @@ def pagefind_executable() -> Path:
         raise BuildError(f"search: Pagefind is not installed ({exc}); run pip install -r requirements.txt") from None
 
 
-def pages_in(site: Path) -> list[str]:
-    """The files of `site` that Pagefind would read (PAGES), as paths relative to it."""
-    return sorted(found for pattern in PAGE_PATTERNS for found in glob.glob(pattern, root_dir=site))
-
-
 def reads(rel: str) -> bool:
-    """Whether Pagefind reads the file `rel` of the site (a POSIX path): PAGES."""
+    """Whether Pagefind is given the file `rel` of the site (a POSIX path): the pages that can carry
+    data-pagefind-body, the site's own pages at most two folders deep (<statistic>/index.html,
+    <language>/<statistic>/index.html). Archived snapshots lie deeper (archive/<statistic>/<release>/…)
+    and are never indexed: their thousands of pages took Pagefind a second in every build of a
+    300-statistic site, for the same index."""
     return (rel == "index.html" or rel.endswith("/index.html")) and rel.count("/") <= 2
 
 
-@dataclass
 class Index:
-    """Pagefind indexing a staged site in `language`. The write stage starts it as soon as the
-    pages it reads (see `reads`) are staged and stages the rest meanwhile: Pagefind runs on the
-    other core, and a rebuild of a 300-statistic site no longer waits 1.5 s for it."""
-    language: str
-    site: Path | None = None
-    process: subprocess.Popen | None = None
-    errors: IO[bytes] | None = None
+    """Pagefind's indexing service, fed pages one by one (`add`), asked for its files at the end
+    (`finish`, `files`). A context manager: leaving it stops the service, whatever happened.
 
-    def start(self, site: Path) -> None:
-        command = [str(pagefind_executable()), "--site", str(site), "--output-subdir", OUTPUT,
-                   "--force-language", self.language, "--keep-index-url", "--silent", "--glob", PAGES]
-        self.site, self.errors = site, tempfile.TemporaryFile()  # a file: a full pipe would stall it
-        self.process = subprocess.Popen(command, stdout=self.errors, stderr=subprocess.STDOUT)
+    A thread writes the pages to the service, so that the build never waits for Pagefind to
+    catch up. Its answers wait in a pipe large enough for them until the build reads them, at
+    the end: a thread reading them as they came would take turns with the build for the
+    interpreter, which slowed the build more than Pagefind's work on the other core did."""
 
-    def wait(self) -> list[Path]:
-        """The folders Pagefind wrote, once it is done; a BuildError if it failed."""
-        status = self.process.wait()
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+        self.errors: IO[bytes] | None = None
+        self.outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.writer: threading.Thread | None = None
+        self.answers: dict[int | None, dict] = {}
+        self.unread = b""  # the start of an answer not read whole yet
+        self.last = 0  # the last message id sent
+        self.index_id: int | None = None
+        self.asked: int | None = None  # the message asking for the index's files, once sent
+        self.added: dict[str, int] = {}  # each page handed over, with the id of its message
+
+    def __enter__(self) -> "Index":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self, language: str) -> None:
+        """The service started, with one index for the whole site in `language`. It runs at a
+        lower priority than the build, whose work it must not hold up."""
+        self.errors = tempfile.TemporaryFile()  # a file: a full pipe would stall it
+        # through nice(1): lowered in the child before Pagefind starts its threads, which inherit it
+        nice = [found, "-n", "10"] if (found := shutil.which("nice")) else []
+        self.process = subprocess.Popen([*nice, str(pagefind_executable()), "--service"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=self.errors)
+        for pipe in (self.process.stdin, self.process.stdout):
+            try:
+                fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, 1 << 20)
+            except OSError:
+                pass  # a smaller pipe only makes the two wait for each other more often
+        self.writer = threading.Thread(target=self.send_all, args=(self.process.stdin,), daemon=True)
+        self.writer.start()
+        self.index_id = self.answer(self.send({"type": "NewIndex", "config": {
+            "force_language": language, "keep_index_url": True}}))["index_id"]
+
+    def add(self, files: dict[str, bytes | reuse.Known]) -> None:
+        """The pages of `files` that Pagefind reads (`reads`) and has not been given yet, in order."""
+        for rel in sorted(files):
+            if reads(rel) and rel not in self.added:
+                if self.asked is not None:
+                    raise RuntimeError(f"{rel}: a page given to the search index after it was finished")
+                html = reuse.content(files[rel]).decode("utf-8")
+                self.added[rel] = self.send({"type": "AddFile", "index_id": self.index_id, "file_path": rel,
+                                             "url": None, "file_contents": html})
+
+    def finish(self) -> None:
+        """Every page given: Pagefind starts making the index's files (half a second for 600 pages)."""
+        if self.asked is None:
+            self.asked = self.send({"type": "GetFiles", "index_id": self.index_id})
+
+    def files(self) -> dict[str, bytes]:
+        """The index's files, by their paths in the site, once every page given has been indexed."""
+        self.finish()
+        answer = self.answer(self.asked)
+        for rel, message in self.added.items():
+            if self.answers.get(message, {}).get("type") == "Error":
+                raise BuildError(f"search: Pagefind failed on {rel}: {self.answers[message]['message']}")
+        return {f"{OUTPUT}/{f['path']}": base64.b64decode(f["content"]) for f in answer["files"]}
+
+    def send(self, payload: dict) -> int:
+        self.last += 1
+        message = {"message_id": self.last, "payload": payload}
+        self.outbox.put(base64.b64encode(json.dumps(message).encode("utf-8")) + b",")
+        return self.last
+
+    def answer(self, message: int) -> dict:
+        """The service's answer to `message`, read with every answer before it; a BuildError if
+        it failed or stopped."""
+        while message not in self.answers and None not in self.answers:
+            chunk = self.process.stdout.read1(1 << 20)
+            if not chunk:
+                raise BuildError(f"search: Pagefind failed: {self.reason()}")
+            *complete, self.unread = (self.unread + chunk).split(b",")
+            for data in complete:
+                answer = json.loads(base64.b64decode(data))
+                self.answers[answer.get("message_id")] = answer["payload"]
+        payload = self.answers.get(message) or self.answers[None]  # None: a message it could not read
+        if payload.get("type") == "Error":
+            raise BuildError(f"search: Pagefind failed: {payload.get('message')}")
+        return payload
+
+    def reason(self) -> str:
+        """Why the service stopped, as it said on its standard error."""
+        self.process.wait()
         self.errors.seek(0)
         detail = self.errors.read().decode("utf-8", "replace").strip().splitlines()
-        self.errors.close()
-        if status != 0:
-            raise BuildError(f"search: Pagefind failed on {self.site}: {detail[-1] if detail else status}")
-        return [self.site / OUTPUT]
+        return detail[-1] if detail else f"it stopped (exit status {self.process.returncode})"
+
+    def send_all(self, stdin: IO[bytes]) -> None:
+        """The writer thread: a page is handed over at once, however far behind Pagefind is."""
+        try:
+            while (data := self.outbox.get()) is not None:
+                stdin.write(data)
+                stdin.flush()
+        except OSError:
+            pass  # the service stopped; reading its answers says so
+        finally:
+            try:
+                stdin.close()
+            except OSError:
+                pass
 
     def stop(self) -> None:
-        """Pagefind killed, if it still runs (the build failed while it indexed)."""
-        if self.process is not None and self.process.poll() is None:
+        """The service stopped (killed, if it still runs)."""
+        if self.process is None:
+            return
+        self.outbox.put(None)
+        if self.process.poll() is None:
             self.process.kill()
-            self.process.wait()
-        if self.errors is not None:
-            self.errors.close()
-
+        self.process.wait()
+        self.writer.join()
+        self.process.stdout.close()
+        self.errors.close()
+        self.process = None

@@ -63,7 +63,8 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.I
 
     The site is written into the spare (the site before the live one, see `spare_site`) when
     there is one, changing only what differs; else into a new staging folder. `index` (the search
-    index) is started on it once the pages it reads are there, and adds its files before the swap.
+    index, statpress/search.py) is given any page it was not given yet, and its files are staged
+    with the rest before the swap.
     With `precompress`, every text file gets its compressed copies there too, so the output is
     never partly compressed; `compress_cache` keeps the slow ones by content between builds.
     `notes` (.cache/written) says what the previous site holds: a file it has unchanged is linked
@@ -81,17 +82,13 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.I
         drop_spare(out, notes)
     written = None
     if spare is not None:
-        try:
+        try:  # on any other error the spare, which has no note now, is removed by the next build
             written = fill(spare.out, files, previous, copies_cache, index, spare)
             folder = spare.out
         except OSError:
             # whatever went wrong there (a file where the new site has a folder, a full disk),
             # a staging folder is tried next, and reports the error if it meets it again
-            stop(index, None)
             discard(spare.out, out)
-        except BaseException:
-            stop(index, None)  # the spare has no note now: the next build removes it
-            raise
     if written is None:
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -101,10 +98,10 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.I
         try:
             written = fill(folder, files, previous, copies_cache, index)
         except OSError as exc:
-            stop(index, folder)
+            shutil.rmtree(folder, ignore_errors=True)
             raise write_error(exc, out) from None
         except BaseException:
-            stop(index, folder)
+            shutil.rmtree(folder, ignore_errors=True)
             raise
     try:
         if reuse_files:  # the note describes the site being replaced, which becomes the spare
@@ -127,21 +124,15 @@ def fill(folder: Path, files: dict[str, bytes | reuse.Known], previous: reuse.Pr
          spare: reuse.Previous | None = None) -> dict[str, list]:
     """`folder` made to hold exactly `files`, their compressed copies and the search index: a new
     staging folder, or the `spare` site (its note) brought up to date. The note of each file."""
-    if spare is not None:
-        shutil.rmtree(folder / search.OUTPUT, ignore_errors=True)  # the spare's index: written anew
-    first = {rel: data for rel, data in files.items() if index is not None and search.reads(rel)}
-    written = stage_files(first, folder, previous, copies_cache, spare)
+    if index is not None:  # any page not given to it yet; it makes its files while the site is staged
+        index.add(files)
+        index.finish()
+    written = stage_files(files, folder, previous, copies_cache, spare)
     if index is not None:
-        if spare is not None:  # a page of the spare the new site does not have must not be indexed
-            spare.clear(*(rel for rel in search.pages_in(folder) if rel not in first))
-        index.start(folder)
-    written.update(stage_files({rel: data for rel, data in files.items() if rel not in first}, folder,
-                               previous, copies_cache, spare))
+        written.update(stage_files(index.files(), folder, previous, copies_cache, spare))
     if spare is not None:
-        sweep(folder, written, search.OUTPUT)  # while Pagefind works: its folder is new anyway
+        sweep(folder, written)
         spare.clear(MARKER)
-    if index is not None:
-        written.update(stage_added(folder, index.wait(), frozenset(files), previous, copies_cache, spare))
     reuse.create(folder / MARKER, MARKER_TEXT)
     os.chmod(folder, 0o755)  # mkdtemp makes it private; a web server must read it
     return written
@@ -196,14 +187,11 @@ def keep_spare(old: Path, out: Path, notes: Path | None, keep: bool) -> None:
         discard(old, out)
 
 
-def sweep(folder: Path, keep: dict[str, list], skip: str) -> None:
-    """Remove from an updated spare every file the new site does not hold, and folders left
-    empty; not in its folder `skip` (the search index, written anew meanwhile)."""
+def sweep(folder: Path, keep: dict[str, list]) -> None:
+    """Remove from an updated spare every file the new site does not hold, and folders left empty."""
     root = str(folder)
     emptied: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(root, topdown=False):
-        if dirpath == f"{root}/{skip}" or dirpath.startswith(f"{root}/{skip}/"):
-            continue
         prefix = "" if dirpath == root else os.path.relpath(dirpath, root).replace(os.sep, "/") + "/"
         left = 0
         for name in filenames:
@@ -215,14 +203,6 @@ def sweep(folder: Path, keep: dict[str, list], skip: str) -> None:
         if not left and dirpath != root:
             os.rmdir(dirpath)
             emptied.add(dirpath)
-
-
-def stop(index: search.Index | None, staging: Path | None) -> None:
-    """After a failure: the indexer stopped (it reads and writes the staging folder), the folder gone."""
-    if index is not None:
-        index.stop()
-    if staging is not None:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def copies_made(precompress: bool) -> str:
@@ -314,25 +294,6 @@ class Compressor:
                 made[name] = reuse.entry(f"{self.staging}/{name}", sha)
         self.linked, self.pending = {}, []
         return made
-
-
-def stage_added(staging: Path, added: list[Path] | None, done: frozenset[str], previous: reuse.Previous,
-                compress_cache: Path | None | bool, spare: reuse.Previous | None = None) -> dict[str, list]:
-    """The files the search index wrote into the staging folder (in the folders `added`; None:
-    anywhere but `done`), with their compressed copies; the note of each."""
-    written: dict[str, list] = {}
-    with Compressor(staging, previous, compress_cache, spare) as copies:
-        for folder in [staging] if added is None else added:
-            for path in sorted(folder.rglob("*")):
-                rel = path.relative_to(staging).as_posix()
-                if rel in done or rel in written or compress.is_copy(path) or not path.is_file():
-                    continue
-                data = path.read_bytes()
-                sha = reuse.digest(data)
-                written[rel] = reuse.entry(str(path), sha)
-                copies.add(rel, data, sha)
-        written.update(copies.staged())
-    return written
 
 
 def write_error(exc: OSError, out: Path) -> BuildError:

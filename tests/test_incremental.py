@@ -29,15 +29,8 @@ def inodes(folder: Path) -> dict[str, int]:
 
 
 def folders(site: Path) -> dict[str, int]:
-    """The inode of the site's folder and of each folder in it, by path; not Pagefind's, which
-    it writes anew."""
-    return {p.relative_to(site).as_posix(): p.stat().st_ino for p in [site, *site.rglob("*")]
-            if p.is_dir() and not p.relative_to(site).as_posix().startswith(search.OUTPUT)}
-
-
-def produced_by_pagefind(rel: str) -> bool:
-    """Pagefind writes its index into the staging folder itself; only its copies can be linked."""
-    return rel.startswith(f"{search.OUTPUT}/") and not rel.endswith((".gz", ".br"))
+    """The inode of the site's folder and of each folder in it (the search index's too), by path."""
+    return {p.relative_to(site).as_posix(): p.stat().st_ino for p in [site, *site.rglob("*")] if p.is_dir()}
 
 
 def rebuild(project: Path, out: Path, tmp_path: Path, name: str) -> tuple[set[str], set[str]]:
@@ -49,7 +42,7 @@ def rebuild(project: Path, out: Path, tmp_path: Path, name: str) -> tuple[set[st
     new_inodes = inodes(out)
     linked, written = set(), set()
     for rel in sorted(set(before) & set(after)):
-        if rel in ALWAYS_NEW or produced_by_pagefind(rel):
+        if rel in ALWAYS_NEW:
             continue
         same_inode = new_inodes[rel] == old_inodes[rel]
         # the heart of it: a file is shared with the previous site exactly when its bytes are the same
@@ -142,9 +135,10 @@ def test_the_replaced_site_is_kept_as_the_spare_and_the_next_build_changes_only_
     # the third site is the first one's folders brought up to date, not a new tree of links
     assert folders(out) == first_folders
     now = inodes(out)
-    kept = [rel for rel in third if rel in first and first[rel] == third[rel] and rel not in ALWAYS_NEW
-            and not produced_by_pagefind(rel)]
+    kept = [rel for rel in third if rel in first and first[rel] == third[rel] and rel not in ALWAYS_NEW]
     assert len(kept) > 300 and all(now[rel] == first_inodes[rel] for rel in kept)
+    # the search index's files too: those of the pages that did not change are kept
+    assert [rel for rel in kept if rel.startswith(f"{search.OUTPUT}/fragment/")]
     # a no-cache build keeps no spare: it shares nothing with the site it replaced
     build(project, out, use_cache=False)
     deadline = time.monotonic() + 60
@@ -194,7 +188,7 @@ def test_a_build_that_fails_while_updating_the_spare_leaves_the_site_and_the_nex
         raise BuildError("search: Pagefind failed")
 
     with monkeypatch.context() as m:
-        m.setattr(search.Index, "wait", broken)  # the spare is half brought up to date by then
+        m.setattr(search.Index, "files", broken)  # the spare's pages are brought up to date by then
         with pytest.raises(BuildError, match="Pagefind failed"):
             build(project, out)
     assert digest(out) == expected
@@ -211,7 +205,7 @@ def test_a_failed_build_leaves_the_previous_site_whole_though_it_shares_its_file
     def broken(index):
         raise BuildError("search: Pagefind failed")
 
-    monkeypatch.setattr(search.Index, "wait", broken)  # after every file was staged, most of them linked
+    monkeypatch.setattr(search.Index, "files", broken)  # after every file was staged, most of them linked
     with pytest.raises(BuildError, match="Pagefind failed"):
         build(project, out)
     assert digest(out) == expected

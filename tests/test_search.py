@@ -1,9 +1,12 @@
-"""The search index: built on the staged site, of the current statistic pages only."""
+"""The search index: of the pages being published, the current statistic pages only."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +26,7 @@ def fragments(site: Path) -> list[dict]:
 
 def test_the_index_holds_the_current_statistic_pages_only(demo_site):
     pages = fragments(demo_site)
-    # each language's pages, which Pagefind keeps in an index per language (by <html lang>)
+    # both languages' pages, in one index for the whole site
     assert sorted(p["url"] for p in pages) == ["/migration/index.html", "/naturalisations/index.html",
                                                "/nb/migration/index.html", "/nb/naturalisations/index.html"]
     assert next(p for p in pages if p["url"] == "/nb/migration/index.html")["meta"]["title"] == "Flytting"
@@ -42,3 +45,66 @@ def test_a_failed_index_leaves_the_previous_site_untouched(tmp_path, monkeypatch
     with pytest.raises(BuildError, match="search: Pagefind failed"):
         build_site(ROOT, out)
     assert digest(out) == before
+
+
+PAGES = {f"{name}/index.html": (f'<!doctype html><html lang="en"><head><title>{name}</title></head><body>'
+                                f'<main data-pagefind-body><h1>{name}</h1><p>Persons who moved to {name}.</p>'
+                                f'</main></body></html>').encode() for name in ("oslo", "bergen", "tromso")}
+
+
+def test_the_index_is_the_same_however_fast_the_pages_come(monkeypatch):
+    """The build gives Pagefind each page as it is made, at whatever pace; the index's bytes must
+    depend on the pages and their order only (tests/test_determinism.py compares whole builds)."""
+    def index(pause: float) -> dict[str, bytes]:
+        with search.Index() as index:
+            index.start("en")
+            for rel, page in PAGES.items():
+                index.add({rel: page, "oslo/table.csv": b"not a page"})
+                time.sleep(pause)
+            return index.files()
+
+    at_once, slowly = index(0), index(0.2)
+    assert at_once == slowly
+    assert {p["url"] for p in fragments_of(at_once)} == {"/oslo/index.html", "/bergen/index.html", "/tromso/index.html"}
+
+
+def test_a_page_pagefind_refuses_stops_the_build_with_the_page_named(tmp_path, monkeypatch):
+    """A service that answers a page with an error (a stand-in speaking Pagefind's protocol)."""
+    fake = tmp_path / "pagefind"
+    fake.write_text(f"#!{sys.executable}\n" + textwrap.dedent('''
+        import base64, json, sys
+        def answer(message_id, payload):
+            sys.stdout.buffer.write(base64.b64encode(json.dumps(
+                {"message_id": message_id, "payload": payload}).encode()) + b",")
+            sys.stdout.flush()
+        data = b""
+        while chunk := sys.stdin.buffer.read1(65536):
+            *messages, data = (data + chunk).split(b",")
+            for message in map(lambda m: json.loads(base64.b64decode(m)), messages):
+                kind = message["payload"]["type"]
+                if kind == "NewIndex":
+                    answer(message["message_id"], {"type": "NewIndex", "index_id": 0})
+                elif kind == "AddFile" and "tromso" in message["payload"]["file_path"]:
+                    answer(message["message_id"], {"type": "Error", "message": "unreadable HTML"})
+                elif kind == "AddFile":
+                    answer(message["message_id"], {"type": "IndexedFile", "page_word_count": 1,
+                                                   "page_url": "/", "page_meta": {}})
+                else:
+                    answer(message["message_id"], {"type": "GetFiles", "files": []})
+        '''))
+    fake.chmod(0o755)
+    monkeypatch.setattr(search, "pagefind_executable", lambda: fake)
+    with search.Index() as index:
+        index.start("en")
+        index.add(PAGES)
+        with pytest.raises(BuildError, match="search: Pagefind failed on tromso/index.html: unreadable HTML"):
+            index.files()
+
+
+def fragments_of(files: dict[str, bytes]) -> list[dict]:
+    out = []
+    for rel, data in sorted(files.items()):
+        if rel.endswith(".pf_fragment"):
+            data = gzip.decompress(data)
+            out.append(json.loads(data[data.index(b"{"):]))
+    return out
