@@ -104,13 +104,13 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress,
         compressing = compress.ahead(render.assets(root), root / ".cache" / "compressed")
     with progress.stage("data", "datasets and classifications declared"):
         catalog = data.load_catalog(root, stamps=root / ".cache" / "checks" if options.use_cache else None)
-    stage = Stage(catalog, locales[site.language], root / ".cache" / "charts",
+    resources = Resources(catalog, locales[site.language], root / ".cache" / "charts",
                   cache.PickleCache(root / ".cache" / "tables", options.use_cache), site.languages)
     with progress.stage("tables", f"tables of {len(stats)} statistics computed"):
-        precompute(root, uncomputed(stats, options, stage), options, stage)
+        precompute(root, uncomputed(stats, options, resources), options, resources)
         published, reports = [], []
         for s in progress.track(stats, "tables", lambda s: s.meta.name):
-            p, report = publish(s, options.now, options.preview, stage)
+            p, report = publish(s, options.now, options.preview, resources)
             published.append(p)
             reports.append(report)
     previous = previous_site(options.out, root / ".cache" / "written", site.precompress,
@@ -123,9 +123,9 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress,
                                                 names, options.use_cache) for lang in site.languages}
         rendered, texts_of = [], {}
         for lang in site.languages:
-            pages = Pages(renderers[lang], in_language(site, lang, site), lang, stage, options.preview, previous,
+            pages = Pages(renderers[lang], in_language(site, lang, site), lang, resources, options.preview, previous,
                           cache.PickleCache(root / ".cache" / "pages", options.use_cache and write), index)
-            texts = texts_of[lang] = [texts_in(p, lang, stage) for p in published]
+            texts = texts_of[lang] = [texts_in(p, lang, resources) for p in published]
             by_name = {p.statistic.meta.short_name: p.statistic for p in texts}
             rendered.append(render.render_language(
                 renderers[lang], pages.site, texts,
@@ -141,9 +141,9 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress,
         with progress.stage("archive", "archive copied (and newly due releases frozen)"):
             refuse_withdrawal(stats, options)
             snapshot_files, new_snapshots = archived(
-                stats, options.now, stage, root,
+                stats, options.now, resources, root,
                 lambda p: {name: content for lang in site.languages for name, content in render.snapshot_files(
-                    renderers[lang], root, in_language(site, lang, site), localised(p, lang, stage, locales[lang]),
+                    renderers[lang], root, in_language(site, lang, site), localised(p, lang, resources, locales[lang]),
                     site.base_url).items()})
             files.update(snapshot_files)
             for lang, r in renderers.items():
@@ -201,29 +201,29 @@ def in_language(value, lang: str, site: content.SiteConfig, fallback: str | None
     return localised_value
 
 
-def localise_statistic(value, s: content.Statistic, lang: str, stage: "Stage"):
+def localise_statistic(value, s: content.Statistic, lang: str, resources: "Resources"):
     """`value` (something of statistic `s`) in `lang`, with `s`'s fallback where a text lacks it."""
-    return Localiser(lang, stage.languages[0], s.meta.fallback)(value)
+    return Localiser(lang, resources.languages[0], s.meta.fallback)(value)
 
 
-def localised(p: Published, lang: str, stage: "Stage", locale: Locale) -> Published:
+def localised(p: Published, lang: str, resources: "Resources", locale: Locale) -> Published:
     """A statistic as published, in one language: texts, tables and charts (drawn in its locale)."""
     fallback = p.statistic.meta.fallback
-    language = Localiser(lang, stage.languages[0], fallback)
-    if fallback and fallback != lang and missing(p, [stage.languages[0], lang]):
+    language = Localiser(lang, resources.languages[0], fallback)
+    if fallback and fallback != lang and missing(p, [resources.languages[0], lang]):
         p = replace(p, fallback=fallback)  # the page says so
     p = language(p)
     if p.release is None or not p.chart_specs:
         return p
-    return replace(p, charts=draw(p.statistic, p.chart_specs, p.tables, locale, p.release.period, stage.cache,
+    return replace(p, charts=draw(p.statistic, p.chart_specs, p.tables, locale, p.release.period, resources.cache,
                                   language))
 
 
-def texts_in(p: Published, lang: str, stage: "Stage") -> Published:
+def texts_in(p: Published, lang: str, resources: "Resources") -> Published:
     """A statistic's texts and releases in one language, for the pages that list statistics (the
     front page, the calendar); its tables and charts are on its own page."""
     return localise_statistic(replace(p, tables=[], key_figure=None, charts=[], chart_specs=[]), p.statistic, lang,
-                              stage)
+                              resources)
 
 
 def metadata_only(s: content.Statistic) -> content.Statistic:
@@ -239,7 +239,7 @@ class Pages:
     renderer: render.Renderer
     site: content.SiteConfig  # in the language
     lang: str
-    stage: Stage
+    resources: Resources
     preview: bool
     previous: reuse.Previous
     cache: cache.PickleCache
@@ -256,7 +256,7 @@ class Pages:
         found = self.cache.get(key) if key else None
         pages = pagecache.pages(found, self.previous) if found else None
         if pages is None:
-            pages = render.statistic_pages(self.renderer, self.site, localised(p, self.lang, self.stage,
+            pages = render.statistic_pages(self.renderer, self.site, localised(p, self.lang, self.resources,
                                                                                 self.renderer.locale), related)
             if key:
                 self.cache.put(key, pagecache.entry(pages))
@@ -267,7 +267,7 @@ class Pages:
     def entry_key(self, p: Published, related: list[content.Statistic]) -> str | None:
         if not self.cache.enabled:
             return None
-        tables_key = self.stage.table_key(p.statistic, p.release.period) if p.release else "none"
+        tables_key = self.resources.table_key(p.statistic, p.release.period) if p.release else "none"
         if tables_key is None:
             return None  # tables on a cluster, which cannot say whether they changed
         short = p.statistic.meta.short_name
@@ -275,24 +275,25 @@ class Pages:
         return pagecache.key(self.how, p, tables_key, [s.folder / "statistic.toml" for s in related], links)
 
 
-def uncomputed(stats: list[content.Statistic], options: BuildOptions, stage: "Stage") -> list[tuple[str, str]]:
+def uncomputed(stats: list[content.Statistic], options: BuildOptions, resources: "Resources") -> list[tuple[str, str]]:
     """(statistic, release) of each release the build shows whose tables the cache lacks."""
     jobs = []
     for s in stats:
         release = calendar.next_due(s, options.now) if options.preview else None
         release = release or calendar.due(s, options.now)
-        if release is not None and declares_tables(s) and not stage.tables.has(stage.table_key(s, release.period)):
+        if release is not None and declares_tables(s) and \
+                not resources.tables.has(resources.table_key(s, release.period)):
             jobs.append((s.id, release.id))
     return jobs
 
 
-def precompute(root: Path, jobs: list[tuple[str, str]], options: BuildOptions, stage: "Stage") -> None:
+def precompute(root: Path, jobs: list[tuple[str, str]], options: BuildOptions, resources: "Resources") -> None:
     """Compute the releases `jobs` in worker processes, a few statistics each, into the caches the
     build then reads. Not when there are no more of them than workers: starting a process costs
     more than it saves then, and the build computes them itself."""
     workers = options.workers or len(os.sched_getaffinity(0))
-    if not options.use_cache or workers < 2 or len(jobs) <= workers or stage.catalog.engines.default == "spark" or \
-            any(d.engine == "spark" for d in stage.catalog.spec.datasets.values()):
+    if not options.use_cache or workers < 2 or len(jobs) <= workers or resources.catalog.engines.default == "spark" or \
+            any(d.engine == "spark" for d in resources.catalog.spec.datasets.values()):
         return  # Spark parallelises each query itself; a worker would start a Spark driver of its own
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no engine state is shared
     # A few batches per worker: each batch reads the site, locales and catalog once, and the
@@ -339,8 +340,9 @@ def check_calendar(stats: list[content.Statistic], strict: bool) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Stage:
-    """What every statistic's publication needs, read once per build."""
+class Resources:
+    """What every statistic's publication needs, read once per build: the data catalogue, the
+    default locale and the caches of tables and charts."""
     catalog: data.Catalog
     locale: Locale  # the default language's
     cache: Path  # rendered charts, by the hash of their specification
@@ -356,25 +358,25 @@ class Stage:
         return self.table_keys[s.id, period]
 
 
-def view(s: content.Statistic, release: content.Release, stage: Stage, embargoed: bool = False):
+def publish_release(s: content.Statistic, release: content.Release, resources: Resources, embargoed: bool = False):
     """One release of a statistic as published: protected tables, key figure and what its charts
     show (drawn once per language, see `localised`)."""
-    computed, audit = compute_release(s, stage.catalog, release, stage.tables,
-                                      stage.table_key(s, release.period) if stage.tables else None)
+    computed, audit = compute_release(s, resources.catalog, release, resources.tables,
+                                      resources.table_key(s, release.period) if resources.tables else None)
     at = release.time_of_publication
     published = Published(s, release, calendar.next_release(s, at), computed.tables,
                           computed.key_figure, calendar.previous(s, at), embargoed, chart_specs=computed.charts)
     return published, audit
 
 
-def publish(s: content.Statistic, now: dt.datetime, preview: bool, stage: Stage):
+def publish(s: content.Statistic, now: dt.datetime, preview: bool, resources: Resources):
     """A statistic as the public sees it at `now` (or, in a preview, its next release)."""
     notes = []
     if not declares_tables(s):
         return unpublished(s, now, preview, notes)
     if preview and (embargoed := calendar.next_due(s, now)) is not None:
         try:
-            p, _ = view(s, embargoed, stage, embargoed=True)
+            p, _ = publish_release(s, embargoed, resources, embargoed=True)
             return p, StatisticReport(s.meta.name, embargoed.id + " (embargoed preview)", len(p.tables))
         except BuildError as exc:
             notes.append(f"not previewed: {exc}")
@@ -382,7 +384,7 @@ def publish(s: content.Statistic, now: dt.datetime, preview: bool, stage: Stage)
     if release is None:
         return (Published(s, None, calendar.next_release(s, now), [], None, []),
                 StatisticReport(s.meta.name, None, 0, notes))
-    p, audit = view(s, release, stage)
+    p, audit = publish_release(s, release, resources)
     # "Next update" is what is announced at `now`, not at the release's own time
     p = replace(p, next_release=calendar.next_release(s, now), previous=calendar.previous(s, now))
     return p, StatisticReport(s.meta.name, release.id, len(p.tables), notes, audit)
@@ -406,7 +408,7 @@ def unpublished(s: content.Statistic, now: dt.datetime, preview: bool, notes: li
             StatisticReport(s.meta.name, None, 0, notes + [f"no tables yet in {path.relative_to(path.parents[2])}"]))
 
 
-def archived(stats: list[content.Statistic], now: dt.datetime, stage: Stage, root: Path,
+def archived(stats: list[content.Statistic], now: dt.datetime, resources: Resources, root: Path,
              renderer_for_snapshot) -> tuple[dict, list]:
     """Every release due at `now`, from its frozen snapshot (its files not read: see
     reuse.Known); and the newly due ones, to freeze."""
@@ -419,7 +421,7 @@ def archived(stats: list[content.Statistic], now: dt.datetime, stage: Stage, roo
             snap = archive.folder(archive_dir, short, release.id)
             frozen = archive.known(snap)  # archive.check verified every snapshot
             if frozen is None:
-                p, _ = view(s, release, stage)
+                p, _ = publish_release(s, release, resources)
                 frozen = archive.with_manifest(renderer_for_snapshot(p), short, release.id,
                                                release.time_of_publication.isoformat())
                 new.append((snap, frozen, release))

@@ -83,7 +83,7 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.I
     written = None
     if spare is not None:
         try:  # on any other error the spare, which has no note now, is removed by the next build
-            written = fill(spare.out, files, previous, copies_cache, index, spare)
+            written = stage_site(spare.out, files, previous, copies_cache, index, spare)
             folder = spare.out
         except OSError:
             # whatever went wrong there (a file where the new site has a folder, a full disk),
@@ -96,7 +96,7 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.I
         except OSError as exc:
             raise write_error(exc, out) from None
         try:
-            written = fill(folder, files, previous, copies_cache, index)
+            written = stage_site(folder, files, previous, copies_cache, index)
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise write_error(exc, out) from None
@@ -119,9 +119,9 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.I
         keep_spare(old, out, notes, reuse_files and bool(previous.files) and old != old_folder(out))
 
 
-def fill(folder: Path, files: dict[str, bytes | reuse.Known], previous: reuse.Previous,
-         copies_cache: Path | None | bool, index: search.Index | None,
-         spare: reuse.Previous | None = None) -> dict[str, list]:
+def stage_site(folder: Path, files: dict[str, bytes | reuse.Known], previous: reuse.Previous,
+               copies_cache: Path | None | bool, index: search.Index | None,
+               spare: reuse.Previous | None = None) -> dict[str, list]:
     """`folder` made to hold exactly `files`, their compressed copies and the search index: a new
     staging folder, or the `spare` site (its note) brought up to date. The note of each file."""
     if index is not None:  # any page not given to it yet; it makes its files while the site is staged
