@@ -7,9 +7,28 @@ earlier; it is in the calendar from the day it was announced. Cancelled releases
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 from .content import OSLO, Release, Statistic
 from .instants import parse_instant  # noqa: F401  (the command line's and tests' name for it)
+
+
+class Entry(NamedTuple):
+    """A release as a listing shows it (the calendar, its feeds, the archive): with its statistic."""
+    statistic: Statistic
+    release: Release
+
+
+class Month(NamedTuple):
+    """The releases to come in one month of the calendar, by time."""
+    first_day: dt.date
+    entries: list[Entry]
+
+
+class History(NamedTuple):
+    """A statistic's published releases, the latest first, as the archive index lists them."""
+    statistic: Statistic
+    releases: list[Release]
 
 
 def due(statistic: Statistic, now: dt.datetime) -> Release | None:

@@ -17,6 +17,7 @@ import icalendar
 from feedgen.feed import FeedGenerator
 
 from . import __version__, atomic
+from .calendar import Entry
 from .content import OSLO, Release, Statistic
 from .errors import BuildError
 
@@ -81,7 +82,7 @@ def follows_summer_time_rule(year: int) -> bool:
     return True
 
 
-def check_summer_time_rule(entries: list[tuple[Statistic, Release]]) -> None:
+def check_summer_time_rule(entries: list[Entry]) -> None:
     for s, r in entries:
         if not follows_summer_time_rule(r.date.year):
             raise BuildError(f"{s.folder / 'releases.toml'}: release '{r.id}': date {r.date}: Oslo's daylight "
@@ -142,7 +143,7 @@ FEEDS_SOURCE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 END = b"END:VCALENDAR\r\n"
 
 
-def ics(entries: list[tuple[Statistic, Release]], base_url: str, host: str, title: str | None = None,
+def ics(entries: list[Entry], base_url: str, host: str, title: str | None = None,
         language: str | None = None, events: EventCache | None = None) -> bytes:
     """An iCalendar file of the given releases, times in Oslo time with the zone defined inside.
 
@@ -179,7 +180,7 @@ def subscription(base_url: str) -> dict[str, str] | None:
     return {"webcal": f"webcal://{rest}calendar/releases.ics", "https": f"{base_url}calendar/releases.ics"}
 
 
-def atom(published: list[tuple[Statistic, Release]], base_url: str, host: str, title: str,
+def atom(published: list[Entry], base_url: str, host: str, title: str,
          author: str, language: str = "en", snapshot_url=None, tag_suffix: str = "") -> bytes:
     """An Atom feed (RFC 4287) of published releases, each linking to the release's own archived
     page (`snapshot_url(statistic, release)`, by default in base_url's archive/). Each language's

@@ -150,7 +150,8 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress,
                 files[r.path("archive/index.html")] = r.page(
                     "archive.html", r.path("archive/index.html"), title=locales[lang].t("archive_title"),
                     description=locales[lang].t("archive_intro"),
-                    entries=[(t.statistic, list(reversed(calendar.published_releases(t.statistic, options.now))))
+                    entries=[calendar.History(t.statistic, list(reversed(calendar.published_releases(t.statistic,
+                                                                                              options.now))))
                              for t in texts_of[lang]])
     freezes = write and options.freeze and not options.preview
     to_freeze = [n for n in new_snapshots if due_by_the_clock(n[2], options)]

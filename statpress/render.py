@@ -311,6 +311,13 @@ def statistic_pages(r: Renderer, site: SiteConfig, p: Published, related: list[S
                           metadata.dataset_node(site, p, release_downloads, r.locale))
 
 
+@dataclass(frozen=True)
+class Topic:
+    """A topic of the front page with its statistics, by name."""
+    name: str
+    statistics: list[Published]
+
+
 @dataclass
 class Rendered:
     """One language's pages and downloads, and what the site-wide files list of them."""
@@ -327,7 +334,7 @@ def render_language(r: Renderer, site: SiteConfig, published: list[Published], p
     `published`."""
     locale = r.locale
     files: dict[str, bytes] = {}
-    topics = [(topic, list(items)) for topic, items in itertools.groupby(
+    topics = [Topic(name, list(items)) for name, items in itertools.groupby(
         sorted(published, key=lambda p: (p.statistic.meta.topic, p.statistic.meta.name)),
         key=lambda p: p.statistic.meta.topic)]
     files["index.html"] = r.page("index.html", r.path("index.html"), title=locale.t("index_title"), topics=topics,
@@ -376,13 +383,13 @@ def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: lis
     """The release calendar page, its iCalendar file and the Atom feed of published releases, in
     the renderer's language."""
     stats = [p.statistic for p in published]
-    upcoming = sorted(((s, rel) for s in stats for rel in calendar.upcoming(s, now)),
-                      key=lambda e: (e[1].time_of_publication, e[0].meta.name))
-    recent = sorted(((s, rel) for s in stats for rel in calendar.published_releases(s, now)),
-                    key=lambda e: (e[1].time_of_publication, e[0].meta.name), reverse=True)
-    months = [(key, list(items)) for key, items in itertools.groupby(
-        upcoming, key=lambda e: e[1].date.replace(day=1))]
-    entries = sorted(recent, key=lambda e: e[1].id) + upcoming
+    upcoming = sorted((calendar.Entry(s, rel) for s in stats for rel in calendar.upcoming(s, now)),
+                      key=lambda e: (e.release.time_of_publication, e.statistic.meta.name))
+    recent = sorted((calendar.Entry(s, rel) for s in stats for rel in calendar.published_releases(s, now)),
+                    key=lambda e: (e.release.time_of_publication, e.statistic.meta.name), reverse=True)
+    months = [calendar.Month(first_day, list(entries)) for first_day, entries in itertools.groupby(
+        upcoming, key=lambda e: e.release.date.replace(day=1))]
+    entries = sorted(recent, key=lambda e: e.release.id) + upcoming
     snapshot_url = lambda s, rel: r.base_url + page_url(r.snapshot_link(s.meta.short_name, rel.id).path)  # noqa: E731
     events = feeds.EventCache(r.events)
     files = {
@@ -397,8 +404,8 @@ def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: lis
     }
     # one file per coming release for "add to calendar", with the UID it has in releases.ics:
     # importing it again after a postponement moves the reader's entry instead of adding a second
-    files.update({feeds.event_path(rel): feeds.ics([(s, rel)], site.base_url, site.host, language=locale.language,
-                                                    events=events)
-                  for s, rel in upcoming})
+    files.update({feeds.event_path(e.release): feeds.ics([e], site.base_url, site.host, language=locale.language,
+                                                          events=events)
+                  for e in upcoming})
     events.save()
     return files

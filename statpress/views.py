@@ -8,14 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import groupby
+from typing import NamedTuple
 
 from .locale import Locale
 from .model import MARKS, Table
 from .tables import KeyFigure, substitute_year
 
-SYMBOLS = [(".", "symbol_not_applicable"), ("..", "symbol_not_available"),
-           ("...", "symbol_not_yet_available"), (":", "symbol_confidential"), ("-", "symbol_nil"),
-           ("0", "symbol_less_than_half"), ("*", "symbol_provisional"), ("r", "symbol_revised")]
+class Symbol(NamedTuple):
+    """A table symbol and the catalogue key of its explanation."""
+    sign: str
+    key: str
+
+
+SYMBOLS = [Symbol(".", "symbol_not_applicable"), Symbol("..", "symbol_not_available"),
+           Symbol("...", "symbol_not_yet_available"), Symbol(":", "symbol_confidential"), Symbol("-", "symbol_nil"),
+           Symbol("0", "symbol_less_than_half"), Symbol("*", "symbol_provisional"), Symbol("r", "symbol_revised")]
 SYMBOL_KEYS = dict(SYMBOLS)
 
 
