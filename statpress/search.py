@@ -25,6 +25,7 @@ import base64
 import fcntl
 import json
 import queue
+import select
 import shutil
 import subprocess
 import tempfile
@@ -60,9 +61,9 @@ class Index:
     (`finish`, `files`). A context manager: leaving it stops the service, whatever happened.
 
     A thread writes the pages to the service, so that the build never waits for Pagefind to
-    catch up. Its answers wait in a pipe large enough for them until the build reads them, at
-    the end: a thread reading them as they came would take turns with the build for the
-    interpreter, which slowed the build more than Pagefind's work on the other core did."""
+    catch up. Its answers are read by the build itself, whenever it adds pages and at the end: a
+    thread reading them as they came would take turns with the build for the interpreter, which
+    slowed the build more than Pagefind's work on the other core did."""
 
     def __init__(self) -> None:
         self.process: subprocess.Popen | None = None
@@ -109,6 +110,10 @@ class Index:
                 html = reuse.content(files[rel]).decode("utf-8")
                 self.added[rel] = self.send({"type": "AddFile", "index_id": self.index_id, "file_path": rel,
                                              "url": None, "file_contents": html})
+        # the answers so far, without waiting: a site of thousands of pages must not fill the pipe,
+        # or Pagefind would stop reading pages until the end
+        while select.select([self.process.stdout], [], [], 0)[0] and self.receive():
+            pass
 
     def finish(self) -> None:
         """Every page given: Pagefind starts making the index's files (half a second for 600 pages)."""
@@ -134,17 +139,22 @@ class Index:
         """The service's answer to `message`, read with every answer before it; a BuildError if
         it failed or stopped."""
         while message not in self.answers and None not in self.answers:
-            chunk = self.process.stdout.read1(1 << 20)
-            if not chunk:
+            if not self.receive():
                 raise BuildError(f"search: Pagefind failed: {self.reason()}")
-            *complete, self.unread = (self.unread + chunk).split(b",")
-            for data in complete:
-                answer = json.loads(base64.b64decode(data))
-                self.answers[answer.get("message_id")] = answer["payload"]
         payload = self.answers.get(message) or self.answers[None]  # None: a message it could not read
         if payload.get("type") == "Error":
             raise BuildError(f"search: Pagefind failed: {payload.get('message')}")
         return payload
+
+    def receive(self) -> bool:
+        """The answers the service has written (waiting for one if there is none yet); False once
+        it has stopped."""
+        chunk = self.process.stdout.read1(1 << 20)
+        *complete, self.unread = (self.unread + chunk).split(b",")
+        for data in complete:
+            answer = json.loads(base64.b64decode(data))
+            self.answers[answer.get("message_id")] = answer["payload"]
+        return bool(chunk)
 
     def reason(self) -> str:
         """Why the service stopped, as it said on its standard error."""

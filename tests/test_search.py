@@ -68,6 +68,19 @@ def test_the_index_is_the_same_however_fast_the_pages_come(monkeypatch):
     assert {p["url"] for p in fragments_of(at_once)} == {"/oslo/index.html", "/bergen/index.html", "/tromso/index.html"}
 
 
+def test_pagefind_s_answers_are_read_while_pages_are_added():
+    """Each answer waits in a pipe until the build reads it; left there until the end, the answers
+    of a few thousand pages would fill it and Pagefind would stop reading pages meanwhile."""
+    with search.Index() as index:
+        index.start("en")
+        index.add(PAGES)
+        deadline = time.monotonic() + 10
+        while len(index.answers) < 1 + len(PAGES) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            index.add({})  # nothing new: only what Pagefind has answered meanwhile is read
+        assert {index.answers[index.added[rel]]["type"] for rel in PAGES} == {"IndexedFile"}
+
+
 def test_a_page_pagefind_refuses_stops_the_build_with_the_page_named(tmp_path, monkeypatch):
     """A service that answers a page with an error (a stand-in speaking Pagefind's protocol)."""
     fake = tmp_path / "pagefind"
