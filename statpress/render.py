@@ -123,8 +123,15 @@ class Renderer:
                 alternates=alternates, **context)
         except TemplateSyntaxError as exc:
             raise BuildError(f"{exc.filename or template}, line {exc.lineno}: template error: {exc.message}") from None
+        except BuildError:
+            raise  # a filter's own message (a missing translation, a bad date)
         except TemplateError as exc:
-            raise BuildError(f"{self.templates / template}{template_line(exc)}: template error: {exc}") from None
+            raise BuildError(f"{template_place(exc, self.templates / template)}: template error: {exc}") from None
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+            # an expression of the template that fails on the values it is given (a value unpacked
+            # that is no pair, a method called that it lacks): the template's place, not a traceback
+            raise BuildError(f"{template_place(exc, self.templates / template)}: template error: "
+                             f"{type(exc).__name__}: {exc}") from None
         return html.encode("utf-8")
 
 
@@ -143,14 +150,15 @@ def lang_attr(text) -> Markup:
     return Markup(f' lang="{text.lang}"') if isinstance(text, Foreign) else Markup("")
 
 
-def template_line(exc: Exception) -> str:
-    """', line N' of the template frame where a rendering error happened, if known."""
-    tb, line = exc.__traceback__, ""
+def template_place(exc: Exception, default: Path) -> str:
+    """'<template>, line N' of the innermost template frame where a rendering error happened (an
+    included or extended template's too); `default` when no frame is a template's."""
+    tb, place = exc.__traceback__, str(default)
     while tb is not None:
         if tb.tb_frame.f_code.co_filename.endswith(".html"):
-            line = f", line {tb.tb_lineno}"
+            place = f"{tb.tb_frame.f_code.co_filename}, line {tb.tb_lineno}"
         tb = tb.tb_next
-    return line
+    return place
 
 
 HEADING = re.compile(r"<(/?)h([1-6])\b")

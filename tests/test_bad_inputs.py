@@ -257,6 +257,16 @@ def test_allow_withdraw_publishes_an_earlier_site_and_keeps_the_archive(project,
     assert "no release due yet" in result.stdout and digest(project / "archive") == before
 
 
+def test_a_template_expression_that_fails_on_its_values_is_named_not_a_traceback(project):
+    """A template written for older values (the front page's topics were pairs once): the build
+    stops with the template and its line, and publishes nothing."""
+    page = project / "templates" / "index.html"
+    page.write_text(page.read_text(encoding="utf-8").replace("{% for topic in topics %}",
+                                                             "{% for topic, items in topics %}", 1), encoding="utf-8")
+    message = refused(project, "build", "--now", NOW, named="index.html, line 5")
+    assert "cannot unpack" in message
+
+
 def test_a_release_is_frozen_only_after_every_page_rendered(project):
     drop_snapshot(project)
     page = project / "templates" / "archive.html"
