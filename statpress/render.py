@@ -386,6 +386,13 @@ def assets(root: Path) -> dict[str, bytes]:
             for asset in sorted(folder.rglob("*")) if asset.is_file()}
 
 
+# How many published releases the calendar page and the Atom feed list, the latest first: an office
+# of 300 statistics publishes that many in about a week, and every release it ever published made
+# the page 680 KB and the feed 1.2 MB. The archive index lists them all, by statistic, and so does
+# the iCalendar file, whose subscribers keep the events they have.
+LATEST = 100
+
+
 def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: list[Published],
                    now: dt.datetime) -> dict[str, bytes]:
     """The release calendar page, its iCalendar file and the Atom feed of published releases, in
@@ -403,10 +410,11 @@ def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: lis
     files = {
         "calendar/index.html": r.page("calendar.html", r.path("calendar/index.html"), title=locale.t("calendar_title"),
                                       description=locale.t("calendar_intro"),
-                                      months=months, recent=recent, subscribe=feeds.subscription(site.base_url)),
+                                      months=months, recent=recent[:LATEST], more=len(recent) > LATEST,
+                                      subscribe=feeds.subscription(site.base_url)),
         "calendar/releases.ics": feeds.ics(entries, site.base_url, site.host, locale.t("calendar_title"),
                                            locale.language, events),
-        "releases.atom": feeds.atom(recent, site.base_url, site.host, locale.t("feed_title"),
+        "releases.atom": feeds.atom(recent[:LATEST], site.base_url, site.host, locale.t("feed_title"),
                                     locale.t("site_name"), locale.language, snapshot_url,
                                     f":{locale.language}" if r.prefix else ""),
     }

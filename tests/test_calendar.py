@@ -12,7 +12,7 @@ import icalendar
 import pytest
 
 from conftest import ROOT, build_site, edit
-from statpress import calendar, compress, pipeline
+from statpress import calendar, compress, pipeline, render
 from statpress.content import OSLO, load_all
 from statpress.data import load_catalog
 from statpress.errors import BuildError
@@ -165,6 +165,24 @@ def test_the_feed_parses_and_lists_published_releases_only(tmp_path):
     titles = [e.title for e in feed.entries]
     assert "Migration, 2023" in titles and "Naturalisations, 2023" in titles
     assert "Migration, 2024" not in titles
+
+
+def test_the_calendar_page_and_the_feed_list_the_latest_releases_and_the_archive_all(tmp_path, monkeypatch):
+    """An office's calendar would otherwise list every release it ever published (680 KB for 300
+    statistics): the latest render.LATEST, the latest first, and a link to the archive's full list;
+    the iCalendar file keeps them all."""
+    everything = build_site(ROOT, tmp_path / "all").out
+    monkeypatch.setattr(render, "LATEST", 2)
+    latest = build_site(ROOT, tmp_path / "latest").out
+    feeds = [feedparser.parse((site / "releases.atom").read_bytes()).entries for site in (everything, latest)]
+    assert len(feeds[0]) > 2
+    newest = sorted(feeds[0], key=lambda e: e.updated_parsed, reverse=True)[:2]
+    assert sorted(e.id for e in feeds[1]) == sorted(e.id for e in newest)
+    recent = [(site / "calendar" / "index.html").read_text(encoding="utf-8").split('id="recent-title"')[1]
+              for site in (everything, latest)]
+    assert recent[1].count("<li>") == 2 and recent[0].count("<li>") == len(feeds[0])
+    assert "All archived releases" in recent[1] and "All archived releases" not in recent[0]
+    assert (latest / "calendar" / "releases.ics").read_bytes() == (everything / "calendar" / "releases.ics").read_bytes()
 
 
 def test_calendar_page_groups_upcoming_by_month_and_shows_postponement(demo_site):
