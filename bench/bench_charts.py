@@ -26,7 +26,7 @@ def main() -> int:
         cache = Path(tmp)
         for s in load_all(ROOT / "content"):
             release = calendar.due(s, now)
-            computed, _ = pipeline.compute_release(s, catalog, release.period)
+            computed, _ = pipeline.compute_release(s, catalog, release)
             path, spec = load_specs(ROOT / "stats", s.id)
             for raw in spec.charts:
                 times = []

@@ -1,0 +1,22 @@
+"""The benchmarks `make bench` runs still run: they call the engine directly, so a change of its
+functions can break them without any other test noticing (bench_charts.py did, for sessions)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import ROOT
+from statpress.content import load_all
+from statpress.tables import load_specs
+
+
+def test_the_chart_benchmark_times_every_chart_of_the_demo():
+    result = subprocess.run([sys.executable, "bench/bench_charts.py"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[1:]}
+    expected = {f"{s.id}/{chart['id']}" for s in load_all(ROOT / "content")
+                for chart in load_specs(ROOT / "stats", s.id)[1].charts}
+    assert set(rows) == expected
+    assert all(float(cold) > 0 and float(cached) >= 0 for cold, cached in rows.values())
