@@ -88,16 +88,22 @@ def misses(page: str, r: dict) -> list[str]:
     return out
 
 
-def main() -> int:
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line's options; the pages to measure default to the demo's pages in every
+    language of the site (nb/…)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site", type=Path, default=ROOT / "site")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("pages", nargs="*", default=None,
-                        help="default: the demo's pages in every language of the site (nb/…)")
-    args = parser.parse_args()
-    if args.pages is None:  # the same pages in each other language's folder (site/nb/, …)
+    parser.add_argument("pages", nargs="*", help="default: the demo's pages in every language of the site (nb/…)")
+    args = parser.parse_args(argv)
+    if not args.pages:  # argparse gives [] when none is named, not the default
         languages = sorted(d.name for d in args.site.iterdir() if len(d.name) in (2, 3) and (d / "index.html").is_file())
         args.pages = list(PAGES) + [f"{lang}/{page}" for lang in languages for page in PAGES]
+    return args
+
+
+def main() -> int:
+    args = arguments()
     if not LIGHTHOUSE.exists():
         print("lighthouse is not installed: run `npm ci --ignore-scripts`", file=sys.stderr)
         return 1

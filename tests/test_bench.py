@@ -31,3 +31,13 @@ def test_the_statistic_benchmark_protects_the_benchmark_table_through_the_build(
     assert "Traceback" not in result.stderr, result.stderr
     assert "published cells: 73656 (372 rows × 198 columns)" in result.stdout
     assert "target (" in result.stdout.splitlines()[-1]
+
+
+def test_the_lighthouse_benchmark_measures_the_demo_s_pages_in_every_language_by_default(demo_site, monkeypatch):
+    """It once measured nothing, and said nothing, when no page was named."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import bench_lighthouse
+
+    pages = bench_lighthouse.arguments(["--site", str(demo_site)]).pages
+    assert "migration/index.html" in pages and "nb/migration/index.html" in pages and len(pages) == 14
+    assert bench_lighthouse.arguments(["--site", str(demo_site), "index.html"]).pages == ["index.html"]
