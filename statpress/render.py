@@ -405,16 +405,17 @@ def calendar_files(r: Renderer, site: SiteConfig, locale: Locale, published: lis
     months = [calendar.Month(first_day, list(entries)) for first_day, entries in itertools.groupby(
         upcoming, key=lambda e: e.release.date.replace(day=1))]
     entries = sorted(recent, key=lambda e: e.release.id) + upcoming
+    latest = recent[:LATEST]
     snapshot_url = lambda s, rel: r.base_url + page_url(r.snapshot_link(s.meta.short_name, rel.id).path)  # noqa: E731
     events = feeds.EventCache(r.events)
     files = {
         "calendar/index.html": r.page("calendar.html", r.path("calendar/index.html"), title=locale.t("calendar_title"),
                                       description=locale.t("calendar_intro"),
-                                      months=months, recent=recent[:LATEST], more=len(recent) > LATEST,
+                                      months=months, recent=latest, more=len(recent) > len(latest),
                                       subscribe=feeds.subscription(site.base_url)),
         "calendar/releases.ics": feeds.ics(entries, site.base_url, site.host, locale.t("calendar_title"),
                                            locale.language, events),
-        "releases.atom": feeds.atom(recent[:LATEST], site.base_url, site.host, locale.t("feed_title"),
+        "releases.atom": feeds.atom(latest, site.base_url, site.host, locale.t("feed_title"),
                                     locale.t("site_name"), locale.language, snapshot_url,
                                     f":{locale.language}" if r.prefix else ""),
     }

@@ -103,13 +103,12 @@ class Index:
 
     def add(self, files: dict[str, bytes | reuse.Known]) -> None:
         """The pages of `files` that Pagefind reads (`reads`) and has not been given yet, in order."""
-        for rel in sorted(files):
-            if reads(rel) and rel not in self.added:
-                if self.asked is not None:
-                    raise RuntimeError(f"{rel}: a page given to the search index after it was finished")
-                html = reuse.content(files[rel]).decode("utf-8")
-                self.added[rel] = self.send({"type": "AddFile", "index_id": self.index_id, "file_path": rel,
-                                             "url": None, "file_contents": html})
+        for rel in sorted(rel for rel in files if reads(rel) and rel not in self.added):  # the whole site, once
+            if self.asked is not None:
+                raise RuntimeError(f"{rel}: a page given to the search index after it was finished")
+            html = reuse.content(files[rel]).decode("utf-8")
+            self.added[rel] = self.send({"type": "AddFile", "index_id": self.index_id, "file_path": rel,
+                                         "url": None, "file_contents": html})
         # the answers so far, without waiting: a site of thousands of pages must not fill the pipe,
         # or Pagefind would stop reading pages until the end
         while select.select([self.process.stdout], [], [], 0)[0] and self.receive():
