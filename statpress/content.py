@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -21,6 +20,7 @@ from .errors import BuildError
 from .i18n import Text, Translatable, require_translations
 from .instants import OSLO
 from .rounding import check_limits
+from . import tomlfile
 
 
 # SSB's standard "About the statistics" sections and their subsections, in page order.
@@ -320,11 +320,10 @@ def check_unique_release_ids(stats: list[Statistic]) -> None:
 
 def read_toml(path: Path) -> dict:
     try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
+        return tomlfile.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise BuildError(f"{path}: file not found") from None
-    except tomllib.TOMLDecodeError as exc:
+    except tomlfile.Error as exc:
         raise BuildError(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
         raise BuildError(not_utf8(path, exc)) from None

@@ -5,7 +5,7 @@ time (content, stats, templates, locales, archive, site.toml, the engine's own s
 requirements, and each dataset's file), the options, and which releases are published, announced
 and due by the real clock at its instant, the only way the instant changes a page. It also notes
 the output it wrote (its folders: see `folders`). The next build compares: when nothing differs,
-it stops at once, having read no data and loaded no engine. Standard library only, for that reason.
+it stops at once, having read no data and loaded no engine. Standard library (and the TOML parser) only, for that reason.
 
 A build with --no-cache or --preview, `check` and `serve` never take this shortcut, and any
 doubt (a file that cannot be read, a record from another version) means a full build.
@@ -18,10 +18,9 @@ import datetime as dt
 import hashlib
 import json
 import os
-import tomllib
 from pathlib import Path
 
-from . import atomic
+from . import atomic, tomlfile
 from .instants import OSLO, parse_instant
 
 INPUTS = ("content", "stats", "templates", "locales", "archive")
@@ -57,7 +56,7 @@ class Remote(Exception):
 
 
 def datasets(root: Path) -> list[str]:
-    declared = tomllib.loads((root / "stats" / "datasets.toml").read_text(encoding="utf-8"))
+    declared = tomlfile.loads((root / "stats" / "datasets.toml").read_text(encoding="utf-8"))
     for spec in declared.get("datasets", {}).values():
         if "table" in spec or "://" in spec.get("file", ""):
             raise Remote(spec.get("table") or spec["file"])
@@ -70,7 +69,7 @@ def calendar_state(root: Path, now: dt.datetime) -> list[str]:
     real_now = dt.datetime.now(OSLO)
     out = []
     for path in sorted((root / "content").glob("*/releases.toml")):
-        for r in tomllib.loads(path.read_text(encoding="utf-8")).get("releases", []):
+        for r in tomlfile.loads(path.read_text(encoding="utf-8")).get("releases", []):
             hour, minute = (int(x) for x in str(r.get("time", "08:00")).split(":"))
             at = dt.datetime.combine(r["date"], dt.time(hour, minute), tzinfo=OSLO)
             announced = r.get("announced")

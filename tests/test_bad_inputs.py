@@ -430,6 +430,20 @@ def test_a_byte_that_is_not_utf8(project, rel):
     assert "not UTF-8" in message
 
 
+@pytest.mark.parametrize("rel", ["content/migration/statistic.toml", "content/naturalisations/releases.toml",
+                                 "stats/migration/tables.toml", "stats/datasets.toml", "site.toml",
+                                 "locales/nb.toml"])
+def test_a_file_that_is_not_valid_toml(project, rel):
+    path = project / rel
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    # a string left open on the line after the first key: TOML's commonest slip
+    where = next(i for i, line in enumerate(lines) if "=" in line and not line.lstrip().startswith("#")) + 1
+    lines.insert(where, 'unclosed = "no end\n')
+    path.write_text("".join(lines), encoding="utf-8")
+    message = refused(project, "build", "--now", NOW, named=rel)
+    assert "not valid TOML" in message and f"line {where + 1}" in message
+
+
 @pytest.mark.parametrize("old, new, named", [
     ('correction_of = "Correction of {date}"', 'correction_of = "Correction of {dat}"', "unknown placeholder {dat}"),
     ('correction_of = "Correction of {date}"', 'correction_of = "Correction of {date.year}"', "not a plain name"),

@@ -1,8 +1,13 @@
 """The content schema: each kind of mistake stops the build with the file and the field."""
 
+import datetime as dt
+import pickle
+import tomllib
+
 import pytest
 
 from conftest import edit
+from statpress import tomlfile
 from statpress.content import load_all, load_statistic
 from statpress.errors import BuildError
 
@@ -77,3 +82,17 @@ def test_about_subsections_out_of_order(project):
     first, second = text.split("## Revision")
     path.write_text("## Revision" + second.rstrip() + "\n\n" + first, encoding="utf-8")
     assert "out of order" in error_of(project)
+
+
+def test_toml_is_parsed_as_python_parses_it_and_can_be_cached():
+    """statpress parses TOML with rtoml (tomlfile.py), for speed: what it gives is what Python's
+    own tomllib gives, offsets as datetime.timezone, and it pickles (the caches hold it)."""
+    text = ('when = 2026-06-02T08:00:00+02:00\nutc = 2026-06-02T06:00:00Z\nday = 2026-06-02\n'
+            'local = 2026-06-02T08:00:00\nat = 08:00:00\n[[releases]]\nid = "r1"\n'
+            'times = [2026-06-02T08:00:00-01:30, 1.5, "x"]\nnested = { at = 2026-06-02T08:00:00+01:00 }\n')
+    parsed = tomlfile.loads(text)
+    assert parsed == tomllib.loads(text)
+    assert parsed["when"].tzinfo == dt.timezone(dt.timedelta(hours=2))
+    assert type(parsed["releases"][0]["times"][0].tzinfo) is dt.timezone
+    assert type(parsed["releases"][0]["nested"]["at"].tzinfo) is dt.timezone
+    assert pickle.loads(pickle.dumps(parsed)) == parsed
