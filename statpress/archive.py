@@ -259,7 +259,7 @@ def known(snapshot: Path) -> dict[str, bytes | Known] | None:
         manifest = (snapshot / MANIFEST).read_bytes()
     except FileNotFoundError:
         return None if not snapshot.exists() else refuse([f"{snapshot / MANIFEST}: missing"])
-    files: dict[str, bytes | Known] = {rel: Known(snapshot / rel, digest)
+    files: dict[str, bytes | Known] = {rel: Known(f"{snapshot}/{rel}", digest)
                                        for rel, digest in sorted(json.loads(manifest)["files"].items())}
     files[MANIFEST] = manifest
     return files

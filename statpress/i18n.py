@@ -14,6 +14,7 @@ of what it publishes per language (`localise`): templates, charts and downloads 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from dataclasses import dataclass
 import functools
 import re
@@ -189,9 +190,16 @@ def require_translations(value, languages: list[str], where: str, path: str = ""
                          f"add '{name}_{lang}' beside '{name}'{hint}")
 
 
+# Values that hold no Text, returned as they are before the slower checks: most of what a
+# statistic holds (localising 300 statistics' texts for the front pages took 0.9 s, profiled).
+PLAIN = frozenset({str, int, float, bool, type(None), dt.date, dt.datetime, dt.time})
+
+
 def localise(value, language: str, default: str, fallback: str | None = None):
     """A copy of `value` with every Text replaced by its text in `language`; where it has none,
     the `fallback` language's, marked Foreign. The copy shares whatever holds no Text."""
+    if type(value) in PLAIN:
+        return value
     if isinstance(value, Text):
         text = value.get(language, default)
         if text is not None:

@@ -102,5 +102,5 @@ def pages(found: Entry, previous: reuse.Previous) -> StatisticPages | None:
     one changed since it was written."""
     if not all(previous.unchanged(name, sha) for name, sha in found.files.items()):
         return None
-    return StatisticPages({name: reuse.Known(Path(previous.path(name)), sha) for name, sha in found.files.items()},
+    return StatisticPages({name: reuse.Known(previous.path(name), sha) for name, sha in found.files.items()},
                           found.sitemap, found.dataset)
