@@ -133,9 +133,16 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress,
                 options.now, options.preview))
         files = {name: content for r in rendered for name, content in r.files.items()}
         if index is not None:
-            index.add(files)  # the front pages, calendars and search pages, while the archive is made
+            index.add(files)  # the front pages, calendars and search pages
         files.update(render.site_files(root, [in_language(site, lang, site) for lang in site.languages],
                                        [locales[lang] for lang in site.languages], rendered, options.preview))
+        if not options.preview:
+            files.update(archive_pages(renderers, locales, texts_of, options.now))
+        if index is not None:
+            index.add(files)
+            # Every page Pagefind reads is made (snapshots lie deeper: search.reads): it makes the
+            # index's files while the archive is copied and the site staged, not after.
+            index.finish()
     new_snapshots = []  # releases this build publishes for the first time
     if not options.preview:
         with progress.stage("archive", "archive copied (and newly due releases frozen)"):
@@ -146,13 +153,6 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress,
                     renderers[lang], root, in_language(site, lang, site), localised(p, lang, resources, locales[lang]),
                     site.base_url).items()})
             files.update(snapshot_files)
-            for lang, r in renderers.items():
-                files[r.path("archive/index.html")] = r.page(
-                    "archive.html", r.path("archive/index.html"), title=locales[lang].t("archive_title"),
-                    description=locales[lang].t("archive_intro"),
-                    entries=[calendar.History(t.statistic, list(reversed(calendar.published_releases(t.statistic,
-                                                                                              options.now))))
-                             for t in texts_of[lang]])
     freezes = write and options.freeze and not options.preview
     to_freeze = [n for n in new_snapshots if due_by_the_clock(n[2], options)]
     if write:
@@ -170,6 +170,19 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress,
     frozen = [f"{snap.parent.name}/{snap.name}" for snap, _, _ in to_freeze]
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings, write,
                        frozen=frozen, freezes=freezes)
+
+
+def archive_pages(renderers: dict[str, render.Renderer], locales: dict[str, Locale],
+                  texts_of: dict[str, list[Published]], now: dt.datetime) -> dict[str, bytes]:
+    """The archive's index in each language: every release published by `now`, newest first."""
+    files = {}
+    for lang, r in renderers.items():
+        files[r.path("archive/index.html")] = r.page(
+            "archive.html", r.path("archive/index.html"), title=locales[lang].t("archive_title"),
+            description=locales[lang].t("archive_intro"),
+            entries=[calendar.History(t.statistic, list(reversed(calendar.published_releases(t.statistic, now))))
+                     for t in texts_of[lang]])
+    return files
 
 
 def load_locales(root: Path, site: content.SiteConfig) -> dict[str, Locale]:
