@@ -16,11 +16,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import tomlfile
 from .errors import BuildError
 from .i18n import Text, Translatable, require_translations
 from .instants import OSLO
 from .rounding import check_limits
-from . import tomlfile
 
 
 # SSB's standard "About the statistics" sections and their subsections, in page order.

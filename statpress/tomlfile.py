@@ -20,13 +20,9 @@ def loads(text: str) -> dict:
 
 def standard(value):
     if isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(item, (dict, list, dt.datetime)):
-                value[key] = standard(item)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            if isinstance(item, (dict, list, dt.datetime)):
-                value[i] = standard(item)
-    elif isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return {key: standard(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [standard(item) for item in value]
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value.replace(tzinfo=dt.timezone(value.utcoffset()))
     return value

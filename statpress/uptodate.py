@@ -5,7 +5,8 @@ time (content, stats, templates, locales, archive, site.toml, the engine's own s
 requirements, and each dataset's file), the options, and which releases are published, announced
 and due by the real clock at its instant, the only way the instant changes a page. It also notes
 the output it wrote (its folders: see `folders`). The next build compares: when nothing differs,
-it stops at once, having read no data and loaded no engine. Standard library (and the TOML parser) only, for that reason.
+it stops at once, having read no data and loaded no engine. Standard library (and the TOML
+parser, tomlfile.py) only, for that reason.
 
 A build with --no-cache or --preview, `check` and `serve` never take this shortcut, and any
 doubt (a file that cannot be read, a record from another version) means a full build.
