@@ -63,6 +63,25 @@ def engine() -> str:
     return digest.hexdigest()
 
 
+class Digests:
+    """The SHA-256 of folders and files, each read once per build: every language's pages are keyed
+    by their statistic's content folder, and every page by the metadata of the statistics it links
+    to. Made anew for each build, since content changes between the builds of `serve`."""
+
+    def __init__(self) -> None:
+        self.known: dict[Path, str] = {}
+
+    def folder(self, folder: Path) -> str:
+        if folder not in self.known:
+            self.known[folder] = folder_digest(folder)
+        return self.known[folder]
+
+    def file(self, path: Path) -> str:
+        if path not in self.known:
+            self.known[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+        return self.known[path]
+
+
 def folder_digest(folder: Path) -> str:
     """Every file below `folder`, by path and bytes."""
     digest = hashlib.sha256()
@@ -82,14 +101,14 @@ def renderer_key(r: Renderer, site_json: str, preview: bool) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def key(renderer: str, p: Published, tables: str, related: list[Path], links: list) -> str:
+def key(renderer: str, p: Published, tables: str, related: list[Path], links: list, digests: Digests) -> str:
     """The key of a statistic's pages: `renderer` from renderer_key, `tables` the table cache's key,
     `related` the metadata files (statistic.toml) of the statistics it links to, `links` where its
-    links to archived snapshots point."""
+    links to archived snapshots point; the files are read through `digests`."""
     releases = [p.release, p.next_release, *p.previous]
-    parts = [renderer, folder_digest(p.statistic.folder), str(p.embargoed), tables,
+    parts = [renderer, digests.folder(p.statistic.folder), str(p.embargoed), tables,
              repr([r.id if r else None for r in releases]), repr(links)]
-    parts += [f"{path}:{hashlib.sha256(path.read_bytes()).hexdigest()}" for path in related]
+    parts += [f"{path}:{digests.file(path)}" for path in related]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
