@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from .errors import BuildError
 from .model import Table
 from .tables import apply_formulas
 from .rounding import RoundingResult, RoundingSummary, check_limits, check_protected, pls_round
+
+if TYPE_CHECKING:  # scipy is loaded to protect only (from_members)
+    import scipy.sparse as sp
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,6 +47,8 @@ class ProtectionModel:
         # and leaving them out makes the result independent of rows an engine never returns
         # (a filter pushed down before grouping). Renumbering keeps their order, so the seeded
         # tie-breaks, and hence the rounding, are the same either way.
+        import scipy.sparse as sp  # loaded to protect only, as in rounding.py
+
         used, rows = np.unique(rows, return_inverse=True)
         y = np.asarray(y)[used]
         x = sp.csc_matrix((np.ones(rows.size, dtype=np.int8), (rows, cells)), shape=(y.size, n_cells))

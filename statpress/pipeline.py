@@ -118,13 +118,14 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress,
     with progress.stage("pages", "pages rendered"):
         if index is not None:
             index.start(site.language)
+        digests = pagecache.Digests()
         names = {lang: locales[lang].own_name() for lang in site.languages}
         renderers = {lang: render.make_renderer(root, locales[lang], options.preview, in_language(site, lang, site),
                                                 names, options.use_cache) for lang in site.languages}
         rendered, texts_of = [], {}
         for lang in site.languages:
             pages = Pages(renderers[lang], in_language(site, lang, site), lang, resources, options.preview, previous,
-                          cache.PickleCache(root / ".cache" / "pages", options.use_cache and write), index)
+                          cache.PickleCache(root / ".cache" / "pages", options.use_cache and write), digests, index)
             texts = texts_of[lang] = [texts_in(p, lang, resources) for p in published]
             by_name = {p.statistic.meta.short_name: p.statistic for p in texts}
             rendered.append(render.render_language(
@@ -234,10 +235,12 @@ def localised(p: Published, lang: str, resources: "Resources", locale: Locale) -
 
 
 def texts_in(p: Published, lang: str, resources: "Resources") -> Published:
-    """A statistic's texts and releases in one language, for the pages that list statistics (the
-    front page, the calendar); its tables and charts are on its own page."""
-    return localise_statistic(replace(p, tables=[], key_figure=None, charts=[], chart_specs=[]), p.statistic, lang,
-                              resources)
+    """A statistic's metadata and releases in one language, for the pages that list statistics (the
+    front page, the calendar, the archive); its About texts, tables and charts are on its own page.
+    Localising the About texts as well was half the time of localising 300 statistics."""
+    listed = replace(p, statistic=replace(p.statistic, about=[]), tables=[], key_figure=None, charts=[],
+                     chart_specs=[])
+    return localise_statistic(listed, p.statistic, lang, resources)
 
 
 def metadata_only(s: content.Statistic) -> content.Statistic:
@@ -257,6 +260,7 @@ class Pages:
     preview: bool
     previous: reuse.Previous
     cache: cache.PickleCache
+    digests: pagecache.Digests  # the files pages are keyed by, read once for every language
     index: search.Index | None = None  # given each statistic's pages as soon as they are made
 
     @functools.cached_property
@@ -286,7 +290,8 @@ class Pages:
             return None  # tables on a cluster, which cannot say whether they changed
         short = p.statistic.meta.short_name
         links = [self.renderer.snapshot_link(short, r.id) for r in p.statistic.releases]
-        return pagecache.key(self.how, p, tables_key, [s.folder / "statistic.toml" for s in related], links)
+        return pagecache.key(self.how, p, tables_key, [s.folder / "statistic.toml" for s in related], links,
+                             self.digests)
 
 
 def uncomputed(stats: list[content.Statistic], options: BuildOptions, resources: "Resources") -> list[tuple[str, str]]:
