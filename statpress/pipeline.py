@@ -89,70 +89,22 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress,
     start = time.perf_counter()
     root = options.root
     with progress.stage("content", "content read and checked"):
-        site = content.parse(root / "site.toml", content.SiteConfig)
-        require_translations(site, site.languages, str(root / "site.toml"))
-        locales = load_locales(root, site)
-        stats = content.load_all(root / "content")
-        content.check_translations(stats, site.languages)
-        for s in stats:
-            if s.meta.fallback is None:
-                check_table_translations(root / "stats", s.id, site.languages)
-        warnings = check_calendar(stats, options.strict)
-        archive.check(root / "archive", root / ".cache" / "archive-verified.json" if options.use_cache else None)
+        project = read_content(options)
     compressing = None
-    if write and options.use_cache and site.precompress:
+    if write and options.use_cache and project.site.precompress:
         compressing = compress.ahead(render.assets(root), root / ".cache" / "compressed")
     with progress.stage("data", "datasets and classifications declared"):
-        catalog = data.load_catalog(root, stamps=root / ".cache" / "checks" if options.use_cache else None)
-    resources = Resources(catalog, locales[site.language], root / ".cache" / "charts",
-                  cache.PickleCache(root / ".cache" / "tables", options.use_cache), site.languages)
-    with progress.stage("tables", f"tables of {len(stats)} statistics computed"):
-        precompute(root, uncomputed(stats, options, resources), options, resources)
-        published, reports = [], []
-        for s in progress.track(stats, "tables", lambda s: s.meta.name):
-            p, report = publish(s, options.now, options.preview, resources)
-            published.append(p)
-            reports.append(report)
-    previous = previous_site(options.out, root / ".cache" / "written", site.precompress,
+        resources = load_resources(options, project)
+    with progress.stage("tables", f"tables of {len(project.stats)} statistics computed"):
+        published, reports = publish_all(project, options, resources)
+    previous = previous_site(options.out, root / ".cache" / "written", project.site.precompress,
                              options.use_cache and write)
     with progress.stage("pages", "pages rendered"):
-        if index is not None:
-            index.start(site.language)
-        digests = pagecache.Digests()
-        names = {lang: locales[lang].own_name() for lang in site.languages}
-        renderers = {lang: render.make_renderer(root, locales[lang], options.preview, in_language(site, lang, site),
-                                                names, options.use_cache) for lang in site.languages}
-        rendered, texts_of = [], {}
-        for lang in site.languages:
-            pages = Pages(renderers[lang], in_language(site, lang, site), lang, resources, options.preview, previous,
-                          cache.PickleCache(root / ".cache" / "pages", options.use_cache and write), digests, index)
-            texts = texts_of[lang] = [texts_in(p, lang, resources) for p in published]
-            by_name = {p.statistic.meta.short_name: p.statistic for p in texts}
-            rendered.append(render.render_language(
-                renderers[lang], pages.site, texts,
-                [pages.of(p, [metadata_only(by_name[n]) for n in p.statistic.meta.related]) for p in published],
-                options.now, options.preview))
-        files = {name: content for r in rendered for name, content in r.files.items()}
-        if index is not None:
-            index.add(files)  # the front pages, calendars and search pages
-        files.update(render.site_files(root, [in_language(site, lang, site) for lang in site.languages],
-                                       [locales[lang] for lang in site.languages], rendered, options.preview))
-        if not options.preview:
-            files.update(archive_pages(renderers, locales, texts_of, options.now))
-        if index is not None:
-            index.add(files)
-            # Every page Pagefind reads is made (snapshots lie deeper: search.reads): it makes the
-            # index's files while the archive is copied and the site staged, not after.
-            index.finish()
+        files, renderers = render_pages(project, published, options, resources, previous, write, index)
     new_snapshots = []  # releases this build publishes for the first time
     if not options.preview:
         with progress.stage("archive", "archive copied (and newly due releases frozen)"):
-            refuse_withdrawal(stats, options)
-            snapshot_files, new_snapshots = archived(
-                stats, options.now, resources, root,
-                lambda p: {name: content for lang in site.languages for name, content in render.snapshot_files(
-                    renderers[lang], root, in_language(site, lang, site), localised(p, lang, resources, locales[lang]),
-                    site.base_url).items()})
+            snapshot_files, new_snapshots = archive_snapshots(project, options, resources, renderers)
             files.update(snapshot_files)
     freezes = write and options.freeze and not options.preview
     to_freeze = [n for n in new_snapshots if due_by_the_clock(n[2], options)]
@@ -165,12 +117,112 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress,
                     archive.freeze(snap, snapshot)
             write_site(files, options.out, index=index,
                        compress_cache=root / ".cache" / "compressed" if options.use_cache else None,
-                       precompress=site.precompress, notes=root / ".cache" / "written",
+                       precompress=project.site.precompress, notes=root / ".cache" / "written",
                        reuse_files=options.use_cache, previous=previous)
             write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     frozen = [f"{snap.parent.name}/{snap.name}" for snap, _, _ in to_freeze]
-    return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start, warnings, write,
-                       frozen=frozen, freezes=freezes)
+    return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start,
+                       project.warnings, write, frozen=frozen, freezes=freezes)
+
+
+@dataclass(frozen=True)
+class Project:
+    """What the content stage read and checked: the site's settings, each language's catalogue,
+    the statistics, and the release calendar's warnings."""
+    site: content.SiteConfig
+    locales: dict[str, Locale]
+    stats: list[content.Statistic]
+    warnings: list[str]
+
+
+def read_content(options: BuildOptions) -> Project:
+    """The content stage: every text of the site read and checked (translations, the release
+    calendar), and the archive verified against its manifests."""
+    root = options.root
+    site = content.parse(root / "site.toml", content.SiteConfig)
+    require_translations(site, site.languages, str(root / "site.toml"))
+    locales = load_locales(root, site)
+    stats = content.load_all(root / "content")
+    content.check_translations(stats, site.languages)
+    for s in stats:
+        if s.meta.fallback is None:
+            check_table_translations(root / "stats", s.id, site.languages)
+    warnings = check_calendar(stats, options.strict)
+    archive.check(root / "archive", root / ".cache" / "archive-verified.json" if options.use_cache else None)
+    return Project(site, locales, stats, warnings)
+
+
+def load_resources(options: BuildOptions, project: Project) -> "Resources":
+    """The data stage: the datasets and classifications declared, with the caches of tables and charts."""
+    root = options.root
+    catalog = data.load_catalog(root, stamps=root / ".cache" / "checks" if options.use_cache else None)
+    return Resources(catalog, project.locales[project.site.language], root / ".cache" / "charts",
+                     cache.PickleCache(root / ".cache" / "tables", options.use_cache), project.site.languages)
+
+
+def publish_all(project: Project, options: BuildOptions,
+                resources: "Resources") -> tuple[list[Published], list[StatisticReport]]:
+    """The tables stage: every statistic as the public sees it at the build's instant, its tables
+    computed (in worker processes when many are not cached) and protected."""
+    precompute(options.root, uncomputed(project.stats, options, resources), options, resources)
+    published, reports = [], []
+    for s in track(project.stats, "tables", lambda s: s.meta.name):
+        p, report = publish(s, options.now, options.preview, resources)
+        published.append(p)
+        reports.append(report)
+    return published, reports
+
+
+def render_pages(project: Project, published: list[Published], options: BuildOptions, resources: "Resources",
+                 previous: reuse.Previous, write: bool,
+                 index: search.Index | None) -> tuple[dict[str, bytes | reuse.Known], dict[str, render.Renderer]]:
+    """The pages stage: every page of every language, the statistics' own from the page cache when
+    `previous` (the live site) holds them as they would be rendered, and the files the site has
+    once (sitemap, data catalogue, assets); each page handed to `index` as it is made. Also the
+    renderers, which draw the archived snapshots next."""
+    root, site, locales = options.root, project.site, project.locales
+    if index is not None:
+        index.start(site.language)
+    digests = pagecache.Digests()
+    names = {lang: locales[lang].own_name() for lang in site.languages}
+    renderers = {lang: render.make_renderer(root, locales[lang], options.preview, in_language(site, lang, site),
+                                            names, options.use_cache) for lang in site.languages}
+    rendered, texts_of = [], {}
+    for lang in site.languages:
+        pages = Pages(renderers[lang], in_language(site, lang, site), lang, resources, options.preview, previous,
+                      cache.PickleCache(root / ".cache" / "pages", options.use_cache and write), digests, index)
+        texts = texts_of[lang] = [texts_in(p, lang, resources) for p in published]
+        by_name = {p.statistic.meta.short_name: p.statistic for p in texts}
+        rendered.append(render.render_language(
+            renderers[lang], pages.site, texts,
+            [pages.of(p, [metadata_only(by_name[n]) for n in p.statistic.meta.related]) for p in published],
+            options.now, options.preview))
+    files = {name: content for r in rendered for name, content in r.files.items()}
+    if index is not None:
+        index.add(files)  # the front pages, calendars and search pages
+    files.update(render.site_files(root, [in_language(site, lang, site) for lang in site.languages],
+                                   [locales[lang] for lang in site.languages], rendered, options.preview))
+    if not options.preview:
+        files.update(archive_pages(renderers, locales, texts_of, options.now))
+    if index is not None:
+        index.add(files)
+        # Every page Pagefind reads is made (snapshots lie deeper: search.reads): it makes the
+        # index's files while the archive is copied and the site staged, not after.
+        index.finish()
+    return files, renderers
+
+
+def archive_snapshots(project: Project, options: BuildOptions, resources: "Resources",
+                      renderers: dict[str, render.Renderer]) -> tuple[dict, list]:
+    """The archive stage: the files of every snapshot due at the build's instant, and the newly due
+    ones to freeze (see `archived`); a build that would withdraw an archived release stops here."""
+    site = project.site
+    refuse_withdrawal(project.stats, options)
+    return archived(
+        project.stats, options.now, resources, options.root,
+        lambda p: {name: content for lang in site.languages for name, content in render.snapshot_files(
+            renderers[lang], options.root, in_language(site, lang, site),
+            localised(p, lang, resources, project.locales[lang]), site.base_url).items()})
 
 
 def archive_pages(renderers: dict[str, render.Renderer], locales: dict[str, Locale],
