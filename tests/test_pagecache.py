@@ -42,6 +42,9 @@ CHANGES = [
     ("nothing", lambda p: None, set()),
     ("About text", lambda p: edit(p / "content" / "migration" / "about" / "definitions.md", "\n", "\n\nEdited.\n"),
      MIGRATION),
+    # a deleted input counts as much as an edited one: the whole content folder is the key
+    ("About section deleted", lambda p: [(p / "content" / "migration" / "about" / name).unlink()
+                                         for name in ("production.md", "production.nb.md")], MIGRATION),
     ("name of a related statistic",
      lambda p: edit(p / "content" / "migration" / "statistic.toml", 'name = "Migration"', 'name = "Migrations"'),
      BOTH),
