@@ -185,11 +185,12 @@ def render_pages(project: Project, published: list[Published], options: BuildOpt
         index.start(site.language)
     digests = pagecache.Digests()
     names = {lang: locales[lang].own_name() for lang in site.languages}
-    renderers = {lang: render.make_renderer(root, locales[lang], options.preview, in_language(site, lang, site),
-                                            names, options.use_cache) for lang in site.languages}
+    sites = {lang: in_language(site, lang, site) for lang in site.languages}
+    renderers = {lang: render.make_renderer(root, locales[lang], options.preview, sites[lang], names,
+                                            options.use_cache) for lang in site.languages}
     rendered, texts_of = [], {}
     for lang in site.languages:
-        pages = Pages(renderers[lang], in_language(site, lang, site), lang, resources, options.preview, previous,
+        pages = Pages(renderers[lang], sites[lang], lang, resources, options.preview, previous,
                       cache.PickleCache(root / ".cache" / "pages", options.use_cache and write), digests, index)
         texts = texts_of[lang] = [texts_in(p, lang, resources) for p in published]
         by_name = {p.statistic.meta.short_name: p.statistic for p in texts}
@@ -200,7 +201,7 @@ def render_pages(project: Project, published: list[Published], options: BuildOpt
     files = {name: content for r in rendered for name, content in r.files.items()}
     if index is not None:
         index.add(files)  # the front pages, calendars and search pages
-    files.update(render.site_files(root, [in_language(site, lang, site) for lang in site.languages],
+    files.update(render.site_files(root, list(sites.values()),
                                    [locales[lang] for lang in site.languages], rendered, options.preview))
     if not options.preview:
         files.update(archive_pages(renderers, locales, texts_of, options.now))
