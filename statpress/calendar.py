@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
+from dateutil.relativedelta import relativedelta
+
 from .content import OSLO, Release, Statistic
 from .instants import parse_instant  # noqa: F401  (the command line's and tests' name for it)
 
@@ -64,17 +66,6 @@ def next_due(statistic: Statistic, now: dt.datetime) -> Release | None:
     return coming[0] if coming else None
 
 
-def add_months(day: dt.date, months: int) -> dt.date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    for last in (31, 30, 29, 28):
-        try:
-            return dt.date(year, month, min(day.day, last))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
-
-
 def check_rules(statistic: Statistic) -> tuple[list[str], list[str]]:
     """(errors, warnings) about the statistic's releases, each naming the file and release."""
     where = statistic.folder / "releases.toml"
@@ -89,7 +80,7 @@ def check_rules(statistic: Statistic) -> tuple[list[str], list[str]]:
         first_date = r.postponed_from or r.date
         if r.announced > first_date:
             errors.append(f"{where}: release '{r.id}': announced ({r.announced}) after its date ({first_date})")
-        elif add_months(r.announced, 3) > first_date:
+        elif r.announced + relativedelta(months=3) > first_date:
             warnings.append(f"{where}: release '{r.id}' was announced on {r.announced}, less than three "
                             f"months before its date {first_date}")
     periods = [r.period for r in statistic.releases if r.status != "cancelled"]

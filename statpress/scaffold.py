@@ -14,7 +14,8 @@ import datetime as dt
 import re
 from pathlib import Path
 
-from .calendar import add_months
+from dateutil.relativedelta import relativedelta
+
 from .content import ABOUT_SECTIONS, GENERATED_SUBSECTIONS, OSLO, read_toml
 from .errors import BuildError
 from .schemas import directive
@@ -189,7 +190,7 @@ def fallback(languages: list[str]) -> str:
 
 def files(name: str, today: dt.date, languages: list[str] | None = None) -> dict[str, str]:
     """The scaffold's files, by path relative to the project root."""
-    first = add_months(today, 4)
+    first = today + relativedelta(months=4)
     content, stats = f"content/{name}", f"stats/{name}"
     out = {
         f"{content}/statistic.toml": STATISTIC.format(

@@ -209,6 +209,16 @@ def test_short_notice_is_a_warning_and_an_error_when_strict(project, tmp_path):
         pipeline.build(pipeline.BuildOptions(project, tmp_path / "b", dt.datetime(2025, 4, 1, tzinfo=OSLO), strict=True))
 
 
+@pytest.mark.parametrize("announced, warned", [("2024-11-30", False), ("2024-12-01", True)])
+def test_three_months_notice_ends_on_the_last_day_of_a_shorter_month(project, announced, warned):
+    # 30 November + three months is 28 February (there is no 30 February): a release on
+    # 28 February announced on 30 November had its three months, one announced a day later did not
+    edit(project / "content/migration/releases.toml", "date = 2025-03-13", "date = 2025-02-28")
+    edit(project / "content/migration/releases.toml", "announced = 2024-10-01", f"announced = {announced}")
+    warnings = pipeline.check_calendar(load_all(project / "content"), strict=False)
+    assert any("migration-2024' was announced" in w for w in warnings) == warned
+
+
 def test_postponed_release_needs_a_reason(project):
     edit(project / "content/migration/releases.toml", 'reason = "The transition', '# reason = "The transition')
     edit(project / "content/migration/releases.toml", 'reason_nb = ', '# reason_nb = ')
