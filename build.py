@@ -27,7 +27,7 @@ if __name__ == "__main__" and uptodate.from_command_line(ROOT, sys.argv[1:]):
 if __name__ == "__main__":
     gc.set_threshold(50_000, 20, 20)
 
-from statpress import archive, pipeline  # noqa: E402
+from statpress import adhoc, archive, pipeline  # noqa: E402
 from statpress.errors import BuildError  # noqa: E402
 from statpress.instants import OSLO, parse_instant  # noqa: E402
 from statpress.progress import Progress  # noqa: E402
@@ -35,9 +35,6 @@ from statpress.progress import Progress  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["round"]:
-        from statpress import adhoc
-        return adhoc.run(argv[1:])
     parser = argparse.ArgumentParser(prog="build.py", description="statpress: build a statistics website")
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build the site")
@@ -70,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     n = sub.add_parser("new", help="scaffold a new statistic: content/NAME/ and stats/NAME/tables.toml")
     n.add_argument("name", help="the statistic's short name (lower case, digits and '-'): its folder and URL")
     sub.add_parser("schemas", help="write the JSON Schemas of the TOML files editors write into schemas/")
-    sub.add_parser("round", help="round an ad-hoc table: build.py round --help")
+    adhoc.add_arguments(sub.add_parser(
+        "round", help="round an ad-hoc table: build.py round --help",
+        description="Protect tables by small-count rounding (rounding up/down method)."))
     sub.add_parser("verify", help="check every archived snapshot against its manifest")
     sn = sub.add_parser("snapshot", help="write the whole site as it was at an instant to a tar.gz")
     sn.add_argument("--now", type=parse_now, required=True, help="the instant (ISO 8601)")
@@ -110,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             from statpress import schemas
             for path in schemas.write(ROOT / "schemas"):
                 print(f"wrote {path.relative_to(ROOT)}")
+        elif args.command == "round":
+            adhoc.run(args)
         elif args.command == "verify":
             return verify()
         elif args.command == "snapshot":

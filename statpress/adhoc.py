@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -255,11 +254,8 @@ def round_frame(frame, tables, hierarchies=None, freq=None, base=3, max_round=No
 # command line
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="build.py round",
-        description="Protect tables by small-count rounding (rounding up/down method).",
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `build.py round`, on its subcommand's parser."""
     p.add_argument("input", help="CSV: microdata (one row per unit) or a frequency table (with --freq)")
     p.add_argument("--freq", help="count column of a frequency table")
     p.add_argument("--table", action="append", required=True, metavar="DIM1,DIM2",
@@ -271,10 +267,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="published cells below this are small (default: the base)")
     p.add_argument("--seed", type=int, default=123, help="seed for tie-breaking (default 123)")
     p.add_argument("--out", required=True, help="output CSV: one row per published cell")
-    return p
 
 
-def _run(args) -> int:
+def run(args: argparse.Namespace) -> None:
+    """`build.py round`: the tables rounded into `args.out` and a summary printed; a BuildError
+    for bad input."""
     tables = []
     for spec in args.table:
         dims = [d.strip() for d in spec.split(",")]
@@ -316,21 +313,3 @@ def _run(args) -> int:
     print(f"grand total before: {s.total_before}")
     print(f"grand total after: {s.total_after}")
     print(f"seconds: {s.seconds:.3f}")
-    return 0
-
-
-def run(argv: list[str]) -> int:
-    """``python build.py round …``; returns the exit status (2 on bad input)."""
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:  # argparse already printed usage / help
-        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
-    try:
-        return _run(args)
-    except BuildError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(run(sys.argv[1:]))

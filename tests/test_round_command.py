@@ -1,4 +1,4 @@
-"""The ``round`` command end to end (statpress.adhoc.run)."""
+"""The ``round`` command end to end (`build.py round`, statpress.adhoc)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from statpress.adhoc import model_matrix, run
+import build
+from statpress.adhoc import model_matrix
 from statpress.errors import BuildError
+
+
+def run(argv: list[str]) -> int:
+    """`build.py round ARGV`'s exit status: 1 for bad input, 2 for a usage error (argparse's)."""
+    try:
+        return build.main(["round", *argv])
+    except SystemExit as exc:
+        return exc.code
 
 
 def _write(path, text):
@@ -130,7 +139,7 @@ def test_bad_input(tmp_path, capsys, content, args, expected):
     path = _write(tmp_path / "in.csv", content)
     code = run([path, *args, "--out", str(tmp_path / "o.csv")])
     err = _err(capsys)
-    assert code == 2
+    assert code == 1
     assert err.startswith("error: ")
     assert expected in err
     if "line" in expected or "not found" in expected:
@@ -150,18 +159,18 @@ def test_hierarchy_errors(tmp_path, capsys):
         h = _write(tmp_path / f"h{i}.csv", text)
         code = run([data, "--table", "mun", "--hierarchy", f"mun={h}", "--out", str(tmp_path / "o.csv")])
         err = _err(capsys)
-        assert code == 2, text
+        assert code == 1, text
         assert expected in err, (expected, err)
         assert ("h%d.csv" % i in err) or ("in.csv" in err)
     code = run([data, "--table", "mun", "--hierarchy", "sex=x.csv", "--out", str(tmp_path / "o.csv")])
-    assert code == 2 and "x.csv: file not found" in _err(capsys)
+    assert code == 1 and "x.csv: file not found" in _err(capsys)
     h = _write(tmp_path / "ok.csv", "child,parent\n1,A\n")
     code = run([data, "--table", "mun", "--hierarchy", f"sex={h}", "--out", str(tmp_path / "o.csv")])
-    assert code == 2 and "not a dimension of any table" in _err(capsys)
+    assert code == 1 and "not a dimension of any table" in _err(capsys)
 
 
 def test_missing_input_file_and_usage(tmp_path, capsys):
-    assert run([str(tmp_path / "nope.csv"), "--table", "a", "--out", str(tmp_path / "o.csv")]) == 2
+    assert run([str(tmp_path / "nope.csv"), "--table", "a", "--out", str(tmp_path / "o.csv")]) == 1
     assert "nope.csv: file not found" in _err(capsys)
     assert run([str(tmp_path / "nope.csv")]) == 2  # argparse: --table and --out required
     assert "build.py round" in _err(capsys)
