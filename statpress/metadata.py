@@ -111,8 +111,9 @@ def distributions(site: SiteConfig, p, files: dict[str, bytes], url: str, locale
     return out
 
 
-def dataset_jsonld(site: SiteConfig, p, files: dict[str, bytes], url: str, locale: Locale) -> str:
-    """The schema.org Dataset of a statistic page, for search engines (JSON-LD)."""
+def dataset_jsonld(site: SiteConfig, p, files: dict[str, bytes], url: str, locale: Locale) -> dict:
+    """The schema.org Dataset of a statistic page, for search engines (JSON-LD; the page writes it
+    with Jinja's `tojson`)."""
     meta, r = p.statistic.meta, p.release
     data = {
         "@context": "https://schema.org",
@@ -134,7 +135,7 @@ def dataset_jsonld(site: SiteConfig, p, files: dict[str, bytes], url: str, local
                           "contentUrl": d["url"], "contentSize": f"{d['size']} B"}
                          for d in distributions(site, p, files, url, locale)],
     }
-    return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True)
+    return data
 
 
 def catalog(languages: list[tuple[SiteConfig, list[tuple], Locale]]) -> bytes:

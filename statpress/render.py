@@ -84,7 +84,9 @@ class Renderer:
         self.env.globals.update(t=locale.t, num=locale.number, date=locale.date, time=locale.time,
                                 month_name=locale.month, language_name=locale.language_name)
         self.env.filters["markdown"] = markdown_html
-        self.env.filters["json_script"] = json_script
+        # `tojson` (JSON-LD in a <script>) escapes '<', '>', '&' and "'": a label with '</script>'
+        # cannot end the element. Letters stay letters and keys keep one order (deterministic).
+        self.env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "indent": 1, "sort_keys": True}
         self.env.filters["slug"] = slug
         self.env.filters["lang_attr"] = lang_attr
 
@@ -174,13 +176,6 @@ def markdown_html(text: str, shift: int = 2) -> str:
     return HEADING.sub(lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + shift)}", html)
 
 
-def json_script(text: str) -> str:
-    """JSON safe inside a <script> element. '<', '>' and '&' only occur inside JSON strings, where
-    their \\u escapes mean the same; left as they are, a label with '</script>' would end the
-    element, and one with '<!--' would make the HTML parser swallow the rest of the page."""
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 def table_csv(table: Table, locale: Locale) -> bytes:
     """A table as CSV in the page's language: visible measures, figures unformatted.
 
@@ -266,7 +261,7 @@ def statistic_views(r: Renderer, p: Published, site: SiteConfig, files: dict[str
     """What a statistic page shows of its tables, downloads and metadata, formatted in the page's
     locale; `files` are the release's downloads (for their sizes), `url` the page's address."""
     if p.release is None:
-        return {"key": None, "tables": [], "downloads": {}, "citation": None, "jsonld": "",
+        return {"key": None, "tables": [], "downloads": {}, "citation": None, "jsonld": None,
                 "canonical": url, "og_image": ""}
     first_chart = next(iter(p.charts), None)
     return {"key": key_figure_view(p.key_figure, p.tables, r.locale, p.release.period),
