@@ -12,7 +12,6 @@ import hashlib
 import io
 import itertools
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -166,14 +165,13 @@ def template_place(exc: Exception, default: Path) -> str:
     return place
 
 
-HEADING = re.compile(r"<(/?)h([1-6])\b")
-
-
 def markdown_html(text: str, shift: int = 2) -> str:
-    """Markdown to HTML, headings moved down so '###' nests under the page's own headings.
-    Raw HTML in the text is cut down to an allow-list: content never brings a script along."""
-    html = clean_html(markdown.markdown(text, extensions=["extra", "sane_lists"], output_format="html"))
-    return HEADING.sub(lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + shift)}", html)
+    """Markdown to HTML, headings moved down by `shift` levels (at most to h6, by the `toc`
+    extension's base level) so that they nest under the page's own headings. Raw HTML in the text
+    is cut down to an allow-list: content never brings a script along (nor the headings' ids that
+    `toc` gives them)."""
+    return clean_html(markdown.markdown(text, extensions=["extra", "sane_lists", "toc"],
+                                        extension_configs={"toc": {"baselevel": 1 + shift}}, output_format="html"))
 
 
 def table_csv(table: Table, locale: Locale) -> bytes:

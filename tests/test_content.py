@@ -96,3 +96,12 @@ def test_toml_is_parsed_as_python_parses_it_and_can_be_cached():
     assert type(parsed["releases"][0]["times"][0].tzinfo) is dt.timezone
     assert type(parsed["releases"][0]["nested"]["at"].tzinfo) is dt.timezone
     assert pickle.loads(pickle.dumps(parsed)) == parsed
+
+
+def test_about_headings_nest_under_the_page_and_stop_at_h6():
+    from statpress.render import markdown_html
+
+    html = markdown_html("# Top\n\ntext\n\n### Sub\n\n###### Deep\n")
+    # the page's own headings are h1 (title), h2 (About section) and h3 (subsection)
+    assert "<h3>Top</h3>" in html and "<h5>Sub</h5>" in html and "<h6>Deep</h6>" in html
+    assert markdown_html("## Two", shift=1) == "<h3>Two</h3>"
