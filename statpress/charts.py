@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from importlib import metadata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+from lxml import etree
 from pydantic import ConfigDict, Field, ValidationError
 
 from .content import describe
@@ -38,7 +38,8 @@ PALETTE = ["#00654d", "#b34700", "#3d5a99", "#8a2a6e", "#5c6b00", "#6b4c2a", "#0
 DASHES = [[1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [4, 4], [1, 3], [10, 2], [3, 6]]
 SHAPES = ["circle", "square", "triangle-up", "diamond", "cross", "triangle-down", "triangle-right", "triangle-left"]
 SOURCE = Path(__file__).read_text(encoding="utf-8")  # a change to how charts are drawn draws them again
-RENDERER = f"vl-convert-python {metadata.version('vl-convert-python')}\n"
+# the libraries a drawing comes from (specs, drawing, SVG edits): a new version of one draws again
+RENDERER = "".join(f"{name} {metadata.version(name)}\n" for name in ("vl-convert-python", "altair", "lxml"))
 
 
 class ChartSpec(Translatable):
@@ -329,22 +330,25 @@ def describe_chart(spec: ChartSpec, data: pd.DataFrame, locale: Locale) -> str:
     return " ".join(parts)
 
 
-SVG_OPEN = re.compile(r"<svg\b[^>]*>")
+SVG = "http://www.w3.org/2000/svg"
 
 
-def accessible_svg(svg: str, chart_id: str, title: str, description: str) -> str:
+def accessible_svg(svg: bytes, chart_id: str, title: str, description: str) -> etree._Element:
     """The rendered SVG as an image with a title and a description for assistive technology."""
-    from html import escape
-
-    def opening(match):
-        tag = match.group(0)
-        tag = re.sub(r'\s(class|version)="[^"]*"', "", tag)
-        return (tag[:-1] + f' role="img" aria-labelledby="{chart_id}-svg-title {chart_id}-svg-desc">'
-                + f'<title id="{chart_id}-svg-title">{escape(title)}</title>'
-                + f'<desc id="{chart_id}-svg-desc">{escape(description)}</desc>')
+    root = etree.fromstring(svg)
+    for name in ("class", "version"):
+        root.attrib.pop(name, None)
     # The marks inside are decoration for a screen reader: the title and description say it all.
-    svg = re.sub(r'\s(role|aria-roledescription|aria-label)="[^"]*"', "", svg)
-    return SVG_OPEN.sub(opening, svg, count=1)
+    for element in root.iter(etree.Element):
+        for name in ("role", "aria-roledescription", "aria-label"):
+            element.attrib.pop(name, None)
+    root.set("role", "img")
+    root.set("aria-labelledby", f"{chart_id}-svg-title {chart_id}-svg-desc")
+    for position, (tag, text) in enumerate((("title", title), ("desc", description))):
+        label = etree.Element(f"{{{SVG}}}{tag}", id=f"{chart_id}-svg-{tag}")
+        label.text = text
+        root.insert(position, label)
+    return root
 
 
 def render(spec_json: str, cache: Path, png: bool = True) -> tuple[bytes, bytes | None]:
@@ -403,9 +407,9 @@ def draw(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: 
     for layout in LAYOUTS:
         specs[layout.name] = fit_panels(vega_lite(spec, data, locale, year, layout), layout, cache)
         svg, png = render(json.dumps(specs[layout.name], sort_keys=True, ensure_ascii=False), cache, layout.png)
-        svg = accessible_svg(svg.decode("utf-8"), f"chart-{spec.id}{layout.suffix}", title, description)
-        width, height = svg_size(svg)
-        drawings.append(Drawing(layout.name, svg.encode("utf-8"), png, f"charts/{spec.id}{layout.suffix}.svg",
+        drawing = accessible_svg(svg, f"chart-{spec.id}{layout.suffix}", title, description)
+        width, height = svg_size(drawing)
+        drawings.append(Drawing(layout.name, etree.tostring(drawing, encoding="utf-8"), png, f"charts/{spec.id}{layout.suffix}.svg",
                                 f"charts/{spec.id}{layout.suffix}.png" if png else None, width, height))
     decimals = int(data["decimals"].max())
     return Chart(spec.id, spec.table, title, description, tuple(drawings), page_spec(specs),
@@ -420,7 +424,7 @@ def fit_panels(spec: dict, layout: Layout, cache: Path) -> dict:
     if "facet" not in spec:
         return spec
     svg, _ = render(json.dumps(spec, sort_keys=True, ensure_ascii=False), cache, png=False)
-    width, _ = svg_size(svg.decode("utf-8"))
+    width, _ = svg_size(etree.fromstring(svg))
     fitted = json.loads(json.dumps(spec))
     panel_width = max(60, spec["spec"]["width"] + (layout.width - width) // spec["columns"])
     fitted["spec"]["width"] = panel_width
@@ -463,7 +467,6 @@ def for_the_page(spec: dict) -> dict:
     return spec
 
 
-def svg_size(svg: str) -> tuple[int, int]:
+def svg_size(svg: etree._Element) -> tuple[int, int]:
     """Width and height of a drawing, from its root <svg> element."""
-    tag = SVG_OPEN.search(svg).group(0)
-    return tuple(math.ceil(float(re.search(rf'\s{name}="([0-9.]+)"', tag).group(1))) for name in ("width", "height"))
+    return math.ceil(float(svg.get("width"))), math.ceil(float(svg.get("height")))

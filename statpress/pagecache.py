@@ -38,7 +38,7 @@ from .render import Published, Renderer, StatisticPages
 
 ENGINE = Path(__file__).resolve().parent
 # what a page's bytes depend on besides statpress itself
-PACKAGES = ("jinja2", "markupsafe", "babel", "markdown", "nh3", "vl-convert-python", "altair", "pandas",
+PACKAGES = ("jinja2", "markupsafe", "babel", "markdown", "nh3", "vl-convert-python", "altair", "lxml", "pandas",
             "numpy", "pyarrow", "pydantic", "xlsxwriter")
 
 

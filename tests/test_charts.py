@@ -99,6 +99,12 @@ def test_every_chart_is_drawn_for_a_phone_and_a_desktop_with_title_and_descripti
             assert title == img["alt"] and desc == f["description"].strip() and len(desc) > 40
             assert "highest" in desc and "lowest" in desc
             assert root.get("role") == "img"
+            title_id = root.find("{http://www.w3.org/2000/svg}title").get("id")
+            desc_id = root.find("{http://www.w3.org/2000/svg}desc").get("id")
+            assert root.get("aria-labelledby") == f"{title_id} {desc_id}"
+            # the marks say nothing of their own to a screen reader: the title and description do
+            assert not [e for e in root.iterdescendants() if isinstance(e.tag, str) and (
+                {"role", "aria-label", "aria-roledescription"} & set(e.attrib))], (f["id"], layout.name)
         assert int(layouts["chart-narrow"]["width"]) < int(layouts["chart-wide"]["width"]) / 1.5
 
 
