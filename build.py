@@ -34,7 +34,20 @@ from statpress.progress import Progress  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return args.run(args) or 0
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the machine, not the input: a full disk, a permission, a read-only folder
+        print(f"error: {exc.filename or ROOT}: {exc.strerror or exc}; check the free space and permissions "
+              "there, then run the build again (the previous site is unchanged)", file=sys.stderr)
+        return 1
+
+
+def parser() -> argparse.ArgumentParser:
+    """The commands, each with its options and the function that runs it (`run`)."""
     parser = argparse.ArgumentParser(prog="build.py", description="statpress: build a statistics website")
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build the site")
@@ -53,10 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--wait", type=float, default=60.0,
                    help="seconds to wait while another build holds the lock (default: 60)")
     add_progress_flags(b)
+    b.set_defaults(run=build)
     c = sub.add_parser("check", help="validate content and data and compute everything, writing nothing")
     c.add_argument("--now", type=parse_now, default=None, help="check the site as of this instant (default: now)")
     c.add_argument("--strict", action="store_true", help="treat release calendar warnings as errors")
     add_progress_flags(c)
+    c.set_defaults(run=check)
     s = sub.add_parser("serve", help="a live preview on http://127.0.0.1:8000/, rebuilt on every change "
                                      "(or, with --dir, a built site as it is)")
     s.add_argument("--dir", type=Path, default=None, help="serve this built folder as it is, without rebuilding")
@@ -64,71 +79,76 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--now", type=parse_now, default=None,
                    help="preview the site as the public sees it at this instant (default: the time of each build)")
     s.add_argument("--preview", action="store_true", help="show each statistic's next, embargoed release")
+    s.set_defaults(run=serve)
     n = sub.add_parser("new", help="scaffold a new statistic: content/NAME/ and stats/NAME/tables.toml")
     n.add_argument("name", help="the statistic's short name (lower case, digits and '-'): its folder and URL")
-    sub.add_parser("schemas", help="write the JSON Schemas of the TOML files editors write into schemas/")
-    adhoc.add_arguments(sub.add_parser(
-        "round", help="round an ad-hoc table: build.py round --help",
-        description="Protect tables by small-count rounding (rounding up/down method)."))
-    sub.add_parser("verify", help="check every archived snapshot against its manifest")
+    n.set_defaults(run=new)
+    sub.add_parser("schemas", help="write the JSON Schemas of the TOML files editors write into schemas/"
+                   ).set_defaults(run=write_schemas)
+    r = sub.add_parser("round", help="round an ad-hoc table: build.py round --help",
+                       description="Protect tables by small-count rounding (rounding up/down method).")
+    adhoc.add_arguments(r)
+    r.set_defaults(run=adhoc.run)
+    sub.add_parser("verify", help="check every archived snapshot against its manifest").set_defaults(run=verify)
     sn = sub.add_parser("snapshot", help="write the whole site as it was at an instant to a tar.gz")
     sn.add_argument("--now", type=parse_now, required=True, help="the instant (ISO 8601)")
     sn.add_argument("--out", type=Path, default=None, help="the tar.gz file (default: snapshots/site-<instant>.tar.gz)")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "build":
-            now = args.now or dt.datetime.now(OSLO)
-            out = args.out or ROOT / ("preview" if args.preview else "site")
-            # the inputs as they are before building: a file changed meanwhile is not taken as built
-            fingerprint = None if args.preview or args.no_cache else uptodate.check(
-                ROOT, out, now, uptodate.options(args.strict, args.allow_withdraw))[1]
-            progress = Progress.for_terminal(args.quiet, args.verbose)
-            report = pipeline.build(pipeline.BuildOptions(ROOT, out, now, args.preview, args.strict,
-                                                          use_cache=not args.no_cache, workers=args.jobs,
-                                                          allow_withdraw=args.allow_withdraw, wait=args.wait),
-                                    progress=progress)
-            print_report(report, args.quiet)
-            uptodate.note(ROOT, out, fingerprint)
-        elif args.command == "check":
-            now = args.now or dt.datetime.now(OSLO)
-            progress = Progress.for_terminal(args.quiet, args.verbose)
-            report = pipeline.build(pipeline.BuildOptions(ROOT, ROOT / "site", now, strict=args.strict), write=False,
-                                    progress=progress)
-            print_report(report, args.quiet)
-        elif args.command == "serve" and args.dir is None:
-            from statpress import serve as live
-            live.run(ROOT, args.port, args.now, args.preview)
-        elif args.command == "serve":
-            serve(args.dir, args.port)
-        elif args.command == "new":
-            from statpress import scaffold
-            for path in scaffold.create(ROOT, args.name):
-                print(f"created {path.relative_to(ROOT)}")
-            print(scaffold.next_steps(args.name))
-        elif args.command == "schemas":
-            from statpress import schemas
-            for path in schemas.write(ROOT / "schemas"):
-                print(f"wrote {path.relative_to(ROOT)}")
-        elif args.command == "round":
-            adhoc.run(args)
-        elif args.command == "verify":
-            return verify()
-        elif args.command == "snapshot":
-            stamp = args.now.strftime("%Y%m%dT%H%M%S%z")
-            out = args.out or ROOT / "snapshots" / f"site-{stamp}.tar.gz"
-            with tempfile.TemporaryDirectory() as tmp:
-                # the site as it was at an earlier instant: not a publication, so nothing is withdrawn
-                pipeline.build(pipeline.BuildOptions(ROOT, Path(tmp) / "site", args.now, allow_withdraw=True))
-                archive.tarball(Path(tmp) / "site", out, args.now.isoformat())
-            print(f"wrote the site as of {args.now.isoformat()} to {out}")
-    except BuildError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:  # the machine, not the input: a full disk, a permission, a read-only folder
-        print(f"error: {exc.filename or ROOT}: {exc.strerror or exc}; check the free space and permissions "
-              "there, then run the build again (the previous site is unchanged)", file=sys.stderr)
-        return 1
-    return 0
+    sn.set_defaults(run=snapshot)
+    return parser
+
+
+def build(args: argparse.Namespace) -> None:
+    now = args.now or dt.datetime.now(OSLO)
+    out = args.out or ROOT / ("preview" if args.preview else "site")
+    # the inputs as they are before building: a file changed meanwhile is not taken as built
+    fingerprint = None if args.preview or args.no_cache else uptodate.check(
+        ROOT, out, now, uptodate.options(args.strict, args.allow_withdraw))[1]
+    progress = Progress.for_terminal(args.quiet, args.verbose)
+    report = pipeline.build(pipeline.BuildOptions(ROOT, out, now, args.preview, args.strict,
+                                                  use_cache=not args.no_cache, workers=args.jobs,
+                                                  allow_withdraw=args.allow_withdraw, wait=args.wait),
+                            progress=progress)
+    print_report(report, args.quiet)
+    uptodate.note(ROOT, out, fingerprint)
+
+
+def check(args: argparse.Namespace) -> None:
+    now = args.now or dt.datetime.now(OSLO)
+    progress = Progress.for_terminal(args.quiet, args.verbose)
+    report = pipeline.build(pipeline.BuildOptions(ROOT, ROOT / "site", now, strict=args.strict), write=False,
+                            progress=progress)
+    print_report(report, args.quiet)
+
+
+def serve(args: argparse.Namespace) -> None:
+    if args.dir is None:
+        from statpress import serve as live
+        live.run(ROOT, args.port, args.now, args.preview)
+    else:
+        serve_folder(args.dir, args.port)
+
+
+def new(args: argparse.Namespace) -> None:
+    from statpress import scaffold
+    for path in scaffold.create(ROOT, args.name):
+        print(f"created {path.relative_to(ROOT)}")
+    print(scaffold.next_steps(args.name))
+
+
+def write_schemas(args: argparse.Namespace) -> None:
+    from statpress import schemas
+    for path in schemas.write(ROOT / "schemas"):
+        print(f"wrote {path.relative_to(ROOT)}")
+
+
+def snapshot(args: argparse.Namespace) -> None:
+    stamp = args.now.strftime("%Y%m%dT%H%M%S%z")
+    out = args.out or ROOT / "snapshots" / f"site-{stamp}.tar.gz"
+    with tempfile.TemporaryDirectory() as tmp:
+        # the site as it was at an earlier instant: not a publication, so nothing is withdrawn
+        pipeline.build(pipeline.BuildOptions(ROOT, Path(tmp) / "site", args.now, allow_withdraw=True))
+        archive.tarball(Path(tmp) / "site", out, args.now.isoformat())
+    print(f"wrote the site as of {args.now.isoformat()} to {out}")
 
 
 def add_progress_flags(parser: argparse.ArgumentParser) -> None:
@@ -148,7 +168,7 @@ def print_report(report: pipeline.BuildReport, quiet: bool) -> None:
         print(Progress.summary_of(report.stages))
 
 
-def verify() -> int:
+def verify(args: argparse.Namespace) -> int:
     archive_dir = ROOT / "archive"
     problems = archive.verify_all(archive_dir)
     history, checked = archive.ledger_history(archive_dir)
@@ -172,7 +192,7 @@ def parse_now(text: str) -> dt.datetime:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def serve(directory: Path, port: int) -> None:
+def serve_folder(directory: Path, port: int) -> None:
     if not (directory / "index.html").exists():
         raise BuildError(f"{directory}: no site here; run 'make build' first")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
