@@ -165,13 +165,13 @@ def template_place(exc: Exception, default: Path) -> str:
     return place
 
 
-def markdown_html(text: str, shift: int = 2) -> str:
-    """Markdown to HTML, headings moved down by `shift` levels (at most to h6, by the `toc`
-    extension's base level) so that they nest under the page's own headings. Raw HTML in the text
-    is cut down to an allow-list: content never brings a script along (nor the headings' ids that
-    `toc` gives them)."""
+def markdown_html(text: str) -> str:
+    """Markdown to HTML whose headings nest under the page's own (h1 title, h2 section, h3
+    subsection): '#' becomes h3 and so on, at most h6 (the `toc` extension's base level). Raw HTML
+    in the text is cut down to an allow-list: content never brings a script along, nor a heading
+    above h3 (sanitize.py), nor the ids `toc` gives headings."""
     return clean_html(markdown.markdown(text, extensions=["extra", "sane_lists", "toc"],
-                                        extension_configs={"toc": {"baselevel": 1 + shift}}, output_format="html"))
+                                        extension_configs={"toc": {"baselevel": 3}}, output_format="html"))
 
 
 def table_csv(table: Table, locale: Locale) -> bytes:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import nh3
 
-# What Python-Markdown with the "extra" and "sane_lists" extensions writes for ordinary text.
+# What Python-Markdown with the "extra" and "sane_lists" extensions writes for ordinary text; its
+# headings start at h3 (render.markdown_html), so a raw <h1> or <h2> is cut to its text.
 TAGS = {
-    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "em", "strong", "code", "pre", "blockquote",
+    "p", "br", "hr", "h3", "h4", "h5", "h6", "em", "strong", "code", "pre", "blockquote",
     "ul", "ol", "li", "dl", "dt", "dd", "a", "abbr", "sup", "sub",
     "table", "thead", "tbody", "tr", "th", "td", "div",
 }

@@ -104,4 +104,6 @@ def test_about_headings_nest_under_the_page_and_stop_at_h6():
     html = markdown_html("# Top\n\ntext\n\n### Sub\n\n###### Deep\n")
     # the page's own headings are h1 (title), h2 (About section) and h3 (subsection)
     assert "<h3>Top</h3>" in html and "<h5>Sub</h5>" in html and "<h6>Deep</h6>" in html
-    assert markdown_html("## Two", shift=1) == "<h3>Two</h3>"
+    # a heading written as raw HTML cannot climb above the page's own: it is cut to its text
+    raw = markdown_html("<h1>Big</h1>\n\n<h2>Also</h2>\n\n<h4>Fine</h4>\n")
+    assert "<h1" not in raw and "<h2" not in raw and "Big" in raw and "Also" in raw and "<h4>Fine</h4>" in raw
