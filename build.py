@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent
 
 # A build whose inputs have not changed since it last wrote its output stops here, before the
 # engine is loaded (statpress/uptodate.py): the rest of this file needs the engine.
-if __name__ == "__main__" and uptodate.from_command_line(ROOT, sys.argv[1:]):
+CHECKED = uptodate.from_command_line(ROOT, sys.argv[1:]) if __name__ == "__main__" else None
+if CHECKED is not None and CHECKED.fresh:
     sys.exit(0)
 
 # A build makes a great many objects that live to its end (content, tables, pages). With Python's
@@ -33,8 +34,10 @@ from statpress.instants import OSLO, parse_instant  # noqa: E402
 from statpress.progress import Progress  # noqa: E402
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, checked: uptodate.Checked | None = None) -> int:
+    """Run a command line; `checked` is what the early up-to-date check found for it."""
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    args.checked = checked
     try:
         return args.run(args) or 0
     except BuildError as exc:
@@ -98,11 +101,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def build(args: argparse.Namespace) -> None:
-    now = args.now or dt.datetime.now(OSLO)
+    checked = args.checked
+    now = checked.now if checked else args.now or dt.datetime.now(OSLO)
     out = args.out or ROOT / ("preview" if args.preview else "site")
-    # the inputs as they are before building: a file changed meanwhile is not taken as built
-    fingerprint = None if args.preview or args.no_cache else uptodate.check(
-        ROOT, out, now, uptodate.options(args.strict, args.allow_withdraw))[1]
+    # the inputs as they were before building: a file changed meanwhile is not taken as built
+    if checked:
+        fingerprint = checked.fingerprint
+    else:
+        fingerprint = None if args.preview or args.no_cache else uptodate.check(
+            ROOT, out, now, uptodate.options(args.strict, args.allow_withdraw))[1]
     progress = Progress.for_terminal(args.quiet, args.verbose)
     report = pipeline.build(pipeline.BuildOptions(ROOT, out, now, args.preview, args.strict,
                                                   use_cache=not args.no_cache, workers=args.jobs,
@@ -205,4 +212,4 @@ def serve_folder(directory: Path, port: int) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(checked=CHECKED))

@@ -39,3 +39,13 @@ def test_each_kind_of_change_builds_again(project):
     assert UP_TO_DATE not in build(project, "--strict")  # another option
     before = run(project, "build", "--now", "2025-03-13T07:59:59+01:00", "--allow-withdraw")  # other releases due
     assert before.returncode == 0 and UP_TO_DATE not in before.stdout
+
+
+def test_a_build_at_the_real_clock_notes_what_it_built(project):
+    """Without --now the early check's instant is the build's, and its fingerprint the one noted:
+    the next build at the real clock finds nothing to do (no release falls due in between)."""
+    project = runnable(project)
+    first = run(project, "build")
+    assert first.returncode == 0 and UP_TO_DATE not in first.stdout, first.stderr
+    second = run(project, "build")
+    assert second.returncode == 0 and UP_TO_DATE in second.stdout, second.stderr
