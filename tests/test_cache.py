@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from conftest import DEMO_NOW, digest, edit
-from statpress import pipeline
+from statpress import cache, pipeline
 from statpress.content import load_all
 
 
@@ -36,7 +36,7 @@ def build(project, out, use_cache=True):
     return digest(out)
 
 
-def test_each_change_recomputes_exactly_what_depends_on_it(project, tmp_path, computed):
+def test_each_change_recomputes_exactly_what_depends_on_it(project, tmp_path, computed, monkeypatch):
     def rebuild_and_compare():
         """Computed statistics of a cached build, checked against a build from scratch."""
         computed.clear()
@@ -66,6 +66,14 @@ def test_each_change_recomputes_exactly_what_depends_on_it(project, tmp_path, co
 
     edit(project / "stats" / "classifications" / "sexes.csv", "Males", "Men")  # a classification: all
     assert rebuild_and_compare() == statistics(project)
+
+    with monkeypatch.context() as newer:  # another version of the engine: every statistic
+        newer.setattr(cache, "__version__", "a newer statpress")
+        cache.engine_fingerprint.cache_clear()
+        try:
+            assert rebuild_and_compare() == statistics(project)
+        finally:
+            cache.engine_fingerprint.cache_clear()
 
     shutil.rmtree(project / ".cache" / "tables")
     assert rebuild_and_compare() == statistics(project)
