@@ -3,11 +3,13 @@ output is byte-identical to a build that computes everything."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 
 import pytest
 
 from conftest import DEMO_NOW, digest, edit
+from statpress.instants import OSLO
 from statpress import cache, pipeline
 from statpress.content import load_all
 
@@ -77,6 +79,18 @@ def test_each_change_recomputes_exactly_what_depends_on_it(project, tmp_path, co
 
     shutil.rmtree(project / ".cache" / "tables")
     assert rebuild_and_compare() == statistics(project)
+
+
+def test_another_release_period_is_computed_not_taken_from_the_cache(project, tmp_path, computed):
+    """The period is part of a table's key: Migration's 2023 tables, cached by a build of the site
+    as it was in June 2024, are not served for its 2024 release; Naturalisations' are."""
+    june_2024 = dt.datetime(2024, 6, 1, 12, 0, tzinfo=OSLO)  # migration-2023 and naturalisations-2023 due
+    pipeline.build(pipeline.BuildOptions(project, tmp_path / "then", june_2024, allow_withdraw=True))
+    assert sorted(set(computed)) == statistics(project)
+    computed.clear()
+    cached = build(project, tmp_path / "now")  # DEMO_NOW: migration-2024 is due
+    assert sorted(set(computed)) == ["migration"]
+    assert cached == build(project, tmp_path / "fresh", use_cache=False)
 
 
 def test_a_damaged_cache_entry_is_computed_again(project, tmp_path, computed):
