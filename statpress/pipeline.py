@@ -218,12 +218,13 @@ def archive_snapshots(project: Project, options: BuildOptions, resources: "Resou
     """The archive stage: the files of every snapshot due at the build's instant, and the newly due
     ones to freeze (see `archived`); a build that would withdraw an archived release stops here."""
     site = project.site
+    sites = {lang: in_language(site, lang, site) for lang in site.languages}  # once, not per snapshot
     refuse_withdrawal(project.stats, options)
     return archived(
         project.stats, options.now, resources, options.root,
         lambda p: {name: content for lang in site.languages for name, content in render.snapshot_files(
-            renderers[lang], options.root, in_language(site, lang, site),
-            localised(p, lang, resources, project.locales[lang]), site.base_url).items()})
+            renderers[lang], options.root, sites[lang], localised(p, lang, resources, project.locales[lang]),
+            site.base_url).items()})
 
 
 def archive_pages(renderers: dict[str, render.Renderer], locales: dict[str, Locale],

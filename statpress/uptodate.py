@@ -130,8 +130,8 @@ class Checked:
     """What the command line's early check found, for the build it then runs: whether the output
     is up to date, the instant it checked (the build's, so that the fingerprint noted after the
     build describes the releases that build published) and the inputs' fingerprint (None when an
-    input could not be read). Listing a 300-statistic project's 40 000 input files twice cost a
-    second."""
+    input could not be read): the build need not list a 300-statistic project's 40 000 input files
+    again (0.2 s)."""
     fresh: bool
     now: dt.datetime
     fingerprint: str | None

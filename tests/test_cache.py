@@ -9,9 +9,9 @@ import shutil
 import pytest
 
 from conftest import DEMO_NOW, digest, edit
-from statpress.instants import OSLO
 from statpress import cache, pipeline
 from statpress.content import load_all
+from statpress.instants import OSLO
 
 
 def statistics(project) -> list[str]:
