@@ -8,6 +8,7 @@ import datetime as dt
 import functools
 import gc
 import http.server
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -212,4 +213,10 @@ def serve_folder(directory: Path, port: int) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main(checked=CHECKED))
+    status = main(checked=CHECKED)
+    # The command is done: its files are written and closed, its engines and services stopped, its
+    # threads joined. What is left is the interpreter freeing the build's objects one by one, 0.3-0.4 s
+    # of every build (measured: docs/scaling.md); the operating system takes the memory back at once.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

@@ -120,6 +120,10 @@ class Catalog:
     _paths: dict[str, Path] = field(default_factory=dict)
     _checked: set[str] = field(default_factory=set)
 
+    def close(self) -> None:
+        """The engines closed; the catalogue reads no data after this."""
+        self.engines.close()
+
     def engine_name(self, name: str) -> str:
         return self.spec.datasets[name].engine or self.engines.default
 
@@ -354,6 +358,10 @@ class Engines:
             else:
                 self.made[kind] = DuckDB()
         return self.made[kind]
+
+    def close(self) -> None:
+        for engine in self.made.values():
+            engine.close()
 
 
 def default_engine(root: Path) -> str:

@@ -102,6 +102,9 @@ class Engine(Protocol):
         for which it holds, or is unknown (a null), need be grouped; it compares the dataset's
         own columns with constants (`expressions.relax`), and the engine translates the tree."""
 
+    def close(self) -> None:
+        """Let go of what the engine holds for the build (connections, data spilled to disk)."""
+
 
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -126,6 +129,10 @@ class DuckDB:
         self.con.execute("SET enable_progress_bar = false")
         self.checked: set[str] = set()
         self.tables: set[str] = set()  # temporary tables of codes, by content
+
+    def close(self) -> None:
+        # also removes what the connection spilled to disk (DuckDB's `.tmp/` in the working folder)
+        self.con.close()
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ Each stage takes plain values and returns new ones; only `write` touches the out
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import gc
@@ -95,31 +96,32 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress,
         compressing = compress.ahead(render.assets(root), root / ".cache" / "compressed")
     with progress.stage("data", "datasets and classifications declared"):
         resources = load_resources(options, project)
-    with progress.stage("tables", f"tables of {len(project.stats)} statistics computed"):
-        published, reports = publish_all(project, options, resources)
-    previous = previous_site(options.out, root / ".cache" / "written", project.site.precompress,
-                             options.use_cache and write)
-    with progress.stage("pages", "pages rendered"):
-        files, renderers = render_pages(project, published, options, resources, previous, write, index)
-    new_snapshots = []  # releases this build publishes for the first time
-    if not options.preview:
-        with progress.stage("archive", "archive copied (and newly due releases frozen)"):
-            snapshot_files, new_snapshots = archive_snapshots(project, options, resources, renderers)
-            files.update(snapshot_files)
-    freezes = write and options.freeze and not options.preview
-    to_freeze = [n for n in new_snapshots if due_by_the_clock(n[2], options)]
-    if write:
-        with progress.stage("write", f"{len(files)} files written"):
-            if compressing is not None:
-                compressing.join()
-            if freezes:
-                for snap, snapshot, _ in to_freeze:  # only now that every page has rendered
-                    archive.freeze(snap, snapshot)
-            write_site(files, options.out, index=index,
-                       compress_cache=root / ".cache" / "compressed" if options.use_cache else None,
-                       precompress=project.site.precompress, notes=root / ".cache" / "written",
-                       reuse_files=options.use_cache, previous=previous)
-            write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
+    with contextlib.closing(resources.catalog):  # its engines' connections, and what they spilled to disk
+        with progress.stage("tables", f"tables of {len(project.stats)} statistics computed"):
+            published, reports = publish_all(project, options, resources)
+        previous = previous_site(options.out, root / ".cache" / "written", project.site.precompress,
+                                 options.use_cache and write)
+        with progress.stage("pages", "pages rendered"):
+            files, renderers = render_pages(project, published, options, resources, previous, write, index)
+        new_snapshots = []  # releases this build publishes for the first time
+        if not options.preview:
+            with progress.stage("archive", "archive copied (and newly due releases frozen)"):
+                snapshot_files, new_snapshots = archive_snapshots(project, options, resources, renderers)
+                files.update(snapshot_files)
+        freezes = write and options.freeze and not options.preview
+        to_freeze = [n for n in new_snapshots if due_by_the_clock(n[2], options)]
+        if write:
+            with progress.stage("write", f"{len(files)} files written"):
+                if compressing is not None:
+                    compressing.join()
+                if freezes:
+                    for snap, snapshot, _ in to_freeze:  # only now that every page has rendered
+                        archive.freeze(snap, snapshot)
+                write_site(files, options.out, index=index,
+                           compress_cache=root / ".cache" / "compressed" if options.use_cache else None,
+                           precompress=project.site.precompress, notes=root / ".cache" / "written",
+                           reuse_files=options.use_cache, previous=previous)
+                write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     frozen = [f"{snap.parent.name}/{snap.name}" for snap, _, _ in to_freeze]
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start,
                        project.warnings, write, frozen=frozen, freezes=freezes)
@@ -386,16 +388,16 @@ def compute_in_worker(root: str, jobs: list[tuple[str, str]]) -> None:
     root_path = Path(root)
     site = content.parse(root_path / "site.toml", content.SiteConfig)
     locales = load_locales(root_path, site)
-    catalog = data.load_catalog(root_path)
     headings = content.project_headings(root_path)
-    for statistic_id, release_id in jobs:
-        s = content.load_statistic(root_path / "content" / statistic_id, headings)
-        release = next(r for r in s.releases if r.id == release_id)
-        computed, _ = compute_release(s, catalog, release, cache.PickleCache(root_path / ".cache" / "tables"))
-        for lang in site.languages:
-            language = Localiser(lang, site.language, s.meta.fallback)
-            draw(s, computed.charts, language(computed.tables), locales[lang], release.period,
-                 root_path / ".cache" / "charts", language)
+    with contextlib.closing(data.load_catalog(root_path)) as catalog:
+        for statistic_id, release_id in jobs:
+            s = content.load_statistic(root_path / "content" / statistic_id, headings)
+            release = next(r for r in s.releases if r.id == release_id)
+            computed, _ = compute_release(s, catalog, release, cache.PickleCache(root_path / ".cache" / "tables"))
+            for lang in site.languages:
+                language = Localiser(lang, site.language, s.meta.fallback)
+                draw(s, computed.charts, language(computed.tables), locales[lang], release.period,
+                     root_path / ".cache" / "charts", language)
 
 
 def check_calendar(stats: list[content.Statistic], strict: bool) -> list[str]:

@@ -180,6 +180,9 @@ class SparkEngine:
     _api: tuple = field(default=(), repr=False)  # (functions, Window) of the session's kind
     _checked: set[str] = field(default_factory=set, repr=False)
 
+    def close(self) -> None:
+        """Nothing: the session is the process's (getOrCreate), kept for the next build of `serve`."""
+
     # -- connecting and reading ---------------------------------------------------------------
 
     def spark(self, source: Source):

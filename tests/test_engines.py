@@ -158,3 +158,26 @@ def test_a_truncated_gzipped_csv(tmp_path):
     (tmp_path / "events.csv.gz").write_bytes(data[: len(data) - 40])
     message = error(make(tmp_path, "events.csv.gz"))
     assert "events.csv.gz" in message and "truncated" in message
+
+
+def test_a_build_closes_the_engines_it_opened(project, monkeypatch):
+    """The command line ends without tearing the interpreter down (build.py), so nothing may rely
+    on it: a DuckDB left open would leave what it spilled to disk in the working folder (`.tmp/`)."""
+    from conftest import build_site
+    from statpress import data, pipeline
+
+    opened, load = [], data.load_catalog
+
+    def load_catalog(*args, **kwargs):
+        opened.append(load(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(pipeline.data, "load_catalog", load_catalog)
+    build_site(project, project / "site")
+    (project / "stats" / "naturalisations" / "tables.toml").write_text("[[tables]]\nid = 1\n", encoding="utf-8")
+    with pytest.raises(BuildError):
+        build_site(project, project / "site")  # a build that stops once the data are open
+    for catalog in opened:
+        engine = catalog.engines.made["duckdb"]  # each build computed tables with DuckDB
+        with pytest.raises(duckdb.ConnectionException):
+            engine.con.execute("SELECT 1")
