@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from statpress import calendar, charts, pipeline  # noqa: E402
+from statpress import calendar, charts, drawing, pipeline  # noqa: E402
 from statpress.content import OSLO, load_all  # noqa: E402
 from statpress.data import load_catalog  # noqa: E402
 from statpress.locale import load_locale  # noqa: E402
@@ -32,7 +32,7 @@ def main() -> int:
                 times = []
                 for _ in range(2):
                     start = time.perf_counter()
-                    charts.build_charts(path, [raw], computed.tables, locale, release.period, cache)
+                    charts.build_charts(path, [raw], computed.tables, locale, release.period, cache, drawing.InProcess())
                     times.append(time.perf_counter() - start)
                 print(f"{s.id + '/' + raw['id']:40} {times[0]:7.2f} {times[1]:9.3f}")
     return 0

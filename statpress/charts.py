@@ -14,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from contextlib import contextmanager
 from importlib import metadata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import pandas as pd
 from lxml import etree
@@ -29,6 +30,7 @@ from .i18n import Localiser, Text, Translatable
 from .locale import Locale
 from . import atomic
 from .cache import PickleCache
+from .drawing import Drawer
 from .model import Table
 from .tables import substitute_year
 
@@ -351,80 +353,116 @@ def accessible_svg(svg: bytes, chart_id: str, title: str, description: str) -> e
     return root
 
 
-def render(spec_json: str, cache: Path, png: bool = True) -> tuple[bytes, bytes | None]:
-    """SVG and PNG (or None) of a Vega-Lite spec, from the cache when this exact spec was drawn before."""
+def render(spec: dict, cache: Path, drawer: Drawer, png: bool = True) -> Callable[[], tuple[bytes, bytes | None]]:
+    """SVG and PNG (or None) of a Vega-Lite spec, from the cache when this exact spec was drawn
+    before: asked for now, given by the function returned."""
+    spec_json = json.dumps(spec, sort_keys=True, ensure_ascii=False)
     # the renderer's version is part of the key: a new vl-convert draws every chart again
     key = hashlib.sha256((RENDERER + spec_json).encode()).hexdigest()[:32]
     svg_path, png_path = cache / f"{key}.svg", cache / f"{key}.png"
     if svg_path.exists() and (png_path.exists() or not png):
-        return svg_path.read_bytes(), png_path.read_bytes() if png else None
-    import vl_convert as vlc  # loaded only to draw, like altair
+        found = svg_path.read_bytes(), png_path.read_bytes() if png else None
+        return lambda: found
+    # drawn from the spec as cached, so that a chart drawn again is drawn from the same bytes
+    asked = drawer.draw("svg+png" if png else "svg", json.loads(spec_json))
 
-    spec = json.loads(spec_json)
-    svg_text = vlc.vegalite_to_svg(spec)
-    # the PNG rasterises that drawing (the same bytes as vegalite_to_png, in half the time)
-    image = vlc.svg_to_png(svg_text, scale=2) if png else None
-    svg = svg_text.encode("utf-8")
-    atomic.write(svg_path, svg)
-    if image is not None:
-        atomic.write(png_path, image)
-    return svg, image
+    def drawn() -> tuple[bytes, bytes | None]:
+        svg_text, image = asked.result()
+        svg = svg_text.encode("utf-8")
+        atomic.write(svg_path, svg)
+        if image is not None:
+            atomic.write(png_path, image)
+        return svg, image
+    return drawn
 
 
 def build_charts(path: Path, raw: list[dict], tables: list[Table], locale: Locale, year: int,
-                 cache: Path, language: Localiser | None = None) -> list[Chart]:
+                 cache: Path, drawer: Drawer, language: Localiser | None = None) -> list[Chart]:
     """The charts of a release, drawn from its tables (already in `locale`'s language) with their
-    titles in that language (`language` picks them)."""
+    titles in that language (`language` picks them). Every chart is asked of `drawer` before the
+    first is finished, so that it draws one while the build prepares the next."""
     by_id = {t.id: t for t in tables}
-    charts = []
+    started = []
     for spec in parse_specs(path, raw):
         spec = language(spec) if language else spec
         if spec.table not in by_id:
             raise BuildError(f"{path}: chart '{spec.id}': unknown table {spec.table!r}")
         data = chart_data(spec, by_id[spec.table], path)
-        charts.append(remembered(spec, data, locale, year, cache))
+        with naming(path, spec):
+            started.append((spec, remembered(spec, data, locale, year, cache, drawer)))
+    charts = []
+    for spec, finish in started:
+        with naming(path, spec):
+            charts.append(finish())
     return charts
 
 
-def remembered(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: Path) -> Chart:
-    """A chart from the cache when the same specification, values, locale and code drew it before:
-    laying out a chart with Altair takes longer than reading it back."""
+@contextmanager
+def naming(path: Path, spec: ChartSpec):
+    """A drawer's error told with the chart it was drawing."""
+    try:
+        yield
+    except BuildError as exc:
+        raise BuildError(f"{path}: chart '{spec.id}': {exc}") from None
+
+
+def remembered(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: Path,
+               drawer: Drawer) -> Callable[[], Chart]:
+    """A chart from the cache when the same specification, values, locale and code drew it before
+    (laying out a chart with Altair takes longer than reading it back); else begun (`draw`)."""
     key = hashlib.sha256("\n".join([
         RENDERER, SOURCE, locale.catalogue.model_dump_json(), str(year), spec.model_dump_json(),
         data.to_json(orient="records", double_precision=15)]).encode()).hexdigest()[:32]
     store = PickleCache(cache)
     chart = store.get(key)  # None when absent, damaged or from older code: drawn again
-    if chart is None:
-        chart = draw(spec, data, locale, year, cache)
-        store.put(key, chart)
-    return chart
+    if chart is not None:
+        return lambda: chart
+    finish = draw(spec, data, locale, year, cache, drawer)
+
+    def finished() -> Chart:
+        drawn = finish()
+        store.put(key, drawn)
+        return drawn
+    return finished
 
 
-def draw(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: Path) -> Chart:
-    title = substitute_year(spec.title, year)
-    description = describe_chart(spec, data, locale)
-    drawings, specs = [], {}
-    for layout in LAYOUTS:
-        specs[layout.name] = fit_panels(vega_lite(spec, data, locale, year, layout), layout, cache)
-        svg, png = render(json.dumps(specs[layout.name], sort_keys=True, ensure_ascii=False), cache, layout.png)
-        drawing = accessible_svg(svg, f"chart-{spec.id}{layout.suffix}", title, description)
-        width, height = svg_size(drawing)
-        drawings.append(Drawing(layout.name, etree.tostring(drawing, encoding="utf-8"), png, f"charts/{spec.id}{layout.suffix}.svg",
-                                f"charts/{spec.id}{layout.suffix}.png" if png else None, width, height))
-    decimals = int(data["decimals"].max())
-    return Chart(spec.id, spec.table, title, description, tuple(drawings), page_spec(specs),
-                 data[["category", "series", "value"]], decimals, *data_table(data, decimals, locale))
+def draw(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: Path,
+         drawer: Drawer) -> Callable[[], Chart]:
+    """A chart begun: its drawings in every layout and its Vega asked of `drawer`; the function
+    returned finishes it once they are drawn."""
+    first = {layout.name: vega_lite(spec, data, locale, year, layout) for layout in LAYOUTS}
+    # a layout with panels is drawn once to measure it (fit_panels); both are asked for first
+    measured = {name: render(s, cache, drawer, png=False) for name, s in first.items() if "facet" in s}
+    specs = {layout.name: fit_panels(first[layout.name], layout, measured[layout.name]()[0])
+             if layout.name in measured else first[layout.name] for layout in LAYOUTS}
+    drawn = {layout.name: render(specs[layout.name], cache, drawer, layout.png) for layout in LAYOUTS}
+    vega = {name: drawer.draw("vega", for_the_page(s)) for name, s in specs.items()}
+
+    def finish() -> Chart:
+        title = substitute_year(spec.title, year)
+        description = describe_chart(spec, data, locale)
+        drawings = []
+        for layout in LAYOUTS:
+            svg, png = drawn[layout.name]()
+            drawing = accessible_svg(svg, f"chart-{spec.id}{layout.suffix}", title, description)
+            width, height = svg_size(drawing)
+            drawings.append(Drawing(layout.name, etree.tostring(drawing, encoding="utf-8"), png,
+                                    f"charts/{spec.id}{layout.suffix}.svg",
+                                    f"charts/{spec.id}{layout.suffix}.png" if png else None, width, height))
+        decimals = int(data["decimals"].max())
+        return Chart(spec.id, spec.table, title, description, tuple(drawings),
+                     page_spec(specs, {name: f.result() for name, f in vega.items()}),
+                     data[["category", "series", "value"]], decimals, *data_table(data, decimals, locale))
+    return finish
 
 
-def fit_panels(spec: dict, layout: Layout, cache: Path) -> dict:
+def fit_panels(spec: dict, layout: Layout, measured: bytes) -> dict:
     """A faceted spec with its panels as wide as makes the drawing the layout's width.
 
-    Vega-Lite fits only single views to a width; for panels, the drawing is rendered once (cached
-    like any other) to learn how much the labels and headings take, and the panels get the rest."""
-    if "facet" not in spec:
-        return spec
-    svg, _ = render(json.dumps(spec, sort_keys=True, ensure_ascii=False), cache, png=False)
-    width, _ = svg_size(etree.fromstring(svg))
+    Vega-Lite fits only single views to a width; for panels, the drawing is rendered once
+    (`measured`, cached like any other) to learn how much the labels and headings take, and the
+    panels get the rest."""
+    width, _ = svg_size(etree.fromstring(measured))
     fitted = json.loads(json.dumps(spec))
     panel_width = max(60, spec["spec"]["width"] + (layout.width - width) // spec["columns"])
     fitted["spec"]["width"] = panel_width
@@ -433,19 +471,17 @@ def fit_panels(spec: dict, layout: Layout, cache: Path) -> dict:
     return fitted
 
 
-def page_spec(specs: dict[str, dict]) -> str:
+def page_spec(specs: dict[str, dict], compiled: dict[str, dict]) -> str:
     """The chart for charts.js, fetched only when a reader asks for interaction (charts/<id>.json):
     {"datasets", <layout>: Vega spec}.
 
-    Each layout is compiled from Vega-Lite to Vega here, at build time, so the browser needs only
-    the Vega runtime and not the Vega-Lite compiler. The values are written once and the layouts
-    refer to them by name. charts.js draws the layout whose static drawing the stylesheet shows,
-    in that drawing's box."""
-    import vl_convert as vlc
-
+    Each layout is compiled from Vega-Lite to Vega (`compiled`, from `for_the_page`) at build
+    time, so the browser needs only the Vega runtime and not the Vega-Lite compiler. The values
+    are written once and the layouts refer to them by name. charts.js draws the layout whose
+    static drawing the stylesheet shows, in that drawing's box."""
     datasets, payload = {}, {}
     for name, spec in specs.items():
-        vega = vlc.vegalite_to_vega(for_the_page(spec))
+        vega = compiled[name]
         for data in vega["data"]:
             if data["name"] in spec["datasets"]:
                 datasets[data["name"]] = data.pop("values")

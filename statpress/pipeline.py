@@ -17,7 +17,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import (__version__, archive, cache, calendar, charts, compress, confidentiality, content, data, lock, pagecache,
+from . import (__version__, archive, cache, calendar, charts, compress, confidentiality, content, data, drawing, lock,
+               pagecache,
                render, reuse, search, tables)
 from .errors import BuildError
 from .i18n import Localiser, missing, require_translations
@@ -71,22 +72,23 @@ def build(options: BuildOptions, write: bool = True, progress: Progress | None =
     if options.preview and options.out.resolve() == (options.root / "site").resolve():
         raise BuildError("a preview is never written to site/: give another --out (default: preview/)")
     progress = progress or Progress("silent")
-    with progress.running():
+    with progress.running(), drawing.Helper() as drawer:
         if not write:
-            report = build_stages(options, write, progress)
+            report = build_stages(options, write, progress, drawer)
         else:
             check_out(options.out, options.root)
             with lock.exclusive(options.root / "archive", options.wait), lock.exclusive(options.out, options.wait), \
                     search.Index() as index:
                 archive.repair(options.root / "archive")  # what a killed build left, before anything else
                 recover(options.out)
-                report = build_stages(options, write, progress, index)
+                report = build_stages(options, write, progress, drawer, index)
     return replace(report, stages=dict(progress.times))
 
 
-def build_stages(options: BuildOptions, write: bool, progress: Progress,
+def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer: drawing.Drawer,
                  index: search.Index | None = None) -> BuildReport:
-    """The stages; `index` (a writing build's) is given each page to index as soon as it is made."""
+    """The stages; `drawer` draws the charts, and `index` (a writing build's) is given each page to
+    index as soon as it is made."""
     start = time.perf_counter()
     root = options.root
     with progress.stage("content", "content read and checked"):
@@ -95,7 +97,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress,
     if write and options.use_cache and project.site.precompress:
         compressing = compress.ahead(render.assets(root), root / ".cache" / "compressed")
     with progress.stage("data", "datasets and classifications declared"):
-        resources = load_resources(options, project)
+        resources = load_resources(options, project, drawer)
     with contextlib.closing(resources.catalog):  # its engines' connections, and what they spilled to disk
         with progress.stage("tables", f"tables of {len(project.stats)} statistics computed"):
             published, reports = publish_all(project, options, resources)
@@ -154,11 +156,11 @@ def read_content(options: BuildOptions) -> Project:
     return Project(site, locales, stats, warnings)
 
 
-def load_resources(options: BuildOptions, project: Project) -> "Resources":
+def load_resources(options: BuildOptions, project: Project, drawer: drawing.Drawer) -> "Resources":
     """The data stage: the datasets and classifications declared, with the caches of tables and charts."""
     root = options.root
     catalog = data.load_catalog(root, stamps=root / ".cache" / "checks" if options.use_cache else None)
-    return Resources(catalog, project.locales[project.site.language], root / ".cache" / "charts",
+    return Resources(catalog, project.locales[project.site.language], root / ".cache" / "charts", drawer,
                      cache.PickleCache(root / ".cache" / "tables", options.use_cache), project.site.languages)
 
 
@@ -166,7 +168,9 @@ def publish_all(project: Project, options: BuildOptions,
                 resources: "Resources") -> tuple[list[Published], list[StatisticReport]]:
     """The tables stage: every statistic as the public sees it at the build's instant, its tables
     computed (in worker processes when many are not cached) and protected."""
-    precompute(options.root, uncomputed(project.stats, options, resources), options, resources)
+    jobs = uncomputed(project.stats, options, resources)
+    if jobs and not precompute(options.root, jobs, options, resources):
+        resources.drawer.start()  # this process draws their charts: the drawer starts while it computes
     published, reports = [], []
     for s in track(project.stats, "tables", lambda s: s.meta.name):
         p, report = publish(s, options.now, options.preview, resources)
@@ -287,7 +291,7 @@ def localised(p: Published, lang: str, resources: "Resources", locale: Locale) -
     if p.release is None or not p.chart_specs:
         return p
     return replace(p, charts=draw(p.statistic, p.chart_specs, p.tables, locale, p.release.period, resources.cache,
-                                  language))
+                                  resources.drawer, language))
 
 
 def texts_in(p: Published, lang: str, resources: "Resources") -> Published:
@@ -362,14 +366,14 @@ def uncomputed(stats: list[content.Statistic], options: BuildOptions, resources:
     return jobs
 
 
-def precompute(root: Path, jobs: list[tuple[str, str]], options: BuildOptions, resources: "Resources") -> None:
+def precompute(root: Path, jobs: list[tuple[str, str]], options: BuildOptions, resources: "Resources") -> bool:
     """Compute the releases `jobs` in worker processes, a few statistics each, into the caches the
-    build then reads. Not when there are no more of them than workers: starting a process costs
-    more than it saves then, and the build computes them itself."""
+    build then reads; whether it did. Not when there are no more of them than workers: starting a
+    process costs more than it saves then, and the build computes them itself."""
     workers = options.workers or len(os.sched_getaffinity(0))
     if not options.use_cache or workers < 2 or len(jobs) <= workers or resources.catalog.engines.default == "spark" or \
             any(d.engine == "spark" for d in resources.catalog.spec.datasets.values()):
-        return  # Spark parallelises each query itself; a worker would start a Spark driver of its own
+        return False  # Spark parallelises each query itself; a worker would start a Spark driver of its own
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no engine state is shared
     # A few batches per worker: each batch reads the site, locales and catalog once, and the
     # batches still even out statistics of unequal size.
@@ -379,6 +383,7 @@ def precompute(root: Path, jobs: list[tuple[str, str]], options: BuildOptions, r
                              initargs=gc.get_threshold()) as pool:
         for future in [pool.submit(compute_in_worker, str(root), batch) for batch in batches if batch]:
             future.result()  # a BuildError in a worker stops the build here, with its message
+    return True
 
 
 def compute_in_worker(root: str, jobs: list[tuple[str, str]]) -> None:
@@ -396,8 +401,9 @@ def compute_in_worker(root: str, jobs: list[tuple[str, str]]) -> None:
             computed, _ = compute_release(s, catalog, release, cache.PickleCache(root_path / ".cache" / "tables"))
             for lang in site.languages:
                 language = Localiser(lang, site.language, s.meta.fallback)
+                # every core has a worker: vl-convert is called in this process
                 draw(s, computed.charts, language(computed.tables), locales[lang], release.period,
-                     root_path / ".cache" / "charts", language)
+                     root_path / ".cache" / "charts", drawing.InProcess(), language)
 
 
 def check_calendar(stats: list[content.Statistic], strict: bool) -> list[str]:
@@ -421,6 +427,7 @@ class Resources:
     catalog: data.Catalog
     locale: Locale  # the default language's
     cache: Path  # rendered charts, by the hash of their specification
+    drawer: drawing.Drawer  # what draws them (vl-convert, in a process of its own)
     tables: cache.PickleCache | None = None  # computed, protected tables, by the hash of their inputs
     languages: list[str] = field(default_factory=lambda: ["en"])  # the site's, the default first
     table_keys: dict = field(default_factory=dict)  # release_key's, by (statistic, period), as this build took them
@@ -523,11 +530,11 @@ def refuse_withdrawal(stats: list[content.Statistic], options: BuildOptions) -> 
 
 
 def draw(s: content.Statistic, chart_specs: list[dict], protected: list, locale: Locale, year: int, cache: Path,
-         language: Localiser):
+         drawer: drawing.Drawer, language: Localiser):
     """Charts from the protected tables, in one language: a chart never sees an unrounded count."""
     path = s.folder.parent.parent / "stats" / s.id / "tables.toml"
     with timed("charts"):
-        return charts.build_charts(path, chart_specs, protected, locale, year, cache, language)
+        return charts.build_charts(path, chart_specs, protected, locale, year, cache, drawer, language)
 
 
 def compute_release(s: content.Statistic, catalog: data.Catalog, release: content.Release,

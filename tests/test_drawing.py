@@ -1,0 +1,69 @@
+"""vl-convert called in a process of its own (drawing.Helper) draws what it draws in the build's."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import build_site
+from statpress import drawing
+from statpress.errors import BuildError
+
+SPEC = {"mark": "bar", "data": {"values": [{"k": "a", "v": 1}, {"k": "b", "v": 3}]},
+        "encoding": {"x": {"field": "k", "type": "nominal"}, "y": {"field": "v", "type": "quantitative"}}}
+
+
+def test_the_helper_draws_the_same_bytes_as_the_build_itself():
+    with drawing.Helper() as helper:
+        asked = {kind: helper.draw(kind, SPEC) for kind in ("svg+png", "svg", "vega")}
+        answers = {kind: future.result(timeout=60) for kind, future in asked.items()}
+    here = drawing.InProcess()
+    for kind, answer in answers.items():
+        assert answer == here.draw(kind, SPEC).result()
+    svg, png = answers["svg+png"]
+    assert svg.startswith("<svg") and png.startswith(b"\x89PNG") and answers["svg"] == (svg, None)
+
+
+def test_a_spec_vl_convert_refuses_is_an_error_naming_it_and_the_helper_goes_on():
+    with drawing.Helper() as helper:
+        bad = helper.draw("svg", {"mark": "no-such-mark", "data": {"values": []}})
+        good = helper.draw("svg", SPEC)
+        with pytest.raises(BuildError) as refused:
+            bad.result(timeout=60)
+        assert str(refused.value).startswith("vl-convert could not draw it: Vega-Lite to SVG conversion failed: ")
+        assert " at " not in str(refused.value)  # the JavaScript stack is left out
+        with pytest.raises(BuildError) as here:
+            drawing.InProcess().draw("svg", {"mark": "no-such-mark", "data": {"values": []}}).result()
+        assert str(here.value) == str(refused.value)
+        assert good.result(timeout=60)[0].startswith("<svg")
+
+
+def test_a_helper_that_dies_fails_what_waits_for_it_with_the_reason():
+    with drawing.Helper() as helper:
+        helper.start()
+        asked = helper.draw("svg", SPEC)
+        helper.process.kill()
+        for future in (asked, helper.draw("svg", SPEC)):  # asked before it died, and after
+            with pytest.raises(BuildError, match="the process drawing the charts stopped: "):
+                future.result(timeout=60)
+
+
+def test_a_build_draws_its_charts_outside_its_own_interpreter(project, monkeypatch):
+    """vl-convert holds the interpreter while it draws: the build asks a process of its own."""
+    def fail(*args, **kwargs):
+        raise AssertionError("vl-convert was called in the build's own process")
+
+    monkeypatch.setattr(drawing, "call", fail)  # the helper process is not patched
+    build_site(project, project / "site")  # a new project: no chart is cached
+    svg = (project / "site" / "migration" / "charts" / "net-by-county.svg").read_text(encoding="utf-8")
+    assert svg.startswith("<svg") and "chart-net-by-county-svg-title" in svg
+
+
+def test_a_chart_vl_convert_cannot_draw_stops_the_build_naming_it(project, monkeypatch):
+    def refuse(self, kind, spec):
+        return drawing.InProcess().draw(kind, {"mark": "no-such-mark", "data": {"values": []}})
+
+    monkeypatch.setattr(drawing.Helper, "draw", refuse)
+    with pytest.raises(BuildError) as stopped:
+        build_site(project, project / "site")
+    assert str(stopped.value).startswith(f"{project / 'stats'}/")
+    assert "/tables.toml: chart '" in str(stopped.value) and "': vl-convert could not draw it: " in str(stopped.value)
