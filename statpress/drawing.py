@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import os
 import pickle
-import subprocess
 import sys
-import tempfile
 import threading
 from concurrent.futures import Future
 from pathlib import Path
 from typing import IO, Protocol
 
+from .child import Child
 from .errors import BuildError
 
 WARM_UP = {"mark": "point", "data": {"values": [{"x": 1}]}, "encoding": {"x": {"field": "x", "type": "quantitative"}}}
@@ -71,8 +70,7 @@ class Helper:
     or earlier with `start`."""
 
     def __init__(self) -> None:
-        self.process: subprocess.Popen | None = None
-        self.errors: IO[bytes] | None = None
+        self.process: Child | None = None
         self.reader: threading.Thread | None = None
         self.pending: dict[int, Future] = {}
         self.lock = threading.Lock()
@@ -89,11 +87,9 @@ class Helper:
         """The process started: it starts vl-convert's engine at once, before the first request."""
         if self.process is not None:
             return
-        self.errors = tempfile.TemporaryFile()  # a file: a full pipe would stall it
         package = str(Path(__file__).resolve().parent.parent)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package, os.environ.get("PYTHONPATH")]))}
-        self.process = subprocess.Popen([sys.executable, "-m", "statpress.drawing"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=self.errors, env=env)
+        self.process, self.ended = Child([sys.executable, "-m", "statpress.drawing"], env), False
         self.reader = threading.Thread(target=self.read_answers, args=(self.process.stdout,), daemon=True)
         self.reader.start()
 
@@ -134,33 +130,18 @@ class Helper:
             self.ended = True
             waiting, self.pending = list(self.pending.values()), {}
         if waiting:
-            stopped = BuildError(f"the process drawing the charts stopped: {self.why_stopped()}")
+            stopped = BuildError(f"the process drawing the charts stopped: {self.process.last_words()}")
             for future in waiting:
                 if not future.done():
                     future.set_exception(stopped)
 
-    def why_stopped(self) -> str:
-        """Why the process stopped, as it said on its standard error."""
-        self.process.wait()
-        self.errors.seek(0)
-        detail = self.errors.read().decode("utf-8", "replace").strip().splitlines()
-        return detail[-1] if detail else f"it stopped (exit status {self.process.returncode})"
-
     def stop(self) -> None:
+        """The process stopped: the build has every drawing it asked for, or has failed."""
         if self.process is None:
             return
-        try:
-            self.process.stdin.close()  # the process ends when its input does
-        except OSError:
-            pass
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.process.kill()
         self.reader.join()
-        self.process.stdout.close()
-        self.errors.close()
+        self.process.close()
         self.process = None
 
 

@@ -27,13 +27,12 @@ import json
 import queue
 import select
 import shutil
-import subprocess
-import tempfile
 import threading
 from pathlib import Path
 from typing import IO
 
 from . import reuse
+from .child import Child
 from .errors import BuildError
 
 OUTPUT = "pagefind"
@@ -66,8 +65,7 @@ class Index:
     slowed the build more than Pagefind's work on the other core did."""
 
     def __init__(self) -> None:
-        self.process: subprocess.Popen | None = None
-        self.errors: IO[bytes] | None = None
+        self.service: Child | None = None
         self.outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self.writer: threading.Thread | None = None
         self.answers: dict[int | None, dict] = {}
@@ -86,17 +84,15 @@ class Index:
     def start(self, language: str) -> None:
         """The service started, with one index for the whole site in `language`. It runs at a
         lower priority than the build, whose work it must not hold up."""
-        self.errors = tempfile.TemporaryFile()  # a file: a full pipe would stall it
         # through nice(1): lowered in the child before Pagefind starts its threads, which inherit it
         nice = [found, "-n", "10"] if (found := shutil.which("nice")) else []
-        self.process = subprocess.Popen([*nice, str(pagefind_executable()), "--service"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=self.errors)
-        for pipe in (self.process.stdin, self.process.stdout):
+        self.service = Child([*nice, str(pagefind_executable()), "--service"])
+        for pipe in (self.service.stdin, self.service.stdout):
             try:
                 fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, 1 << 20)
             except OSError:
                 pass  # a smaller pipe only makes the two wait for each other more often
-        self.writer = threading.Thread(target=self.send_all, args=(self.process.stdin,), daemon=True)
+        self.writer = threading.Thread(target=self.send_all, args=(self.service.stdin,), daemon=True)
         self.writer.start()
         self.index_id = self.answer(self.send({"type": "NewIndex", "config": {
             "force_language": language, "keep_index_url": True}}))["index_id"]
@@ -111,7 +107,7 @@ class Index:
                                          "url": None, "file_contents": html})
         # the answers so far, without waiting: a site of thousands of pages must not fill the pipe,
         # or Pagefind would stop reading pages until the end
-        while select.select([self.process.stdout], [], [], 0)[0] and self.receive():
+        while select.select([self.service.stdout], [], [], 0)[0] and self.receive():
             pass
 
     def finish(self) -> None:
@@ -139,7 +135,7 @@ class Index:
         it failed or stopped."""
         while message not in self.answers and None not in self.answers:
             if not self.receive():
-                raise BuildError(f"search: Pagefind failed: {self.reason()}")
+                raise BuildError(f"search: Pagefind failed: {self.service.last_words()}")
         payload = self.answers.get(message) or self.answers[None]  # None: a message it could not read
         if payload.get("type") == "Error":
             raise BuildError(f"search: Pagefind failed: {payload.get('message')}")
@@ -148,19 +144,12 @@ class Index:
     def receive(self) -> bool:
         """The answers the service has written (waiting for one if there is none yet); False once
         it has stopped."""
-        chunk = self.process.stdout.read1(1 << 20)
+        chunk = self.service.stdout.read1(1 << 20)
         *complete, self.unread = (self.unread + chunk).split(b",")
         for data in complete:
             answer = json.loads(base64.b64decode(data))
             self.answers[answer.get("message_id")] = answer["payload"]
         return bool(chunk)
-
-    def reason(self) -> str:
-        """Why the service stopped, as it said on its standard error."""
-        self.process.wait()
-        self.errors.seek(0)
-        detail = self.errors.read().decode("utf-8", "replace").strip().splitlines()
-        return detail[-1] if detail else f"it stopped (exit status {self.process.returncode})"
 
     def send_all(self, stdin: IO[bytes]) -> None:
         """The writer thread: a page is handed over at once, however far behind Pagefind is."""
@@ -178,13 +167,10 @@ class Index:
 
     def stop(self) -> None:
         """The service stopped (killed, if it still runs)."""
-        if self.process is None:
+        if self.service is None:
             return
         self.outbox.put(None)
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
+        self.service.kill()
         self.writer.join()
-        self.process.stdout.close()
-        self.errors.close()
-        self.process = None
+        self.service.close()
+        self.service = None

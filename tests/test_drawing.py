@@ -41,7 +41,7 @@ def test_a_helper_that_dies_fails_what_waits_for_it_with_the_reason():
     with drawing.Helper() as helper:
         helper.start()
         asked = helper.draw("svg", SPEC)
-        helper.process.kill()
+        helper.process.kill()  # as the machine might
         for future in (asked, helper.draw("svg", SPEC)):  # asked before it died, and after
             with pytest.raises(BuildError, match="the process drawing the charts stopped: "):
                 future.result(timeout=60)

@@ -1,0 +1,37 @@
+"""A process the build talks to over pipes: Pagefind's service (search.py) and vl-convert's
+process (drawing.py). Its standard error goes to a file, so that a full pipe never stalls it and
+what it said last can be told when it stops."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+
+
+class Child:
+    def __init__(self, command: list[str], env: dict[str, str] | None = None) -> None:
+        self.errors = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.errors, env=env)
+        self.stdin, self.stdout = self.process.stdin, self.process.stdout
+
+    def last_words(self) -> str:
+        """Why it stopped, as it said on its standard error (once it has)."""
+        self.process.wait()
+        self.errors.seek(0)
+        detail = self.errors.read().decode("utf-8", "replace").strip().splitlines()
+        return detail[-1] if detail else f"it stopped (exit status {self.process.returncode})"
+
+    def kill(self) -> None:
+        """Stopped, killed if it still runs."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+    def close(self) -> None:
+        """Its pipes and error file closed (once stopped, and whatever reads its output has ended)."""
+        for pipe in (self.stdin, self.stdout, self.errors):
+            try:
+                pipe.close()
+            except OSError:
+                pass  # a pipe to a killed process: nothing left to flush
