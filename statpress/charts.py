@@ -379,8 +379,14 @@ def render(spec: dict, cache: Path, drawer: Drawer, png: bool = True) -> Callabl
 def build_charts(path: Path, raw: list[dict], tables: list[Table], locale: Locale, year: int,
                  cache: Path, drawer: Drawer, language: Localiser | None = None) -> list[Chart]:
     """The charts of a release, drawn from its tables (already in `locale`'s language) with their
-    titles in that language (`language` picks them). Every chart is asked of `drawer` before the
-    first is finished, so that it draws one while the build prepares the next."""
+    titles in that language (`language` picks them)."""
+    return begin_charts(path, raw, tables, locale, year, cache, drawer, language)()
+
+
+def begin_charts(path: Path, raw: list[dict], tables: list[Table], locale: Locale, year: int,
+                 cache: Path, drawer: Drawer, language: Localiser | None = None) -> Callable[[], list[Chart]]:
+    """`build_charts` begun: every drawing asked of `drawer` now, before the first chart is
+    finished, so that it draws while the build goes on; the function returned finishes them."""
     by_id = {t.id: t for t in tables}
     started = []
     for spec in parse_specs(path, raw):
@@ -390,11 +396,14 @@ def build_charts(path: Path, raw: list[dict], tables: list[Table], locale: Local
         data = chart_data(spec, by_id[spec.table], path)
         with naming(path, spec):
             started.append((spec, remembered(spec, data, locale, year, cache, drawer)))
-    charts = []
-    for spec, finish in started:
-        with naming(path, spec):
-            charts.append(finish())
-    return charts
+
+    def finish() -> list[Chart]:
+        charts = []
+        for spec, finished in started:
+            with naming(path, spec):
+                charts.append(finished())
+        return charts
+    return finish
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 from . import (__version__, archive, cache, calendar, charts, compress, confidentiality, content, data, drawing, lock,
                pagecache,
@@ -169,14 +170,28 @@ def publish_all(project: Project, options: BuildOptions,
     """The tables stage: every statistic as the public sees it at the build's instant, its tables
     computed (in worker processes when many are not cached) and protected."""
     jobs = uncomputed(project.stats, options, resources)
-    if jobs and not precompute(options.root, jobs, options, resources):
+    computed_here = set() if not jobs or precompute(options.root, jobs, options, resources) else set(jobs)
+    if computed_here:
         resources.drawer.start()  # this process draws their charts: the drawer starts while it computes
     published, reports = [], []
     for s in track(project.stats, "tables", lambda s: s.meta.name):
         p, report = publish(s, options.now, options.preview, resources)
+        if p.release is not None and (s.id, p.release.id) in computed_here:
+            begin_charts(p, project.locales, resources)
         published.append(p)
         reports.append(report)
     return published, reports
+
+
+def begin_charts(p: Published, locales: dict[str, Locale], resources: "Resources") -> None:
+    """The charts of tables just computed, in every language, asked of the drawer now: it draws them
+    on the other core while the build computes the next statistic's tables. The pages stage
+    finishes them (`localised`); their tables are new, so their pages are rendered."""
+    for lang in resources.languages:
+        language = Localiser(lang, resources.languages[0], p.statistic.meta.fallback)
+        resources.begun[p.statistic.id, p.release.id, lang] = begin_drawing(
+            p.statistic, p.chart_specs, language(p.tables), locales[lang], p.release.period, resources.cache,
+            resources.drawer, language)
 
 
 def render_pages(project: Project, published: list[Published], options: BuildOptions, resources: "Resources",
@@ -290,8 +305,9 @@ def localised(p: Published, lang: str, resources: "Resources", locale: Locale) -
     p = language(p)
     if p.release is None or not p.chart_specs:
         return p
-    return replace(p, charts=draw(p.statistic, p.chart_specs, p.tables, locale, p.release.period, resources.cache,
-                                  resources.drawer, language))
+    begun = resources.begun.pop((p.statistic.id, p.release.id, lang), None)
+    return replace(p, charts=begun() if begun else draw(p.statistic, p.chart_specs, p.tables, locale,
+                                                        p.release.period, resources.cache, resources.drawer, language))
 
 
 def texts_in(p: Published, lang: str, resources: "Resources") -> Published:
@@ -431,6 +447,7 @@ class Resources:
     tables: cache.PickleCache | None = None  # computed, protected tables, by the hash of their inputs
     languages: list[str] = field(default_factory=lambda: ["en"])  # the site's, the default first
     table_keys: dict = field(default_factory=dict)  # release_key's, by (statistic, period), as this build took them
+    begun: dict = field(default_factory=dict)  # charts being drawn (begin_charts), by (statistic, release, language)
 
     def table_key(self, s: content.Statistic, period: int) -> str | None:
         """The table cache's key of a release (release_key), taken once per build: choosing what the
@@ -530,11 +547,22 @@ def refuse_withdrawal(stats: list[content.Statistic], options: BuildOptions) -> 
 
 
 def draw(s: content.Statistic, chart_specs: list[dict], protected: list, locale: Locale, year: int, cache: Path,
-         drawer: drawing.Drawer, language: Localiser):
+         drawer: drawing.Drawer, language: Localiser) -> list[charts.Chart]:
     """Charts from the protected tables, in one language: a chart never sees an unrounded count."""
+    return begin_drawing(s, chart_specs, protected, locale, year, cache, drawer, language)()
+
+
+def begin_drawing(s: content.Statistic, chart_specs: list[dict], protected: list, locale: Locale, year: int,
+                  cache: Path, drawer: drawing.Drawer, language: Localiser) -> Callable[[], list[charts.Chart]]:
+    """`draw` begun: the drawings asked of `drawer`; the function returned finishes the charts."""
     path = s.folder.parent.parent / "stats" / s.id / "tables.toml"
     with timed("charts"):
-        return charts.build_charts(path, chart_specs, protected, locale, year, cache, drawer, language)
+        finish = charts.begin_charts(path, chart_specs, protected, locale, year, cache, drawer, language)
+
+    def finished() -> list[charts.Chart]:
+        with timed("charts"):
+            return finish()
+    return finished
 
 
 def compute_release(s: content.Statistic, catalog: data.Catalog, release: content.Release,

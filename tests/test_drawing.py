@@ -67,3 +67,22 @@ def test_a_chart_vl_convert_cannot_draw_stops_the_build_naming_it(project, monke
         build_site(project, project / "site")
     assert str(stopped.value).startswith(f"{project / 'stats'}/")
     assert "/tables.toml: chart '" in str(stopped.value) and "': vl-convert could not draw it: " in str(stopped.value)
+
+
+def test_charts_of_tables_computed_by_the_build_are_drawn_while_it_computes_the_rest(project, monkeypatch):
+    """Asked for in the tables stage, drawn on the other core before the pages need them; a
+    rebuild that computes no table starts no drawing process at all."""
+    from statpress import pipeline
+
+    events = []
+    for name in ("start", "draw"):
+        real = getattr(drawing.Helper, name)
+        monkeypatch.setattr(drawing.Helper, name,
+                            lambda self, *args, real=real, name=name: events.append(name) or real(self, *args))
+    render_pages = pipeline.render_pages
+    monkeypatch.setattr(pipeline, "render_pages", lambda *args: events.append("pages") or render_pages(*args))
+    build_site(project, project / "site")
+    assert events[0] == "start" and "draw" in events and "draw" not in events[events.index("pages"):]
+    events.clear()
+    build_site(project, project / "site")  # the tables cached: nothing is computed, nor drawn
+    assert events == ["pages"]
