@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import (__version__, archive, cache, calendar, charts, compress, confidentiality, content, data, drawing, lock,
-               pagecache,
-               render, reuse, search, tables)
+               pagecache, render, reuse, search, tables)
 from .errors import BuildError
 from .i18n import Localiser, missing, require_translations
 from .locale import Locale, load_locale
