@@ -44,3 +44,19 @@ def test_assets_compressed_ahead_are_the_copies_the_write_stage_makes(tmp_path):
     assert slow and len(cached) == len(slow)  # each text asset's Brotli 11, nothing else
     for rel in slow:
         assert compress.copies(rel, assets[rel], cache) == compress.copies(rel, assets[rel]), rel
+
+
+def test_assets_are_compressed_ahead_at_the_lowest_priority(tmp_path, monkeypatch):
+    """The compression ahead is background work: its thread yields the second core to the build's
+    own (DuckDB's threads, the drawing process) and uses what they leave idle."""
+    import os
+    import threading
+
+    from statpress import render
+
+    seen = []
+    monkeypatch.setattr(compress.os, "setpriority", lambda which, who, value: seen.append(
+        (which, who == threading.get_native_id() and threading.current_thread() is not threading.main_thread(),
+         value)))
+    compress.ahead(render.assets(ROOT), tmp_path / "cache").join()
+    assert seen == [(os.PRIO_PROCESS, True, 19)]
