@@ -4,6 +4,7 @@ what it said last can be told when it stops."""
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import tempfile
 
@@ -14,6 +15,11 @@ class Child:
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=self.errors, env=env)
         self.stdin, self.stdout = self.process.stdin, self.process.stdout
+        for pipe in (self.stdin, self.stdout):
+            try:  # room for many pages or chart specifications: the build hands them over and goes on
+                fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, 1 << 20)
+            except OSError:
+                pass  # a smaller pipe only makes the two wait for each other more often
 
     def last_words(self) -> str:
         """Why it stopped, as it said on its standard error (once it has)."""

@@ -22,7 +22,6 @@ the Python wrapper (`pagefind` on PyPI) waits 0.1 s before reading each answer, 
 from __future__ import annotations
 
 import base64
-import fcntl
 import json
 import queue
 import select
@@ -87,11 +86,6 @@ class Index:
         # through nice(1): lowered in the child before Pagefind starts its threads, which inherit it
         nice = [found, "-n", "10"] if (found := shutil.which("nice")) else []
         self.service = Child([*nice, str(pagefind_executable()), "--service"])
-        for pipe in (self.service.stdin, self.service.stdout):
-            try:
-                fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, 1 << 20)
-            except OSError:
-                pass  # a smaller pipe only makes the two wait for each other more often
         self.writer = threading.Thread(target=self.send_all, args=(self.service.stdin,), daemon=True)
         self.writer.start()
         self.index_id = self.answer(self.send({"type": "NewIndex", "config": {
