@@ -59,7 +59,8 @@ def file_text(path):
     """What a reader can see in one file of a site, as text: text files whole; of SVG charts their
     text (the drawing's coordinates are not figures); of XLSX workbooks every XML part (figures
     are in the sheets, texts in the shared strings); of Pagefind's search index every file
-    decompressed (fragments hold each page's text, the index its words). PNG charts are drawn
+    decompressed (fragments hold each page's text, the index its words; Pagefind's own counts
+    are left out). PNG charts are drawn
     from the same specification as the SVG ones; vega.js and Pagefind's own scripts, styles and
     WebAssembly are code, the same in every build (their escaped characters read like figures).
     A precompressed copy (.gz, .br) is read decompressed, as the file it stands for."""
@@ -75,7 +76,8 @@ def file_text(path):
         data = gzip.decompress(data)
         if b"\0asm" in data[:64]:
             return ""
-        return data.decode("utf-8", errors="replace")
+        # nor are a fragment's count of its page's words and the word positions of its headings
+        return re.sub(r'"(?:word_count|location)":\d+', "", data.decode("utf-8", errors="replace"))
     text = data.decode("utf-8")
     if path.suffix == ".csv":  # cells apart: a comma before a figure reads as a decimal mark
         text = "\n".join("\t".join(row) for row in csv.reader(io.StringIO(text)))
