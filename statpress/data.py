@@ -240,9 +240,9 @@ class Catalog:
         if not keys:
             return frame[values].astype("int64")
         agg = frame.groupby(keys, observed=True, sort=True)[values].sum().reset_index()
-        for k in keys:
-            if isinstance(agg[k].dtype, pd.CategoricalDtype):
-                agg[k] = agg[k].astype(str).to_numpy(dtype=object)
+        for k in keys:  # codes as Python strings: pandas's str columns are copied out at each read
+            if isinstance(agg[k].dtype, (pd.CategoricalDtype, pd.StringDtype)):
+                agg[k] = agg[k].astype(object)
         return agg
 
     def key(self, name: str, column: str) -> str | Derived:
