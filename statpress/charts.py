@@ -28,7 +28,7 @@ from .content import describe
 from .errors import BuildError
 from .i18n import Localiser, Text, Translatable
 from .locale import Locale
-from . import atomic
+from . import atomic, progress
 from .cache import PickleCache
 from .drawing import Drawer
 from .model import Table
@@ -380,30 +380,53 @@ def build_charts(path: Path, raw: list[dict], tables: list[Table], locale: Local
                  cache: Path, drawer: Drawer, language: Localiser | None = None) -> list[Chart]:
     """The charts of a release, drawn from its tables (already in `locale`'s language) with their
     titles in that language (`language` picks them)."""
-    return begin_charts(path, raw, tables, locale, year, cache, drawer, language)()
+    return begin_charts(path, raw, tables, locale, year, cache, drawer, language).finish()
+
+
+class Underway:
+    """Charts being drawn, in three steps, so that a drawer drawing in another process is asked for
+    what the build will wait for first: begun (their specifications made, and the drawings that
+    measure their panels asked for), fitted (`fit`: the panels fitted to those measurements, and
+    every drawing asked for) and finished (`finish`: the drawings read back). A chart from the
+    cache is finished from the start."""
+
+    def __init__(self, path: Path, begun: list[tuple[ChartSpec, Callable]]):
+        self.path, self.begun, self.fitted = path, begun, None  # begun: (spec, its fit)
+
+    def fit(self) -> None:
+        if self.fitted is not None:
+            return
+        with progress.stage("charts"):
+            self.fitted = []
+            for spec, fit in self.begun:
+                with naming(self.path, spec):
+                    self.fitted.append((spec, fit()))
+
+    def finish(self) -> list[Chart]:
+        self.fit()
+        with progress.stage("charts"):
+            charts = []
+            for spec, finished in self.fitted:
+                with naming(self.path, spec):
+                    charts.append(finished())
+        return charts
 
 
 def begin_charts(path: Path, raw: list[dict], tables: list[Table], locale: Locale, year: int,
-                 cache: Path, drawer: Drawer, language: Localiser | None = None) -> Callable[[], list[Chart]]:
-    """`build_charts` begun: every drawing asked of `drawer` now, before the first chart is
-    finished, so that it draws while the build goes on; the function returned finishes them."""
+                 cache: Path, drawer: Drawer, language: Localiser | None = None) -> Underway:
+    """`build_charts` begun: the measurements of every chart asked of `drawer` now, and the rest
+    when the charts are fitted, before the first is finished, so that it draws while the build goes on."""
     by_id = {t.id: t for t in tables}
-    started = []
-    for spec in parse_specs(path, raw):
-        spec = language(spec) if language else spec
-        if spec.table not in by_id:
-            raise BuildError(f"{path}: chart '{spec.id}': unknown table {spec.table!r}")
-        data = chart_data(spec, by_id[spec.table], path)
-        with naming(path, spec):
-            started.append((spec, remembered(spec, data, locale, year, cache, drawer)))
-
-    def finish() -> list[Chart]:
-        charts = []
-        for spec, finished in started:
+    begun = []
+    with progress.stage("charts"):
+        for spec in parse_specs(path, raw):
+            spec = language(spec) if language else spec
+            if spec.table not in by_id:
+                raise BuildError(f"{path}: chart '{spec.id}': unknown table {spec.table!r}")
+            data = chart_data(spec, by_id[spec.table], path)
             with naming(path, spec):
-                charts.append(finished())
-        return charts
-    return finish
+                begun.append((spec, remembered(spec, data, locale, year, cache, drawer)))
+    return Underway(path, begun)
 
 
 @contextmanager
@@ -416,7 +439,7 @@ def naming(path: Path, spec: ChartSpec):
 
 
 def remembered(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: Path,
-               drawer: Drawer) -> Callable[[], Chart]:
+               drawer: Drawer) -> Callable[[], Callable[[], Chart]]:
     """A chart from the cache when the same specification, values, locale and code drew it before
     (laying out a chart with Altair takes longer than reading it back); else begun (`draw`)."""
     key = hashlib.sha256("\n".join([
@@ -425,44 +448,52 @@ def remembered(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, c
     store = PickleCache(cache)
     chart = store.get(key)  # None when absent, damaged or from older code: drawn again
     if chart is not None:
-        return lambda: chart
-    finish = draw(spec, data, locale, year, cache, drawer)
+        return lambda: lambda: chart
+    fit = draw(spec, data, locale, year, cache, drawer)
 
-    def finished() -> Chart:
-        drawn = finish()
-        store.put(key, drawn)
-        return drawn
-    return finished
+    def fitted() -> Callable[[], Chart]:
+        finish = fit()
+
+        def finished() -> Chart:
+            drawn = finish()
+            store.put(key, drawn)
+            return drawn
+        return finished
+    return fitted
 
 
 def draw(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: Path,
-         drawer: Drawer) -> Callable[[], Chart]:
-    """A chart begun: its drawings in every layout and its Vega asked of `drawer`; the function
-    returned finishes it once they are drawn."""
+         drawer: Drawer) -> Callable[[], Callable[[], Chart]]:
+    """A chart begun: its specifications made and the drawings that measure its panels asked of
+    `drawer`. The function returned fits the panels and asks for every drawing and the Vega of
+    each layout; the one it returns finishes the chart once they are drawn (see `Underway`)."""
     first = {layout.name: vega_lite(spec, data, locale, year, layout) for layout in LAYOUTS}
-    # a layout with panels is drawn once to measure it (fit_panels); both are asked for first
+    # a layout with panels is drawn once to measure it (fit_panels)
     measured = {name: render(s, cache, drawer, png=False) for name, s in first.items() if "facet" in s}
-    specs = {layout.name: fit_panels(first[layout.name], layout, measured[layout.name]()[0])
-             if layout.name in measured else first[layout.name] for layout in LAYOUTS}
-    drawn = {layout.name: render(specs[layout.name], cache, drawer, layout.png) for layout in LAYOUTS}
-    vega = {name: drawer.draw("vega", for_the_page(s)) for name, s in specs.items()}
 
-    def finish() -> Chart:
-        title = substitute_year(spec.title, year)
-        description = describe_chart(spec, data, locale)
-        drawings = []
-        for layout in LAYOUTS:
-            svg, png = drawn[layout.name]()
-            drawing = accessible_svg(svg, f"chart-{spec.id}{layout.suffix}", title, description)
-            width, height = svg_size(drawing)
-            drawings.append(Drawing(layout.name, etree.tostring(drawing, encoding="utf-8"), png,
-                                    f"charts/{spec.id}{layout.suffix}.svg",
-                                    f"charts/{spec.id}{layout.suffix}.png" if png else None, width, height))
-        decimals = int(data["decimals"].max())
-        return Chart(spec.id, spec.table, title, description, tuple(drawings),
-                     page_spec(specs, {name: f.result() for name, f in vega.items()}),
-                     data[["category", "series", "value"]], decimals, *data_table(data, decimals, locale))
-    return finish
+    def fit() -> Callable[[], Chart]:
+        specs = {layout.name: fit_panels(first[layout.name], layout, measured[layout.name]()[0])
+                 if layout.name in measured else first[layout.name] for layout in LAYOUTS}
+        drawn = {layout.name: render(specs[layout.name], cache, drawer, layout.png) for layout in LAYOUTS}
+        vega = {name: drawer.draw("vega", for_the_page(s)) for name, s in specs.items()}
+
+        def finish() -> Chart:
+            title = substitute_year(spec.title, year)
+            description = describe_chart(spec, data, locale)
+            drawings = []
+            for layout in LAYOUTS:
+                svg, png = drawn[layout.name]()
+                drawing = accessible_svg(svg, f"chart-{spec.id}{layout.suffix}", title, description)
+                width, height = svg_size(drawing)
+                drawings.append(Drawing(layout.name, etree.tostring(drawing, encoding="utf-8"), png,
+                                        f"charts/{spec.id}{layout.suffix}.svg",
+                                        f"charts/{spec.id}{layout.suffix}.png" if png else None, width, height))
+            decimals = int(data["decimals"].max())
+            return Chart(spec.id, spec.table, title, description, tuple(drawings),
+                         page_spec(specs, {name: f.result() for name, f in vega.items()}),
+                         data[["category", "series", "value"]], decimals, *data_table(data, decimals, locale))
+        return finish
+    return fit
 
 
 def fit_panels(spec: dict, layout: Layout, measured: bytes) -> dict:

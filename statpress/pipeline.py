@@ -185,12 +185,16 @@ def publish_all(project: Project, options: BuildOptions,
 def begin_charts(p: Published, locales: dict[str, Locale], resources: "Resources") -> None:
     """The charts of tables just computed, in every language, asked of the drawer now: it draws them
     on the other core while the build computes the next statistic's tables. The pages stage
-    finishes them (`localised`); their tables are new, so their pages are rendered."""
+    finishes them (`localised`); their tables are new, so their pages are rendered. Every
+    language's measurements are asked for before any chart is fitted: the drawer draws in turn."""
+    begun = []
     for lang in resources.languages:
         language = Localiser(lang, resources.languages[0], p.statistic.meta.fallback)
-        resources.begun[p.statistic.id, p.release.id, lang] = begin_drawing(
-            p.statistic, p.chart_specs, language(p.tables), locales[lang], p.release.period, resources.cache,
-            resources.drawer, language)
+        begun.append(begin_drawing(p.statistic, p.chart_specs, language(p.tables), locales[lang], p.release.period,
+                                   resources.cache, resources.drawer, language))
+        resources.begun[p.statistic.id, p.release.id, lang] = begun[-1]
+    for underway in begun:
+        underway.fit()
 
 
 def render_pages(project: Project, published: list[Published], options: BuildOptions, resources: "Resources",
@@ -305,7 +309,7 @@ def localised(p: Published, lang: str, resources: "Resources", locale: Locale) -
     if p.release is None or not p.chart_specs:
         return p
     begun = resources.begun.pop((p.statistic.id, p.release.id, lang), None)
-    return replace(p, charts=begun() if begun else draw(p.statistic, p.chart_specs, p.tables, locale,
+    return replace(p, charts=begun.finish() if begun else draw(p.statistic, p.chart_specs, p.tables, locale,
                                                         p.release.period, resources.cache, resources.drawer, language))
 
 
@@ -548,20 +552,14 @@ def refuse_withdrawal(stats: list[content.Statistic], options: BuildOptions) -> 
 def draw(s: content.Statistic, chart_specs: list[dict], protected: list, locale: Locale, year: int, cache: Path,
          drawer: drawing.Drawer, language: Localiser) -> list[charts.Chart]:
     """Charts from the protected tables, in one language: a chart never sees an unrounded count."""
-    return begin_drawing(s, chart_specs, protected, locale, year, cache, drawer, language)()
+    return begin_drawing(s, chart_specs, protected, locale, year, cache, drawer, language).finish()
 
 
 def begin_drawing(s: content.Statistic, chart_specs: list[dict], protected: list, locale: Locale, year: int,
-                  cache: Path, drawer: drawing.Drawer, language: Localiser) -> Callable[[], list[charts.Chart]]:
-    """`draw` begun: the drawings asked of `drawer`; the function returned finishes the charts."""
+                  cache: Path, drawer: drawing.Drawer, language: Localiser) -> charts.Underway:
+    """`draw` begun: fitted and finished later (charts.Underway)."""
     path = s.folder.parent.parent / "stats" / s.id / "tables.toml"
-    with timed("charts"):
-        finish = charts.begin_charts(path, chart_specs, protected, locale, year, cache, drawer, language)
-
-    def finished() -> list[charts.Chart]:
-        with timed("charts"):
-            return finish()
-    return finished
+    return charts.begin_charts(path, chart_specs, protected, locale, year, cache, drawer, language)
 
 
 def compute_release(s: content.Statistic, catalog: data.Catalog, release: content.Release,

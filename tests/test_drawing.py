@@ -86,3 +86,43 @@ def test_charts_of_tables_computed_by_the_build_are_drawn_while_it_computes_the_
     events.clear()
     build_site(project, project / "site")  # the tables cached: nothing is computed, nor drawn
     assert events == ["pages"]
+
+
+def test_what_the_build_waits_for_is_asked_first_and_the_rest_once_charts_are_fitted(tmp_path):
+    """A chart with panels is drawn once to measure them: begun in two languages, the charts ask the
+    drawer for those measurements and nothing else, so that it draws them first; fitting asks for
+    every drawing and the Vega of each layout, and finishing needs nothing more."""
+    import datetime as dt
+
+    from conftest import ROOT
+    from statpress import calendar, charts, pipeline
+    from statpress.content import OSLO, load_all
+    from statpress.data import load_catalog
+    from statpress.locale import load_locale
+    from statpress.tables import load_specs
+
+    class Recording(drawing.InProcess):
+        def __init__(self):
+            self.asked = []
+
+        def draw(self, kind, spec):
+            self.asked.append((kind, "facet" in spec))
+            return super().draw(kind, spec)
+
+    catalog = load_catalog(ROOT)
+    s = next(s for s in load_all(ROOT / "content") if s.id == "migration")
+    release = calendar.due(s, dt.datetime(2026, 6, 2, 9, tzinfo=OSLO))
+    computed, _ = pipeline.compute_release(s, catalog, release)
+    path, spec = load_specs(ROOT / "stats", s.id)
+    drawer = Recording()
+    begun = [charts.begin_charts(path, spec.charts, computed.tables, load_locale(ROOT, lang), release.period,
+                                 tmp_path / lang, drawer) for lang in ("en", "nb")]
+    measured = list(drawer.asked)
+    assert measured and set(measured) == {("svg", True)}  # panels measured, in both languages
+    for underway in begun:
+        underway.fit()
+    kinds = [kind for kind, _ in drawer.asked[len(measured):]]
+    assert kinds.count("vega") == 2 * len(spec.charts) * len(charts.LAYOUTS) and "svg+png" in kinds
+    asked = len(drawer.asked)
+    finished = [underway.finish() for underway in begun]
+    assert len(drawer.asked) == asked and all(len(c) == len(spec.charts) for c in finished)
