@@ -5,7 +5,8 @@ memory is its own.
 The demo's targets (issue #12) are judged on a fresh copy of the project, as a new clone has it
 after `make build` set it up: the tracked files, the generated data and the engine's bytecode, no
 `.cache/` and no site. Its first build is the cold one (≤ 3 s, the whole command), its second the
-rebuild with nothing changed (≤ 0.3 s)."""
+rebuild with nothing changed (≤ 0.3 s). Each is timed on three fresh copies and judged by the
+median: one build on this VM varies by ±20 %."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 DEMO_TARGETS = {"cold": 3.0, "no change": 0.3}
+COPIES = 3  # fresh copies the demo's targets are timed on
 
 
 def measure(label: str, args: list[str], cwd: Path = ROOT) -> tuple[str, float, float, float]:
@@ -47,15 +49,27 @@ def fresh_copy(folder: Path) -> Path:
             shutil.copy2(ROOT / rel, folder / rel)
     shutil.copytree(ROOT / "data", folder / "data")
     subprocess.run([sys.executable, "-m", "compileall", "-q", "statpress"], cwd=folder, check=True)
+    # A clone is on disk long before its first build; the copy just made was still being written
+    # out while the build made its files, which took it up to a second longer (measured).
+    os.sync()
     return folder
+
+
+def demo_builds(tmp: Path) -> list[list[tuple[str, float, float, float]]]:
+    """The cold build and the rebuild with nothing changed, on each of COPIES fresh copies."""
+    runs = []
+    for n in range(COPIES):
+        project = fresh_copy(tmp / f"project-{n}")
+        runs.append([measure("demo, cold (a fresh copy, data generated)", ["build.py", "build"], project),
+                     measure("demo, no change (the same build again)", ["build.py", "build"], project)])
+        shutil.rmtree(project)
+    return runs
 
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         # first: a child's peak memory is reported as the largest of any child's so far
-        project = fresh_copy(Path(tmp) / "project")
-        demo = [measure("demo, cold (a fresh copy, data generated)", ["build.py", "build"], project),
-                measure("demo, no change (the same build again)", ["build.py", "build"], project)]
+        runs = demo_builds(Path(tmp))
         rows = [measure("generate demo microdata", ["stats/demo/generate.py", f"{tmp}/data"]),
                 measure("full build (demo, as of today)", ["build.py", "build", "--out", f"{tmp}/site"]),
                 measure("full build again (same inputs)", ["build.py", "build", "--out", f"{tmp}/site"])]
@@ -66,12 +80,15 @@ def main() -> int:
         print(f"{label:40} {seconds:8.1f} {cpu:6.1f} {mib:9.0f}")
     print()
     status = 0
-    print("the demo's targets (issue #12), whole commands on a fresh copy of the project:")
-    for (label, seconds, cpu, mib), target in zip(demo, DEMO_TARGETS.values()):
+    print(f"the demo's targets (issue #12), whole commands on {COPIES} fresh copies of the project, the median judged:")
+    for i, target in enumerate(DEMO_TARGETS.values()):
+        timed = sorted((run[i] for run in runs), key=lambda row: row[1])
+        label, seconds, cpu, mib = timed[len(timed) // 2]
         met = seconds <= target
         status |= not met
+        each = ", ".join(f"{row[1]:.2f}" for row in (run[i] for run in runs))
         print(f"{label:44} {seconds:6.2f} s  CPU {cpu:5.2f} s  peak {mib:5.0f} MiB  "
-              f"(target ≤ {target} s: {'met' if met else 'NOT met'})")
+              f"(target ≤ {target} s: {'met' if met else 'NOT met'}; each copy: {each} s)")
     print()
     print("charts (bench/bench_charts.py):")
     sys.stdout.flush()
