@@ -387,28 +387,24 @@ class Underway:
     """Charts being drawn, in three steps, so that a drawer drawing in another process is asked for
     what the build will wait for first: begun (their specifications made, and the drawings that
     measure their panels asked for), fitted (`fit`: the panels fitted to those measurements, and
-    every drawing asked for) and finished (`finish`: the drawings read back). A chart from the
-    cache is finished from the start."""
+    every drawing asked for) and finished (`finish`: the drawings read back)."""
 
-    def __init__(self, path: Path, begun: list[tuple[ChartSpec, Callable]]):
-        self.path, self.begun, self.fitted = path, begun, None  # begun: (spec, its fit)
+    def __init__(self, path: Path, begun: list[tuple[ChartSpec, "Pending | Cached"]]):
+        self.path, self.begun = path, begun
 
     def fit(self) -> None:
-        if self.fitted is not None:
-            return
         with progress.stage("charts"):
-            self.fitted = []
-            for spec, fit in self.begun:
+            for spec, chart in self.begun:
                 with naming(self.path, spec):
-                    self.fitted.append((spec, fit()))
+                    chart.fit()
 
     def finish(self) -> list[Chart]:
         self.fit()
         with progress.stage("charts"):
             charts = []
-            for spec, finished in self.fitted:
+            for spec, chart in self.begun:
                 with naming(self.path, spec):
-                    charts.append(finished())
+                    charts.append(chart.finish())
         return charts
 
 
@@ -439,61 +435,75 @@ def naming(path: Path, spec: ChartSpec):
 
 
 def remembered(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: Path,
-               drawer: Drawer) -> Callable[[], Callable[[], Chart]]:
+               drawer: Drawer) -> "Pending | Cached":
     """A chart from the cache when the same specification, values, locale and code drew it before
-    (laying out a chart with Altair takes longer than reading it back); else begun (`draw`)."""
+    (laying out a chart with Altair takes longer than reading it back); else begun, and kept there
+    once finished."""
     key = hashlib.sha256("\n".join([
         RENDERER, SOURCE, locale.catalogue.model_dump_json(), str(year), spec.model_dump_json(),
         data.to_json(orient="records", double_precision=15)]).encode()).hexdigest()[:32]
     store = PickleCache(cache)
     chart = store.get(key)  # None when absent, damaged or from older code: drawn again
     if chart is not None:
-        return lambda: lambda: chart
-    fit = draw(spec, data, locale, year, cache, drawer)
-
-    def fitted() -> Callable[[], Chart]:
-        finish = fit()
-
-        def finished() -> Chart:
-            drawn = finish()
-            store.put(key, drawn)
-            return drawn
-        return finished
-    return fitted
+        return Cached(chart)
+    return Pending(spec, data, locale, year, cache, drawer, lambda drawn: store.put(key, drawn))
 
 
-def draw(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: Path,
-         drawer: Drawer) -> Callable[[], Callable[[], Chart]]:
-    """A chart begun: its specifications made and the drawings that measure its panels asked of
-    `drawer`. The function returned fits the panels and asks for every drawing and the Vega of
-    each layout; the one it returns finishes the chart once they are drawn (see `Underway`)."""
-    first = {layout.name: vega_lite(spec, data, locale, year, layout) for layout in LAYOUTS}
-    # a layout with panels is drawn once to measure it (fit_panels)
-    measured = {name: render(s, cache, drawer, png=False) for name, s in first.items() if "facet" in s}
+@dataclass(frozen=True)
+class Cached:
+    """A chart read back from the cache: fitted and finished from the start."""
+    chart: Chart
 
-    def fit() -> Callable[[], Chart]:
-        specs = {layout.name: fit_panels(first[layout.name], layout, measured[layout.name]()[0])
-                 if layout.name in measured else first[layout.name] for layout in LAYOUTS}
-        drawn = {layout.name: render(specs[layout.name], cache, drawer, layout.png) for layout in LAYOUTS}
-        vega = {name: drawer.draw("vega", for_the_page(s)) for name, s in specs.items()}
+    def fit(self) -> None:
+        pass
 
-        def finish() -> Chart:
-            title = substitute_year(spec.title, year)
-            description = describe_chart(spec, data, locale)
-            drawings = []
-            for layout in LAYOUTS:
-                svg, png = drawn[layout.name]()
-                drawing = accessible_svg(svg, f"chart-{spec.id}{layout.suffix}", title, description)
-                width, height = svg_size(drawing)
-                drawings.append(Drawing(layout.name, etree.tostring(drawing, encoding="utf-8"), png,
-                                        f"charts/{spec.id}{layout.suffix}.svg",
-                                        f"charts/{spec.id}{layout.suffix}.png" if png else None, width, height))
-            decimals = int(data["decimals"].max())
-            return Chart(spec.id, spec.table, title, description, tuple(drawings),
-                         page_spec(specs, {name: f.result() for name, f in vega.items()}),
-                         data[["category", "series", "value"]], decimals, *data_table(data, decimals, locale))
-        return finish
-    return fit
+    def finish(self) -> Chart:
+        return self.chart
+
+
+class Pending:
+    """A chart being drawn (see `Underway`). Begun: its specification made for each layout and the
+    drawings that measure its panels asked of `drawer`. `fit`: the panels fitted and every drawing
+    and the Vega of each layout asked for. `finish`: the chart, once they are drawn (`done` is
+    given it)."""
+
+    def __init__(self, spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: Path,
+                 drawer: Drawer, done: Callable[[Chart], None] = lambda chart: None):
+        self.spec, self.data, self.locale, self.year = spec, data, locale, year
+        self.cache, self.drawer, self.done = cache, drawer, done
+        self.first = {layout.name: vega_lite(spec, data, locale, year, layout) for layout in LAYOUTS}
+        # a layout with panels is drawn once to measure it (fit_panels)
+        self.measured = {name: render(s, cache, drawer, png=False) for name, s in self.first.items() if "facet" in s}
+        self.specs: dict[str, dict] | None = None
+
+    def fit(self) -> None:
+        if self.specs is not None:
+            return
+        self.specs = {layout.name: fit_panels(self.first[layout.name], layout, self.measured[layout.name]()[0])
+                      if layout.name in self.measured else self.first[layout.name] for layout in LAYOUTS}
+        self.drawn = {layout.name: render(self.specs[layout.name], self.cache, self.drawer, layout.png)
+                      for layout in LAYOUTS}
+        self.vega = {name: self.drawer.draw("vega", for_the_page(s)) for name, s in self.specs.items()}
+
+    def finish(self) -> Chart:
+        self.fit()
+        spec, data = self.spec, self.data
+        title = substitute_year(spec.title, self.year)
+        description = describe_chart(spec, data, self.locale)
+        drawings = []
+        for layout in LAYOUTS:
+            svg, png = self.drawn[layout.name]()
+            drawing = accessible_svg(svg, f"chart-{spec.id}{layout.suffix}", title, description)
+            width, height = svg_size(drawing)
+            drawings.append(Drawing(layout.name, etree.tostring(drawing, encoding="utf-8"), png,
+                                    f"charts/{spec.id}{layout.suffix}.svg",
+                                    f"charts/{spec.id}{layout.suffix}.png" if png else None, width, height))
+        decimals = int(data["decimals"].max())
+        chart = Chart(spec.id, spec.table, title, description, tuple(drawings),
+                      page_spec(self.specs, {name: f.result() for name, f in self.vega.items()}),
+                      data[["category", "series", "value"]], decimals, *data_table(data, decimals, self.locale))
+        self.done(chart)
+        return chart
 
 
 def fit_panels(spec: dict, layout: Layout, measured: bytes) -> dict:
