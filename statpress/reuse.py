@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import os
+import pickle
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +37,9 @@ from .errors import BuildError
 
 # Of the note; a note of another format is not read. 3: the note names no folder (its file name
 # does), so that the live site's note moves with the site when that becomes the spare (write.py).
-FORMAT = 3
+# 4: pickled, not JSON: a rebuild of 300 statistics reads two notes of 75 000 files and writes one,
+# and JSON took 0.1-0.35 s for each, pickle a third of that.
+FORMAT = 4
 
 
 def digest(data: bytes) -> str:
@@ -85,7 +87,7 @@ def entry(path: str, sha: str) -> list:
 
 
 def note_path(notes: Path, out: Path) -> Path:
-    return notes / (digest(str(out.resolve()).encode())[:24] + ".json")
+    return notes / (digest(str(out.resolve()).encode())[:24] + ".pickle")
 
 
 @dataclass
@@ -177,11 +179,11 @@ def previous(notes: Path | None, out: Path, copies: str) -> Previous:
     if notes is None or not out.is_dir():
         return Previous(out)
     try:
-        note = json.loads(note_path(notes, out).read_text(encoding="utf-8"))
+        note = pickle.loads(note_path(notes, out).read_bytes())
         if note["format"] != FORMAT:
             return Previous(out)
         return Previous(out, note["files"], note["copies"] == copies)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, KeyError, TypeError, AttributeError):
         return Previous(out)  # no note, or a damaged one: write everything
 
 
@@ -210,6 +212,6 @@ def note(notes: Path | None, out: Path, written: dict[str, list], copies: str) -
     out = out.resolve()
     body = {"format": FORMAT, "copies": copies, "files": written}
     try:
-        atomic.write(note_path(notes, out), json.dumps(body, separators=(",", ":")).encode("utf-8"))
+        atomic.write(note_path(notes, out), pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))
     except OSError:
         pass  # without a note the next build writes everything; the site itself is published
