@@ -13,6 +13,7 @@ non-empty folder without it (docs/, the project itself, someone's home) is refus
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -131,7 +132,7 @@ def stage_site(folder: Path, files: dict[str, bytes | reuse.Known], previous: re
     if index is not None:
         written.update(stage_files(index.files(), folder, previous, copies_cache, spare))
     if spare is not None:
-        sweep(folder, written)
+        sweep(folder, written, spare)
         spare.clear(MARKER)
     reuse.create(folder / MARKER, MARKER_TEXT)
     os.chmod(folder, 0o755)  # mkdtemp makes it private; a web server must read it
@@ -187,22 +188,48 @@ def keep_spare(old: Path, out: Path, notes: Path | None, keep: bool) -> None:
         discard(old, out)
 
 
-def sweep(folder: Path, keep: dict[str, list]) -> None:
-    """Remove from an updated spare every file the new site does not hold, and folders left empty."""
+def sweep(folder: Path, keep: dict[str, list], spare: reuse.Previous) -> None:
+    """Remove from an updated spare every file the new site does not hold, and folders left empty.
+
+    What the spare's note lists and the new site does not is removed by name. A folder whose
+    modification time is still the noted one holds just what the note lists (adding an entry to a
+    folder, or removing one, changes it); only the others are read, for entries nobody noted (a
+    file put in the live site by hand, which then became the spare). Reading all 9 300 folders of
+    300 statistics' site took 0.4 s, and 4 s when the machine had dropped them from its memory."""
     root = str(folder)
-    emptied: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
-        prefix = "" if dirpath == root else os.path.relpath(dirpath, root).replace(os.sep, "/") + "/"
-        left = 0
-        for name in filenames:
-            if prefix + name in keep or (not prefix and name == MARKER):
-                left += 1
-            else:
-                os.unlink(f"{dirpath}/{name}")
-        left += sum(1 for d in dirnames if f"{dirpath}/{d}" not in emptied)
-        if not left and dirpath != root:
-            os.rmdir(dirpath)
-            emptied.add(dirpath)
+    gone = [rel for rel in spare.files if rel not in keep]
+    for rel in gone:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{root}/{rel}")
+    changed = [""] + [rel for rel, noted in spare.folders.items() if modified(f"{root}/{rel}", noted)]
+    kept_folders = None
+    for rel in changed:
+        prefix = rel + "/" if rel else ""
+        try:
+            entries = list(os.scandir(f"{root}/{rel}" if rel else root))
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            path = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if path in spare.folders:
+                    continue  # checked in its turn
+                kept_folders = kept_folders if kept_folders is not None else reuse.folders_of(keep)
+                if path not in kept_folders:
+                    shutil.rmtree(entry.path)
+            elif path not in keep and path != MARKER:
+                os.unlink(entry.path)
+                gone.append(path)
+    for rel in sorted(reuse.folders_of(gone), key=len, reverse=True):  # the deepest first
+        with contextlib.suppress(OSError):
+            os.rmdir(f"{root}/{rel}")  # refused while it holds anything
+
+
+def modified(path: str, noted: int) -> bool:
+    try:
+        return os.stat(path).st_mtime_ns != noted
+    except FileNotFoundError:
+        return False  # removed since: nothing in it to sweep
 
 
 def copies_made(precompress: bool) -> str:

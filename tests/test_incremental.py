@@ -174,6 +174,25 @@ def test_a_spare_changed_by_hand_is_put_right(project, tmp_path):
     assert not (out / "strays").exists()
 
 
+def test_a_file_put_in_the_live_site_by_hand_is_gone_when_that_site_is_brought_up_to_date(project, tmp_path):
+    """The sweep reads only the folders changed since the note: a file added anywhere, even in a
+    folder the next builds do not touch, changes its folder's modification time and is found."""
+    out = tmp_path / "site"
+    build(project, out)
+    untouched = out / "archive" / "naturalisations" / "naturalisations-2023" / "tables"
+    assert untouched.is_dir()
+    (untouched / "stray.csv").write_bytes(b"not built")
+    (untouched / "stray").mkdir()
+    (untouched / "stray" / "deeper.csv").write_bytes(b"not built")
+    about = project / "content" / "migration" / "about" / "definitions.md"
+    edit(about, "\n", "\n\nEdited once.\n")
+    build(project, out)  # the site with the strays becomes the spare
+    edit(about, "Edited once.", "Edited twice.")
+    after = build(project, out)  # and is brought up to date
+    assert not (untouched / "stray.csv").exists() and not (untouched / "stray").exists()
+    assert after == build(project, tmp_path / "scratch", use_cache=False)
+
+
 def test_a_build_that_fails_while_updating_the_spare_leaves_the_site_and_the_next_one_starts_afresh(
         project, tmp_path, monkeypatch):
     out, spare = tmp_path / "site", tmp_path / ".site.spare"
