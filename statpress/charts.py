@@ -353,14 +353,14 @@ def accessible_svg(svg: bytes, chart_id: str, title: str, description: str) -> e
     return root
 
 
-def render(spec: dict, cache: Path, drawer: Drawer, png: bool = True) -> Callable[[], tuple[bytes, bytes | None]]:
+def render(spec: dict, cache: Path | None, drawer: Drawer, png: bool = True) -> Callable[[], tuple[bytes, bytes | None]]:
     """SVG and PNG (or None) of a Vega-Lite spec, from the cache when this exact spec was drawn
-    before: asked for now, given by the function returned."""
+    before: asked for now, given by the function returned. No cache (`--no-cache`): always drawn."""
     spec_json = json.dumps(spec, sort_keys=True, ensure_ascii=False)
     # the renderer's version is part of the key: a new vl-convert draws every chart again
     key = hashlib.sha256((RENDERER + spec_json).encode()).hexdigest()[:32]
-    svg_path, png_path = cache / f"{key}.svg", cache / f"{key}.png"
-    if svg_path.exists() and (png_path.exists() or not png):
+    svg_path, png_path = (cache / f"{key}.svg", cache / f"{key}.png") if cache is not None else (None, None)
+    if svg_path is not None and svg_path.exists() and (png_path.exists() or not png):
         found = svg_path.read_bytes(), png_path.read_bytes() if png else None
         return lambda: found
     # drawn from the spec as cached, so that a chart drawn again is drawn from the same bytes
@@ -369,15 +369,16 @@ def render(spec: dict, cache: Path, drawer: Drawer, png: bool = True) -> Callabl
     def drawn() -> tuple[bytes, bytes | None]:
         svg_text, image = asked.result()
         svg = svg_text.encode("utf-8")
-        atomic.write(svg_path, svg)
-        if image is not None:
-            atomic.write(png_path, image)
+        if svg_path is not None:
+            atomic.write(svg_path, svg)
+            if image is not None:
+                atomic.write(png_path, image)
         return svg, image
     return drawn
 
 
 def build_charts(path: Path, raw: list[dict], tables: list[Table], locale: Locale, year: int,
-                 cache: Path, drawer: Drawer, language: Localiser | None = None) -> list[Chart]:
+                 cache: Path | None, drawer: Drawer, language: Localiser | None = None) -> list[Chart]:
     """The charts of a release, drawn from its tables (already in `locale`'s language) with their
     titles in that language (`language` picks them)."""
     return begin_charts(path, raw, tables, locale, year, cache, drawer, language).finish()
@@ -409,7 +410,7 @@ class Underway:
 
 
 def begin_charts(path: Path, raw: list[dict], tables: list[Table], locale: Locale, year: int,
-                 cache: Path, drawer: Drawer, language: Localiser | None = None) -> Underway:
+                 cache: Path | None, drawer: Drawer, language: Localiser | None = None) -> Underway:
     """`build_charts` begun: the measurements of every chart asked of `drawer` now, and the rest
     when the charts are fitted, before the first is finished, so that it draws while the build goes on."""
     by_id = {t.id: t for t in tables}
@@ -434,11 +435,13 @@ def naming(path: Path, spec: ChartSpec):
         raise BuildError(f"{path}: chart '{spec.id}': {exc}") from None
 
 
-def remembered(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: Path,
+def remembered(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: Path | None,
                drawer: Drawer) -> "Pending | Cached":
     """A chart from the cache when the same specification, values, locale and code drew it before
     (laying out a chart with Altair takes longer than reading it back); else begun, and kept there
-    once finished."""
+    once finished. No cache (`--no-cache`): begun, and kept nowhere."""
+    if cache is None:
+        return Pending(spec, data, locale, year, cache, drawer)
     key = hashlib.sha256("\n".join([
         RENDERER, SOURCE, locale.catalogue.model_dump_json(), str(year), spec.model_dump_json(),
         data.to_json(orient="records", double_precision=15)]).encode()).hexdigest()[:32]
@@ -467,7 +470,7 @@ class Pending:
     and the Vega of each layout asked for. `finish`: the chart, once they are drawn (`done` is
     given it)."""
 
-    def __init__(self, spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: Path,
+    def __init__(self, spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: Path | None,
                  drawer: Drawer, done: Callable[[Chart], None] = lambda chart: None):
         self.spec, self.data, self.locale, self.year = spec, data, locale, year
         self.cache, self.drawer, self.done = cache, drawer, done

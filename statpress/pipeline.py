@@ -160,7 +160,8 @@ def load_resources(options: BuildOptions, project: Project, drawer: drawing.Draw
     """The data stage: the datasets and classifications declared, with the caches of tables and charts."""
     root = options.root
     catalog = data.load_catalog(root, stamps=root / ".cache" / "checks" if options.use_cache else None)
-    return Resources(catalog, project.locales[project.site.language], root / ".cache" / "charts", drawer,
+    drawn = root / ".cache" / "charts" if options.use_cache else None
+    return Resources(catalog, project.locales[project.site.language], drawn, drawer,
                      cache.PickleCache(root / ".cache" / "tables", options.use_cache), project.site.languages)
 
 
@@ -445,7 +446,7 @@ class Resources:
     default locale and the caches of tables and charts."""
     catalog: data.Catalog
     locale: Locale  # the default language's
-    cache: Path  # rendered charts, by the hash of their specification
+    cache: Path | None  # rendered charts, by the hash of their specification (None: --no-cache)
     drawer: drawing.Drawer  # what draws them (vl-convert, in a process of its own)
     tables: cache.PickleCache | None = None  # computed, protected tables, by the hash of their inputs
     languages: list[str] = field(default_factory=lambda: ["en"])  # the site's, the default first
@@ -549,14 +550,14 @@ def refuse_withdrawal(stats: list[content.Statistic], options: BuildOptions) -> 
                          "or give --allow-withdraw")
 
 
-def draw(s: content.Statistic, chart_specs: list[dict], protected: list, locale: Locale, year: int, cache: Path,
+def draw(s: content.Statistic, chart_specs: list[dict], protected: list, locale: Locale, year: int, cache: Path | None,
          drawer: drawing.Drawer, language: Localiser) -> list[charts.Chart]:
     """Charts from the protected tables, in one language: a chart never sees an unrounded count."""
     return begin_drawing(s, chart_specs, protected, locale, year, cache, drawer, language).finish()
 
 
 def begin_drawing(s: content.Statistic, chart_specs: list[dict], protected: list, locale: Locale, year: int,
-                  cache: Path, drawer: drawing.Drawer, language: Localiser) -> charts.Underway:
+                  cache: Path | None, drawer: drawing.Drawer, language: Localiser) -> charts.Underway:
     """`draw` begun: fitted and finished later (charts.Underway)."""
     path = s.folder.parent.parent / "stats" / s.id / "tables.toml"
     return charts.begin_charts(path, chart_specs, protected, locale, year, cache, drawer, language)

@@ -290,3 +290,22 @@ def test_numbers_in_charts_use_the_page_locale(demo_site):
     labels = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
     assert "10\u00a0000" in labels and "\u221210\u00a0000" in labels  # grouped by a no-break space, true minus
     assert not any(re.search(r"[0-9],[0-9]{3}", label) for label in labels)
+
+
+def test_no_cache_draws_every_chart_again_and_keeps_none(project, monkeypatch):
+    """An audit (`--no-cache`) reads no drawing from .cache/charts and writes none there; what it
+    draws is what the cache held."""
+    from conftest import digest
+    from statpress import drawing, pipeline
+
+    cached = project / ".cache" / "charts"
+    build_site(project, project / "site")
+    before = {p.name: p.stat().st_mtime_ns for p in cached.iterdir()}
+    asked = []
+    real = drawing.Helper.draw
+    monkeypatch.setattr(drawing.Helper, "draw", lambda self, kind, spec: asked.append(kind) or real(self, kind, spec))
+    pipeline.build(pipeline.BuildOptions(project, project / "audit", DEMO_NOW, use_cache=False))
+    drawings = [p for p in (project / "audit").rglob("charts/*.svg") if "archive" not in p.parts]
+    assert asked.count("svg+png") + asked.count("svg") >= len(drawings) > 0
+    assert {p.name: p.stat().st_mtime_ns for p in cached.iterdir()} == before
+    assert digest(project / "audit") == digest(project / "site")
