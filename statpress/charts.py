@@ -441,7 +441,7 @@ def remembered(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, c
     (laying out a chart with Altair takes longer than reading it back); else begun, and kept there
     once finished. No cache (`--no-cache`): begun, and kept nowhere."""
     if cache is None:
-        return Pending(spec, data, locale, year, cache, drawer)
+        return Pending(spec, data, locale, year, None, drawer)
     key = hashlib.sha256("\n".join([
         RENDERER, SOURCE, locale.catalogue.model_dump_json(), str(year), spec.model_dump_json(),
         data.to_json(orient="records", double_precision=15)]).encode()).hexdigest()[:32]

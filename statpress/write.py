@@ -206,7 +206,8 @@ def sweep(folder: Path, keep: dict[str, list], spare: reuse.Previous) -> None:
     for rel in changed:
         prefix = rel + "/" if rel else ""
         try:
-            entries = list(os.scandir(f"{root}/{rel}" if rel else root))
+            with os.scandir(f"{root}/{rel}" if rel else root) as listed:
+                entries = list(listed)
         except FileNotFoundError:
             continue
         for entry in entries:
