@@ -85,13 +85,35 @@ def calendar_state(root: Path, now: dt.datetime) -> list[str]:
     return out
 
 
-def inputs(root: Path, out: Path, now: dt.datetime, options: dict) -> str:
+@dataclass(frozen=True)
+class Fingerprint:
+    """The inputs' fingerprint, in two parts. The archive is the one input a build writes itself:
+    it freezes each newly due release into it. The build has then published that snapshot, so the
+    archive is listed again after such a build (`archive_again`); everything else stays as it was
+    listed before the build, so that a file changed while the build ran is not taken as built."""
+    rest: str
+    archive: str
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(f"{self.rest}\n{self.archive}".encode()).hexdigest()
+
+    def archive_again(self, root: Path) -> Fingerprint:
+        return Fingerprint(self.rest, archive_digest(root))
+
+
+def archive_digest(root: Path) -> str:
+    return hashlib.sha256("\n".join(listing(root / "archive")).encode()).hexdigest()
+
+
+def inputs(root: Path, out: Path, now: dt.datetime, options: dict) -> Fingerprint:
     parts = [json.dumps(options, sort_keys=True), str(out.resolve())]
     for name in INPUTS + FILES:
-        parts += listing(root / name)
+        if name != "archive":
+            parts += listing(root / name)
     parts += listing(ENGINE)
     parts += datasets(root) + calendar_state(root, now)
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return Fingerprint(hashlib.sha256("\n".join(parts).encode()).hexdigest(), archive_digest(root))
 
 
 def folders(folder: Path) -> list[str]:
@@ -139,7 +161,7 @@ class Checked:
     again (0.2 s)."""
     fresh: bool
     now: dt.datetime
-    fingerprint: str | None
+    fingerprint: Fingerprint | None
 
 
 def from_command_line(root: Path, argv: list[str]) -> Checked | None:
@@ -172,7 +194,7 @@ def from_command_line(root: Path, argv: list[str]) -> Checked | None:
     return Checked(fresh, now, fingerprint)
 
 
-def check(root: Path, out: Path, now: dt.datetime, options: dict) -> tuple[bool, str | None]:
+def check(root: Path, out: Path, now: dt.datetime, options: dict) -> tuple[bool, Fingerprint | None]:
     """(the site in `out` was built from exactly these inputs, the inputs' fingerprint). Taken
     before a build, so that a file changed while it runs is not taken as built."""
     try:
@@ -181,19 +203,22 @@ def check(root: Path, out: Path, now: dt.datetime, options: dict) -> tuple[bool,
         return False, None
     try:
         record = json.loads(record_path(root, out).read_text(encoding="utf-8"))
-        if record.get("inputs") != fingerprint:
+        if record.get("inputs") != fingerprint.digest:
             return False, fingerprint  # the output need not be listed: the build runs anyway
-        return record == {"inputs": fingerprint, "outputs": outputs(out)}, fingerprint
+        return record == {"inputs": fingerprint.digest, "outputs": outputs(out)}, fingerprint
     except Exception:  # noqa: BLE001
         return False, fingerprint
 
 
-def note(root: Path, out: Path, fingerprint: str | None) -> None:
-    """After a successful build: the inputs it was built from, and what it wrote."""
+def note(root: Path, out: Path, fingerprint: Fingerprint | None, froze: bool) -> None:
+    """After a successful build: the inputs it was built from, and what it wrote. `froze`: the
+    build froze releases into the archive, which is then listed as the build left it."""
     if fingerprint is None:
         return
     try:
-        record = {"inputs": fingerprint, "outputs": outputs(out)}
+        if froze:
+            fingerprint = fingerprint.archive_again(root)
+        record = {"inputs": fingerprint.digest, "outputs": outputs(out)}
         atomic.write(record_path(root, out), json.dumps(record).encode("utf-8"))
     except Exception:  # noqa: BLE001 - without a record the next build simply builds
         pass

@@ -49,3 +49,18 @@ def test_a_build_at_the_real_clock_notes_what_it_built(project):
     assert first.returncode == 0 and UP_TO_DATE not in first.stdout, first.stderr
     second = run(project, "build")
     assert second.returncode == 0 and UP_TO_DATE in second.stdout, second.stderr
+
+
+def test_a_build_that_froze_a_release_is_up_to_date_after(project):
+    """The build writes the snapshot of a newly due release into archive/, an input: the next build
+    finds nothing to do, and a later change to the archive still means a full build."""
+    from conftest import drop_snapshot
+
+    project = runnable(project)
+    drop_snapshot(project)
+    assert UP_TO_DATE not in build(project)
+    snapshot = project / "archive" / "migration" / "migration-2024" / "index.html"
+    assert snapshot.is_file()
+    assert UP_TO_DATE in build(project)
+    snapshot.write_bytes(snapshot.read_bytes() + b"\n")  # then the archive is edited
+    assert UP_TO_DATE not in run(project, "build", "--now", NOW).stdout
