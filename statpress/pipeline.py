@@ -119,6 +119,8 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
                 if freezes:
                     for snap, snapshot, _ in to_freeze:  # only now that every page has rendered
                         archive.freeze(snap, snapshot)
+                    archive.note_frozen(root / "archive", archive_stamp(options), project.archive,
+                                        [snap for snap, _, _ in to_freeze])
                 write_site(files, options.out, index=index,
                            compress_cache=root / ".cache" / "compressed" if options.use_cache else None,
                            precompress=project.site.precompress, notes=root / ".cache" / "written",
@@ -132,11 +134,13 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
 @dataclass(frozen=True)
 class Project:
     """What the content stage read and checked: the site's settings, each language's catalogue,
-    the statistics, and the release calendar's warnings."""
+    the statistics, the release calendar's warnings, and the archive's entries as they were
+    verified (None without the cache: archive.check)."""
     site: content.SiteConfig
     locales: dict[str, Locale]
     stats: list[content.Statistic]
     warnings: list[str]
+    archive: list[str] | None = None
 
 
 def read_content(options: BuildOptions) -> Project:
@@ -152,8 +156,13 @@ def read_content(options: BuildOptions) -> Project:
         if s.meta.fallback is None:
             check_table_translations(root / "stats", s.id, site.languages)
     warnings = check_calendar(stats, options.strict)
-    archive.check(root / "archive", root / ".cache" / "archive-verified.json" if options.use_cache else None)
-    return Project(site, locales, stats, warnings)
+    verified = archive.check(root / "archive", archive_stamp(options))
+    return Project(site, locales, stats, warnings, verified)
+
+
+def archive_stamp(options: BuildOptions) -> Path | None:
+    """Where the archive is noted as it last passed its check (archive.check); none for an audit."""
+    return options.root / ".cache" / "archive-verified.json" if options.use_cache else None
 
 
 def load_resources(options: BuildOptions, project: Project, drawer: drawing.Drawer) -> "Resources":

@@ -259,17 +259,57 @@ def test_the_archive_is_hashed_again_only_when_its_files_change(project, tmp_pat
     build(project, tmp_path / "site")
     assert verified == []  # unchanged since it passed: not hashed again
 
-    # tamper with one archived file in place, keeping its size and modification time
-    target = project / "archive" / "migration" / "migration-2023" / "tables" / "by-citizenship.csv"
+    tamper_in_place(project / "archive" / "migration" / "migration-2023" / "tables" / "by-citizenship.csv")
+    with pytest.raises(BuildError, match="damaged archive, refusing to publish: .*by-citizenship.csv: changed"):
+        build(project, tmp_path / "site")
+    assert verified  # the whole archive was checked again
+
+
+def tamper_in_place(target: Path) -> None:
+    """One byte of `target` changed, its size and modification time kept."""
     stat = target.stat()
     data = bytearray(target.read_bytes())
     data[10] ^= 1
     with open(target, "r+b") as f:
         f.write(bytes(data))
     os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_a_build_that_froze_a_release_leaves_the_archive_stamped(project, tmp_path, monkeypatch):
+    """The snapshot a build freezes is noted with the archive it passed: the next build does not
+    hash the whole archive again."""
+    from conftest import drop_snapshot
+
+    drop_snapshot(project)
+    report = pipeline.build(pipeline.BuildOptions(project, tmp_path / "site", DEMO_NOW))
+    assert report.frozen == ["migration/migration-2024"]
+    verified = []
+    original = archive.verify
+    monkeypatch.setattr(archive, "verify", lambda snap: verified.append(snap) or original(snap))
+    build(project, tmp_path / "site")
+    assert verified == []
+
+
+def test_the_archive_changed_while_a_release_was_frozen_is_checked_again(project, tmp_path, monkeypatch):
+    """A file of another snapshot changed between the archive's check and the freezing: the stamp
+    is not brought up to date, so the next build hashes the archive and refuses it."""
+    from conftest import drop_snapshot
+
+    drop_snapshot(project)
+    target = project / "archive" / "migration" / "migration-2023" / "tables" / "by-citizenship.csv"
+    freeze = archive.freeze
+
+    def freeze_while_someone_edits(snap, files):
+        tamper_in_place(target)
+        freeze(snap, files)
+
+    # a site from before the release: the later build links migration-2023's files from it
+    pipeline.build(pipeline.BuildOptions(project, tmp_path / "site", DEMO_NOW.replace(year=2025, month=3, day=1)))
+    monkeypatch.setattr(archive, "freeze", freeze_while_someone_edits)
+    build(project, tmp_path / "site")
+    monkeypatch.setattr(archive, "freeze", freeze)
     with pytest.raises(BuildError, match="damaged archive, refusing to publish: .*by-citizenship.csv: changed"):
         build(project, tmp_path / "site")
-    assert verified  # the whole archive was checked again
 
 
 def test_without_precompressed_copies(project, tmp_path):
