@@ -133,6 +133,7 @@ def freeze_archive(root: Path, n: int) -> None:
     sys.path.insert(0, str(ROOT))
     from statpress import archive
 
+    snapshots = []
     for i in range(n):
         sid = f"stat{i:03d}"
         for y in range(YEAR - ARCHIVED, YEAR):
@@ -143,7 +144,8 @@ def freeze_archive(root: Path, n: int) -> None:
                     f"<h1>Statistic {i:03d}, {y}</h1><p>Frozen release.</p></html>\n").encode()
             published = dt.datetime(y + 1, 3, 1 + i % 27, 8, tzinfo=dt.timezone.utc).isoformat()
             files = {"index.html": page, "tables/by-county.csv": f"County,{y}\n".encode()}
-            archive.freeze(snap, archive.with_manifest(files, sid, f"{sid}-{y}", published))
+            snapshots.append((snap, archive.with_manifest(files, sid, f"{sid}-{y}", published)))
+    archive.freeze_all(snapshots)
 
 
 def make_corpus(root: Path, n: int) -> Path:

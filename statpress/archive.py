@@ -310,8 +310,20 @@ def with_manifest(files: dict[str, bytes], statistic: str, release: str, publish
     return {**files, MANIFEST: (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")}
 
 
-def freeze(snapshot: Path, files: dict[str, bytes]) -> None:
-    """Write a new snapshot (files from with_manifest) atomically, and record it in the ledger."""
+def freeze_all(snapshots: list[tuple[Path, dict[str, bytes]]]) -> None:
+    """Each new snapshot (its folder, its files from with_manifest) frozen, the ledger read once
+    for all of them: read again for each, the 300 releases of a publication day took 1.7 s."""
+    ledgers: dict[Path, dict[str, str]] = {}
+    for snapshot, files in snapshots:
+        archive_dir = snapshot.parent.parent
+        if archive_dir not in ledgers:
+            ledgers[archive_dir] = ledger_entries(archive_dir)[0]
+        freeze(snapshot, files, ledgers[archive_dir])
+
+
+def freeze(snapshot: Path, files: dict[str, bytes], ledger: dict[str, str] | None = None) -> None:
+    """Write a new snapshot (files from with_manifest) atomically, and record it in the ledger
+    (`ledger`: its entries as read already, kept up to date here)."""
     manifest = json.loads(files[MANIFEST])
     statistic, release, published = manifest["statistic"], manifest["release"], manifest["published"]
     tmp = snapshot.parent / f".{snapshot.name}{PARTIAL}"
@@ -324,7 +336,7 @@ def freeze(snapshot: Path, files: dict[str, bytes]) -> None:
             faults.point("archive-write", target)
             target.write_bytes(files[rel])
         faults.point("archive-partial")
-        record(snapshot.parent.parent, statistic, release, published, sha256(files[MANIFEST]))
+        record(snapshot.parent.parent, statistic, release, published, sha256(files[MANIFEST]), ledger)
         faults.point("archive-recorded")
         os.rename(tmp, snapshot)
     except OSError as exc:
@@ -337,9 +349,11 @@ def freeze(snapshot: Path, files: dict[str, bytes]) -> None:
         raise
 
 
-def record(archive_dir: Path, statistic: str, release: str, published: str, digest: str) -> None:
-    """Append the snapshot's manifest hash to the ledger (once: a redone snapshot has the same hash)."""
-    entries, _ = ledger_entries(archive_dir)
+def record(archive_dir: Path, statistic: str, release: str, published: str, digest: str,
+           entries: dict[str, str] | None = None) -> None:
+    """Append the snapshot's manifest hash to the ledger (once: a redone snapshot has the same
+    hash). `entries`: the ledger's entries if read already; the new one is added to them."""
+    entries = ledger_entries(archive_dir)[0] if entries is None else entries
     key = f"{statistic}/{release}"
     if key in entries:
         if entries[key] != digest:
@@ -352,6 +366,7 @@ def record(archive_dir: Path, statistic: str, release: str, published: str, dige
         f.write(line)  # one short write to a file opened for appending
         f.flush()
         os.fsync(f.fileno())
+    entries[key] = digest
 
 
 def tarball(site: Path, out: Path, now: str) -> Path:

@@ -117,8 +117,8 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
                 if compressing is not None:
                     compressing.join()
                 if freezes:
-                    for snap, snapshot, _ in to_freeze:  # only now that every page has rendered
-                        archive.freeze(snap, snapshot)
+                    # only now that every page has rendered
+                    archive.freeze_all([(snap, snapshot) for snap, snapshot, _ in to_freeze])
                     archive.note_frozen(root / "archive", archive_stamp(options), project.archive,
                                         [snap for snap, _, _ in to_freeze])
                 write_site(files, options.out, index=index,

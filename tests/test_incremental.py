@@ -299,9 +299,9 @@ def test_the_archive_changed_while_a_release_was_frozen_is_checked_again(project
     target = project / "archive" / "migration" / "migration-2023" / "tables" / "by-citizenship.csv"
     freeze = archive.freeze
 
-    def freeze_while_someone_edits(snap, files):
+    def freeze_while_someone_edits(*args):
         tamper_in_place(target)
-        freeze(snap, files)
+        freeze(*args)
 
     # a site from before the release: the later build links migration-2023's files from it
     pipeline.build(pipeline.BuildOptions(project, tmp_path / "site", DEMO_NOW.replace(year=2025, month=3, day=1)))
