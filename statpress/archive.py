@@ -223,8 +223,8 @@ def note_frozen(archive_dir: Path, stamp: Path | None, verified: list[str] | Non
     if stamp is None or verified is None or not frozen:
         return
     now = entries(archive_dir)
-    allowed = {str(archive_dir / LEDGER)} | {str(snap.parent) for snap in frozen}
-    inside = tuple(f"{snap}{os.sep}" for snap in frozen) + tuple(str(snap) for snap in frozen)
+    allowed = {str(archive_dir / LEDGER)} | {str(snap.parent) for snap in frozen} | {str(snap) for snap in frozen}
+    inside = tuple(f"{snap}{os.sep}" for snap in frozen)
     for entry in set(now).symmetric_difference(verified):
         path = entry.rsplit(":", 5)[0]
         if path not in allowed and not path.startswith(inside):
