@@ -117,7 +117,7 @@ def build(args: argparse.Namespace) -> None:
                                                   allow_withdraw=args.allow_withdraw, wait=args.wait),
                             progress=progress)
     print_report(report, args.quiet)
-    uptodate.note(ROOT, out, fingerprint, froze=bool(report.frozen) and report.freezes)
+    uptodate.note(ROOT, out, fingerprint, froze=report.own_archive)
 
 
 def check(args: argparse.Namespace) -> None:

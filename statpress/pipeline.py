@@ -63,6 +63,8 @@ class BuildReport:
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (progress.py)
     frozen: list[str] = field(default_factory=list)  # releases first published by this build (or that would be)
     freezes: bool = True  # were they frozen into archive/ (False: check, serve)
+    # the archive changed by nothing but those snapshots since it was checked (archive.note_frozen)
+    own_archive: bool = False
 
 
 def build(options: BuildOptions, write: bool = True, progress: Progress | None = None) -> BuildReport:
@@ -111,6 +113,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
                 snapshot_files, new_snapshots = archive_snapshots(project, options, resources, renderers)
                 files.update(snapshot_files)
         freezes = write and options.freeze and not options.preview
+        own_archive = False
         to_freeze = [n for n in new_snapshots if due_by_the_clock(n[2], options)]
         if write:
             with progress.stage("write", f"{len(files)} files written"):
@@ -119,8 +122,8 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
                 if freezes:
                     # only now that every page has rendered
                     archive.freeze_all([(snap, snapshot) for snap, snapshot, _ in to_freeze])
-                    archive.note_frozen(root / "archive", archive_stamp(options), project.archive,
-                                        [snap for snap, _, _ in to_freeze])
+                    own_archive = archive.note_frozen(root / "archive", archive_stamp(options), project.archive,
+                                                      [snap for snap, _, _ in to_freeze])
                 write_site(files, options.out, index=index,
                            compress_cache=root / ".cache" / "compressed" if options.use_cache else None,
                            precompress=project.site.precompress, notes=root / ".cache" / "written",
@@ -128,7 +131,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
                 write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     frozen = [f"{snap.parent.name}/{snap.name}" for snap, _, _ in to_freeze]
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start,
-                       project.warnings, write, frozen=frozen, freezes=freezes)
+                       project.warnings, write, frozen=frozen, freezes=freezes, own_archive=own_archive)
 
 
 @dataclass(frozen=True)

@@ -212,7 +212,8 @@ def check(root: Path, out: Path, now: dt.datetime, options: dict) -> tuple[bool,
 
 def note(root: Path, out: Path, fingerprint: Fingerprint | None, froze: bool) -> None:
     """After a successful build: the inputs it was built from, and what it wrote. `froze`: the
-    build froze releases into the archive, which is then listed as the build left it."""
+    build froze releases into the archive and nothing else changed there since it was checked
+    (archive.note_frozen), so the archive is listed as the build left it."""
     if fingerprint is None:
         return
     try:

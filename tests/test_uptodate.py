@@ -64,3 +64,32 @@ def test_a_build_that_froze_a_release_is_up_to_date_after(project):
     assert UP_TO_DATE in build(project)
     snapshot.write_bytes(snapshot.read_bytes() + b"\n")  # then the archive is edited
     assert UP_TO_DATE not in run(project, "build", "--now", NOW).stdout
+
+
+def test_an_archive_changed_while_a_release_was_frozen_is_not_taken_as_built(project, monkeypatch):
+    """Only the snapshots the build froze are its own: another change to the archive while it ran
+    (here a snapshot's file touched) means the next build runs."""
+    import importlib.util
+    import os
+
+    from conftest import drop_snapshot
+    from statpress import archive
+
+    project = runnable(project)
+    drop_snapshot(project)
+    spec = importlib.util.spec_from_file_location("project_build", project / "build.py")
+    command = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(command)  # not as __main__: no early check, no exit
+    other = project / "archive" / "migration" / "migration-2023" / "index.html"
+    freeze_all = archive.freeze_all
+
+    def freeze_while_someone_touches(snapshots):
+        freeze_all(snapshots)
+        os.utime(other, ns=(other.stat().st_atime_ns, other.stat().st_mtime_ns + 1_000_000_000))
+
+    monkeypatch.setattr(archive, "freeze_all", freeze_while_someone_touches)
+    assert command.main(["build", "--now", NOW]) == 0
+    monkeypatch.undo()
+    assert (project / "archive" / "migration" / "migration-2024").is_dir()
+    assert UP_TO_DATE not in build(project)
+    assert UP_TO_DATE in build(project)
