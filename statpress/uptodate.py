@@ -26,7 +26,8 @@ from pathlib import Path
 from . import atomic, tomlfile
 from .instants import OSLO, parse_instant
 
-INPUTS = ("content", "stats", "templates", "locales", "archive")
+# The archive, the one input a build writes, is listed on its own (`Fingerprint`).
+INPUTS = ("content", "stats", "templates", "locales")
 ENGINE = Path(__file__).resolve().parent  # statpress itself, wherever it is installed
 FILES = ("site.toml", "requirements.txt", "build.py")
 
@@ -109,8 +110,7 @@ def archive_digest(root: Path) -> str:
 def inputs(root: Path, out: Path, now: dt.datetime, options: dict) -> Fingerprint:
     parts = [json.dumps(options, sort_keys=True), str(out.resolve())]
     for name in INPUTS + FILES:
-        if name != "archive":
-            parts += listing(root / name)
+        parts += listing(root / name)
     parts += listing(ENGINE)
     parts += datasets(root) + calendar_state(root, now)
     return Fingerprint(hashlib.sha256("\n".join(parts).encode()).hexdigest(), archive_digest(root))
