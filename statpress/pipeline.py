@@ -219,7 +219,8 @@ def render_pages(project: Project, published: list[Published], options: BuildOpt
     renderers, which draw the archived snapshots next."""
     root, site, locales = options.root, project.site, project.locales
     if index is not None:
-        index.start(site.language)
+        index.start(site.language, tuple(site.languages[1:]), len(project.stats), previous,
+                    cache.PickleCache(root / ".cache" / "search", options.use_cache and write))
     digests = pagecache.Digests()
     names = {lang: locales[lang].own_name() for lang in site.languages}
     sites = {lang: in_language(site, lang, site) for lang in site.languages}

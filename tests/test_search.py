@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, build_site, digest
-from statpress import search
+from conftest import DEMO_NOW, ROOT, build_site, digest
+from statpress import pipeline, search
 from statpress.errors import BuildError
 
 
-def fragments(site: Path) -> list[dict]:
+def fragments(site: Path, part: str = "") -> list[dict]:
+    """The pages indexed in the first part of the site's search index, or in the part `part`."""
     out = []
-    for path in sorted((site / "pagefind" / "fragment").glob("*.pf_fragment")):
+    for path in sorted((site / "pagefind" / part / "fragment").glob("*.pf_fragment")):
         data = gzip.decompress(path.read_bytes())
         out.append(json.loads(data[data.index(b"{"):]))
     return out
@@ -49,10 +50,12 @@ def test_figures_are_not_indexed_but_the_labels_of_their_rows_and_columns_are(de
     assert all(label in content for label in ("Ukraine", "Oslo", "Selected citizenship", "Immigration"))
 
 
-def test_a_failed_index_leaves_the_previous_site_untouched(tmp_path, monkeypatch):
+def test_a_failed_index_leaves_the_previous_site_untouched(project, tmp_path, monkeypatch):
     out = tmp_path / "site"
-    build_site(ROOT, out)
+    build_site(project, out)
     before = digest(out)
+    # a page changed, to be indexed again (an unchanged index is taken from the live site)
+    (project / "content" / "migration" / "about" / "definitions.md").open("a").write("\nEdited.\n")
     monkeypatch.setattr(search, "pagefind_executable", lambda: Path("/bin/false"))
     with pytest.raises(BuildError, match="search: Pagefind failed"):
         build_site(ROOT, out)
@@ -133,3 +136,54 @@ def fragments_of(files: dict[str, bytes]) -> list[dict]:
             data = gzip.decompress(data)
             out.append(json.loads(data[data.index(b"{"):]))
     return out
+
+
+@pytest.fixture
+def parts(monkeypatch) -> dict[str, list[int]]:
+    """One part per statistic (the demo's two fall into parts 0 and 1), and the number of each part
+    whose pages were given to Pagefind, by page."""
+    monkeypatch.setattr(search, "STATISTICS_PER_PART", 1)
+    given: dict[str, list[int]] = {}
+    real = search.Index.give
+
+    def give(self, part, rel, data):
+        given.setdefault(rel, []).append(part.number)
+        return real(self, part, rel, data)
+
+    monkeypatch.setattr(search.Index, "give", give)
+    return given
+
+
+def test_the_index_comes_in_parts_that_the_search_page_merges(project, tmp_path, parts):
+    """Each statistic's pages, in both languages, in one part; the first in pagefind/ with Pagefind's
+    scripts, the other in pagefind/part-1/ with its index only, listed in parts.js."""
+    out = tmp_path / "site"
+    build_site(project, out)
+    assert parts == {"migration/index.html": [0], "nb/migration/index.html": [0],
+                     "naturalisations/index.html": [1], "nb/naturalisations/index.html": [1]}
+    assert sorted(p["url"] for p in fragments(out)) == ["/migration/index.html", "/nb/migration/index.html"]
+    assert sorted(p["url"] for p in fragments(out, "part-1")) == ["/naturalisations/index.html", "/nb/naturalisations/index.html"]
+    assert (out / "pagefind" / "pagefind.js").is_file() and (out / "pagefind" / "wasm.en.pagefind").is_file()
+    assert not (out / "pagefind" / "part-1" / "pagefind.js").exists()
+    assert not (out / "pagefind" / "part-1" / "wasm.en.pagefind").exists()
+    assert (out / "pagefind" / "part-1" / "pagefind-entry.json").is_file()
+    assert 'window.statpressSearchParts = ["part-1/"];' in (out / "pagefind" / "parts.js").read_text()
+
+
+def test_only_the_part_of_a_changed_statistic_is_indexed_again(project, tmp_path, parts):
+    """An About text of naturalisations changed: its part is indexed again, migration's is taken
+    from the live site, and the site is the one a build without any cache makes."""
+    out = tmp_path / "site"
+    build_site(project, out)
+    parts.clear()
+    (project / "content" / "naturalisations" / "about" / "definitions.md").open("a").write("\nEdited.\n")
+    build_site(project, out)
+    assert parts == {"naturalisations/index.html": [1], "nb/naturalisations/index.html": [1]}
+    assert any("Edited" in p["content"] for p in fragments(out, "part-1"))
+    fresh = tmp_path / "fresh"
+    pipeline.build(pipeline.BuildOptions(project, fresh, DEMO_NOW, use_cache=False, allow_withdraw=True))
+    assert digest(out) == digest(fresh)
+    # nothing changed: no part is indexed again
+    parts.clear()
+    build_site(project, out)
+    assert parts == {}

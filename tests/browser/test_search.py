@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import build_site
+from statpress import search
+
 from . import checks
 
 RESULT = ".pagefind-ui__result"
@@ -59,3 +62,18 @@ def test_without_javascript_the_search_box_is_a_plain_form(open_page):
     assert "search/index.html?q=Ukraine" in opened.page.url
     assert "Search needs JavaScript" in opened.page.inner_text("main")
     _fail(opened.watcher.external_problems(), "search without JavaScript")
+
+
+def test_a_search_finds_pages_in_every_part_of_the_index(open_url, project, tmp_path, monkeypatch):
+    """One part per statistic: migration's pages in pagefind/, naturalisations' in pagefind/part-1/,
+    merged by the search page; a word of each statistic finds its page."""
+    monkeypatch.setattr(search, "STATISTICS_PER_PART", 1)
+    build_site(project, tmp_path / "site")
+    assert (tmp_path / "site" / "pagefind" / "part-1" / "pagefind-entry.json").is_file()
+    with checks.serve(tmp_path / "site") as url:
+        for word, page in (("Ukraine", "migration/index.html"), ("citizenship", "naturalisations/index.html")):
+            opened = open_url(f"{url}/search/index.html?q={word}")
+            opened.page.wait_for_selector(LINK, timeout=10_000)
+            hrefs = opened.page.locator(LINK).evaluate_all("links => links.map(a => a.getAttribute('href'))")
+            assert any(h.endswith(page) for h in hrefs), (word, hrefs)
+            _fail(opened.watcher.error_problems() + opened.watcher.external_problems(), f"search for {word}")
