@@ -33,7 +33,7 @@ import importlib.metadata
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, reuse, uptodate
+from . import __version__, calendar, reuse, uptodate
 from .render import Published, Renderer, StatisticPages
 
 ENGINE = Path(__file__).resolve().parent
@@ -113,6 +113,24 @@ def key(renderer: str, p: Published, tables: str, related: list[Path], links: li
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def listing_key(renderer: str, published: list[Published], now, links, digests: Digests) -> str:
+    """The key of the pages that list statistics in one language (the front page, the calendar and
+    its feeds, the archive's index, and the symbols and search pages with them): `renderer` from
+    renderer_key, and of each statistic in order its metadata and releases (statistic.toml,
+    releases.toml: the About texts are on its own page only), which of its releases are published
+    and announced at the build's instant `now`, and where `links(statistic)` says its snapshots are
+    linked. The instant itself is not in the key: the pages show what it makes due, not the instant."""
+    parts = [renderer, "listing"]
+    for p in published:
+        s = p.statistic
+        releases = [p.release, p.next_release, *p.previous]
+        parts.append(repr((s.id, digests.file(s.folder / "statistic.toml"), digests.file(s.folder / "releases.toml"),
+                           [r.id if r else None for r in releases], p.embargoed,
+                           [r.id for r in calendar.published_releases(s, now)],
+                           [r.id for r in calendar.upcoming(s, now)], links(s))))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
 def entry(pages: StatisticPages) -> Entry:
     return Entry({name: reuse.digest(data) for name, data in pages.files.items()}, pages.sitemap, pages.dataset)
 
@@ -120,7 +138,13 @@ def entry(pages: StatisticPages) -> Entry:
 def pages(found: Entry, previous: reuse.Previous) -> StatisticPages | None:
     """The pages of an entry as files of the previous site, or None when it lacks one of them or
     one changed since it was written."""
-    if not all(previous.unchanged(name, sha) for name, sha in found.files.items()):
+    files_found = files(found.files, previous)
+    return None if files_found is None else StatisticPages(files_found, found.sitemap, found.dataset)
+
+
+def files(found: dict[str, str], previous: reuse.Previous) -> dict[str, reuse.Known] | None:
+    """Files noted by path and SHA-256, as the previous site holds them; None when it lacks one of
+    them or one changed since it was written."""
+    if not all(previous.unchanged(name, sha) for name, sha in found.items()):
         return None
-    return StatisticPages({name: reuse.Known(previous.path(name), sha) for name, sha in found.files.items()},
-                          found.sitemap, found.dataset)
+    return {name: reuse.Known(previous.path(name), sha) for name, sha in found.items()}

@@ -226,23 +226,16 @@ def render_pages(project: Project, published: list[Published], options: BuildOpt
     sites = {lang: in_language(site, lang, site) for lang in site.languages}
     renderers = {lang: render.make_renderer(root, locales[lang], options.preview, sites[lang], names,
                                             options.use_cache) for lang in site.languages}
-    rendered, texts_of = [], {}
+    rendered = []
     for lang in site.languages:
         pages = Pages(renderers[lang], sites[lang], lang, resources, options.preview, previous,
-                      cache.PickleCache(root / ".cache" / "pages", options.use_cache and write), digests, index)
-        texts = texts_of[lang] = [texts_in(p, lang, resources) for p in published]
-        by_name = {p.statistic.meta.short_name: p.statistic for p in texts}
-        rendered.append(render.render_language(
-            renderers[lang], pages.site, texts,
-            [pages.of(p, [metadata_only(by_name[n]) for n in p.statistic.meta.related]) for p in published],
-            options.now, options.preview))
+                      cache.PickleCache(root / ".cache" / "pages", options.use_cache and write), digests, index,
+                      Texts(published, lang, resources), {s.meta.short_name: s for s in project.stats})
+        own = [pages.of(p) for p in published]
+        rendered.append(render.render_language(renderers[lang], pages.site, pages.listing(published, options.now), own))
     files = {name: content for r in rendered for name, content in r.files.items()}
-    if index is not None:
-        index.add(files)  # the front pages, calendars and search pages
     files.update(render.site_files(root, list(sites.values()),
                                    [locales[lang] for lang in site.languages], rendered, options.preview))
-    if not options.preview:
-        files.update(archive_pages(renderers, locales, texts_of, options.now))
     if index is not None:
         index.add(files)
         # Every page Pagefind reads is made (snapshots lie deeper: search.reads): it makes the
@@ -263,19 +256,6 @@ def archive_snapshots(project: Project, options: BuildOptions, resources: "Resou
         lambda p: {name: content for lang in site.languages for name, content in render.snapshot_files(
             renderers[lang], options.root, sites[lang], localised(p, lang, resources, project.locales[lang]),
             site.base_url).items()})
-
-
-def archive_pages(renderers: dict[str, render.Renderer], locales: dict[str, Locale],
-                  texts_of: dict[str, list[Published]], now: dt.datetime) -> dict[str, bytes]:
-    """The archive's index in each language: every release published by `now`, newest first."""
-    files = {}
-    for lang, r in renderers.items():
-        files[r.path("archive/index.html")] = r.page(
-            "archive.html", r.path("archive/index.html"), title=locales[lang].t("archive_title"),
-            description=locales[lang].t("archive_intro"),
-            entries=[calendar.History(t.statistic, list(reversed(calendar.published_releases(t.statistic, now))))
-                     for t in texts_of[lang]])
-    return files
 
 
 def load_locales(root: Path, site: content.SiteConfig) -> dict[str, Locale]:
@@ -327,6 +307,29 @@ def localised(p: Published, lang: str, resources: "Resources", locale: Locale) -
                                                         p.release.period, resources.cache, resources.drawer, language))
 
 
+class Texts:
+    """The statistics' metadata and releases in one language (texts_in), each localised when first
+    asked for: a rebuild that takes the listing pages and most statistics' pages from the cache
+    needs only a few of them."""
+
+    def __init__(self, published: list[Published], lang: str, resources: "Resources"):
+        self.published, self.lang, self.resources = published, lang, resources
+        self.done: dict[str, Published] = {}
+
+    def of(self, p: Published) -> Published:
+        if p.statistic.id not in self.done:
+            self.done[p.statistic.id] = texts_in(p, self.lang, self.resources)
+        return self.done[p.statistic.id]
+
+    def all(self) -> list[Published]:
+        return [self.of(p) for p in self.published]
+
+    def named(self, names: list[str]) -> list[content.Statistic]:
+        """The statistics of these short names, as another statistic's page links to them."""
+        by_name = {p.statistic.meta.short_name: p for p in self.published}
+        return [metadata_only(self.of(by_name[n]).statistic) for n in names]
+
+
 def texts_in(p: Published, lang: str, resources: "Resources") -> Published:
     """A statistic's metadata and releases in one language, for the pages that list statistics (the
     front page, the calendar, the archive); its About texts, tables and charts are on its own page.
@@ -354,37 +357,58 @@ class Pages:
     previous: reuse.Previous
     cache: cache.PickleCache
     digests: pagecache.Digests  # the files pages are keyed by, read once for every language
-    index: search.Index | None = None  # given each statistic's pages as soon as they are made
+    index: search.Index | None  # given each statistic's pages as soon as they are made
+    texts: Texts  # the statistics' metadata and releases in the language, for the pages that list them
+    statistics: dict[str, content.Statistic]  # every statistic by its short name, as read
 
     @functools.cached_property
     def how(self) -> str:
         """How this language's pages are made (pagecache.renderer_key)."""
         return pagecache.renderer_key(self.renderer, self.site.model_dump_json(), self.preview)
 
-    def of(self, p: Published, related: list[content.Statistic]) -> render.StatisticPages:
-        """`p`'s pages; `related` are the statistics it links to, in the language."""
-        key = self.entry_key(p, related)
+    def of(self, p: Published) -> render.StatisticPages:
+        """`p`'s pages, with links to the statistics it names as related."""
+        key = self.entry_key(p)
         found = self.cache.get(key) if key else None
         pages = pagecache.pages(found, self.previous) if found else None
         if pages is None:
             pages = render.statistic_pages(self.renderer, self.site, localised(p, self.lang, self.resources,
-                                                                                self.renderer.locale), related)
+                                                                                self.renderer.locale),
+                                           self.texts.named(p.statistic.meta.related))
             if key:
                 self.cache.put(key, pagecache.entry(pages))
         if self.index is not None:
             self.index.add(pages.files)
         return pages
 
-    def entry_key(self, p: Published, related: list[content.Statistic]) -> str | None:
+    def entry_key(self, p: Published) -> str | None:
         if not self.cache.enabled:
             return None
         tables_key = self.resources.table_key(p.statistic, p.release.period) if p.release else "none"
         if tables_key is None:
             return None  # tables on a cluster, which cannot say whether they changed
-        short = p.statistic.meta.short_name
-        links = [self.renderer.snapshot_link(short, r.id) for r in p.statistic.releases]
-        return pagecache.key(self.how, p, tables_key, [s.folder / "statistic.toml" for s in related], links,
-                             self.digests)
+        related = [self.statistics[name].folder / "statistic.toml" for name in p.statistic.meta.related]
+        return pagecache.key(self.how, p, tables_key, related, self.links(p.statistic), self.digests)
+
+    def links(self, s: content.Statistic) -> list:
+        """Where the links to `s`'s archived snapshots point in this language."""
+        return [self.renderer.snapshot_link(s.meta.short_name, r.id) for r in s.releases]
+
+    def listing(self, published: list[Published], now: dt.datetime) -> dict[str, bytes | reuse.Known]:
+        """The pages that list statistics (render.listing_files, and the archive's index unless
+        this is a preview): from the page cache when the previous site holds them as they would
+        be rendered, else rendered."""
+        key = pagecache.listing_key(self.how, published, now, self.links, self.digests) if self.cache.enabled else None
+        found = self.cache.get(key) if key else None
+        files = pagecache.files(found, self.previous) if found else None
+        if files is None:
+            texts = self.texts.all()
+            files = render.listing_files(self.renderer, self.site, texts, now)
+            if not self.preview:
+                files.update(render.archive_index(self.renderer, texts, now))
+            if key:
+                self.cache.put(key, {name: reuse.digest(data) for name, data in files.items()})
+        return files
 
 
 def uncomputed(stats: list[content.Statistic], options: BuildOptions, resources: "Resources") -> list[tuple[str, str]]:

@@ -330,12 +330,22 @@ class Rendered:
     datasets: list[dict | None]
 
 
-def render_language(r: Renderer, site: SiteConfig, published: list[Published], pages: list[StatisticPages],
-                    now: dt.datetime, preview: bool) -> Rendered:
+def render_language(r: Renderer, site: SiteConfig, listing: dict[str, bytes], pages: list[StatisticPages]) -> Rendered:
     """Every page of one language but the archive, with downloads and calendar files; `site` is
-    the site in that language (its base_url the language's folder). `pages` are the statistics'
-    own (statistic_pages); the front page and the calendar read only the texts and releases of
-    `published`."""
+    the site in that language (its base_url the language's folder). `listing` are the pages that
+    list statistics (listing_files), `pages` the statistics' own (statistic_pages)."""
+    files = dict(listing)
+    sitemap = [(site.base_url, None), (site.base_url + "calendar/", None), (site.base_url + "symbols/", None)]
+    for statistic in pages:
+        files.update(statistic.files)
+        sitemap.append(statistic.sitemap)
+    return Rendered(files, sitemap, [statistic.dataset for statistic in pages])
+
+
+def listing_files(r: Renderer, site: SiteConfig, published: list[Published], now: dt.datetime) -> dict[str, bytes]:
+    """The pages of one language that list statistics or none, by their paths in the site: the front
+    page, the calendar with its iCalendar and Atom files, the symbols and the search page. They
+    read only the texts and releases of `published`."""
     locale = r.locale
     files: dict[str, bytes] = {}
     topics = [Topic(name, list(items)) for name, items in itertools.groupby(
@@ -349,12 +359,17 @@ def render_language(r: Renderer, site: SiteConfig, published: list[Published], p
     files.update(calendar_files(r, site, locale, published, now))
     files["search/index.html"] = r.page("search.html", r.path("search/index.html"), title=locale.t("search_title"),
                                         description=locale.t("search_intro"))
-    files = {r.path(name): content for name, content in files.items()}
-    sitemap = [(site.base_url, None), (site.base_url + "calendar/", None), (site.base_url + "symbols/", None)]
-    for statistic in pages:
-        files.update(statistic.files)
-        sitemap.append(statistic.sitemap)
-    return Rendered(files, sitemap, [statistic.dataset for statistic in pages])
+    return {r.path(name): content for name, content in files.items()}
+
+
+def archive_index(r: Renderer, published: list[Published], now: dt.datetime) -> dict[str, bytes]:
+    """The archive's index in the renderer's language: every release published by `now`, newest
+    first; `published` gives the texts and releases of each statistic."""
+    return {r.path("archive/index.html"): r.page(
+        "archive.html", r.path("archive/index.html"), title=r.locale.t("archive_title"),
+        description=r.locale.t("archive_intro"),
+        entries=[calendar.History(p.statistic, list(reversed(calendar.published_releases(p.statistic, now))))
+                 for p in published])}
 
 
 def site_files(root: Path, sites: list[SiteConfig], locales: list[Locale], rendered: list[Rendered],

@@ -32,44 +32,67 @@ def rendered(monkeypatch) -> list[tuple[str, str]]:
     return seen
 
 
+@pytest.fixture
+def listed(monkeypatch) -> list[str]:
+    """The language of every rendering of the pages that list statistics (front page, calendar,
+    archive index), not taken from the cache."""
+    seen = []
+    real = render.listing_files
+
+    def counting(r, site, published, now):
+        seen.append(r.locale.language)
+        return real(r, site, published, now)
+
+    monkeypatch.setattr(render, "listing_files", counting)
+    return seen
+
+
 BOTH = {("migration", "en"), ("migration", "nb"), ("naturalisations", "en"), ("naturalisations", "nb")}
+EN_NB = ["en", "nb"]
 MIGRATION = {("migration", "en"), ("migration", "nb")}
 NATURALISATIONS = {("naturalisations", "en"), ("naturalisations", "nb")}
 
-# Each change, and the pages it must render again: naturalisations links to migration (related),
-# so migration's name is on naturalisations' page too.
+# Each change, the pages it must render again, and the languages in which the pages that list
+# statistics (front page, calendar, archive index) must be: naturalisations links to migration (related), so
+# migration's name is on naturalisations' page too; the listing pages show names and releases.
 CHANGES = [
-    ("nothing", lambda p: None, set()),
+    ("nothing", lambda p: None, set(), []),
     ("About text", lambda p: edit(p / "content" / "migration" / "about" / "definitions.md", "\n", "\n\nEdited.\n"),
-     MIGRATION),
+     MIGRATION, []),
     # a deleted input counts as much as an edited one: the whole content folder is the key
     ("About section deleted", lambda p: [(p / "content" / "migration" / "about" / name).unlink()
-                                         for name in ("production.md", "production.nb.md")], MIGRATION),
+                                         for name in ("production.md", "production.nb.md")], MIGRATION, []),
     ("name of a related statistic",
      lambda p: edit(p / "content" / "migration" / "statistic.toml", 'name = "Migration"', 'name = "Migrations"'),
-     BOTH),
+     BOTH, EN_NB),
+    ("release postponed", lambda p: edit(p / "content" / "migration" / "releases.toml", "date = 2027-03-11",
+                                         "date = 2027-03-18"), MIGRATION, EN_NB),
     ("tables.toml", lambda p: edit(p / "stats" / "naturalisations" / "tables.toml", "Naturalisations", "Naturalisations,"),
-     NATURALISATIONS),
-    ("template", lambda p: edit(p / "templates" / "table.html", "<caption", "<caption data-x"), BOTH),
+     NATURALISATIONS, []),
+    ("template", lambda p: edit(p / "templates" / "table.html", "<caption", "<caption data-x"), BOTH, EN_NB),
     # any catalogue: the About headings of each language decide how every About text is read
-    ("locale", lambda p: edit(p / "locales" / "nb.toml", "\n", "\n# edited\n"), BOTH),
-    ("site.toml", lambda p: edit(p / "site.toml", '"https://statistics.example.org/"', '"https://stats.example.org/"'), BOTH),
+    ("locale", lambda p: edit(p / "locales" / "nb.toml", "\n", "\n# edited\n"), BOTH, EN_NB),
+    ("site.toml", lambda p: edit(p / "site.toml", '"https://statistics.example.org/"', '"https://stats.example.org/"'),
+     BOTH, EN_NB),
     # frozen before the site had bokmål, the snapshot was linked in English from the bokmål page;
     # gone (and frozen again by this build, in both languages), it is linked in bokmål
     ("snapshot gone", lambda p: drop_snapshot(p, "naturalisations/naturalisations-2023"),
-     {("naturalisations", "nb")}),
+     {("naturalisations", "nb")}, ["nb"]),
 ]
 
 
-@pytest.mark.parametrize("name,change,again", CHANGES, ids=[c[0] for c in CHANGES])
-def test_a_page_is_rendered_again_exactly_when_an_input_changed(project, tmp_path, rendered, name, change, again):
+@pytest.mark.parametrize("name,change,again,listing", CHANGES, ids=[c[0] for c in CHANGES])
+def test_a_page_is_rendered_again_exactly_when_an_input_changed(project, tmp_path, rendered, listed, name, change,
+                                                                 again, listing):
     out = tmp_path / "site"
     build(project, out)
-    assert set(rendered) == BOTH
+    assert set(rendered) == BOTH and sorted(listed) == ["en", "nb"]
     rendered.clear()
+    listed.clear()
     change(project)
     after = build(project, out)
     assert set(rendered) == again, name
+    assert sorted(listed) == listing, name
     assert after == build(project, tmp_path / "scratch", use_cache=False), name
 
 
@@ -103,10 +126,13 @@ INSTANTS = [
 
 
 @pytest.mark.parametrize("name,before,after", INSTANTS, ids=[i[0] for i in INSTANTS])
-def test_a_page_changed_by_the_instant_alone_is_rendered_again(project, tmp_path, rendered, name, before, after):
+def test_a_page_changed_by_the_instant_alone_is_rendered_again(project, tmp_path, rendered, listed, name, before,
+                                                               after):
     out = tmp_path / "site"
     build(project, out, now=before)
     rendered.clear()
+    listed.clear()
     site = build(project, out, now=after)
     assert MIGRATION <= set(rendered) and not NATURALISATIONS & set(rendered), name
+    assert sorted(listed) == ["en", "nb"], name  # the calendar shows what is due and announced
     assert site == build(project, tmp_path / "scratch", use_cache=False, now=after), name
