@@ -25,7 +25,7 @@ from .i18n import Localiser, missing, require_translations
 from .locale import Locale, load_locale
 from .progress import Progress, stage as timed, track
 from .render import Published
-from .write import audit_path, check_out, previous_site, recover, write_audit, write_site
+from .write import audit_path, check_out, previous_site, recover, spare_folder, write_audit, write_site
 
 @dataclass(frozen=True)
 class BuildOptions:
@@ -83,14 +83,24 @@ def build(options: BuildOptions, write: bool = True, progress: Progress | None =
                     search.Index() as index:
                 archive.repair(options.root / "archive")  # what a killed build left, before anything else
                 recover(options.out)
-                report = build_stages(options, write, progress, drawer, index)
+                with signatures_of(options) as signatures:
+                    report = build_stages(options, write, progress, drawer, index, signatures)
     return replace(report, stages=dict(progress.times))
 
 
+def signatures_of(options: BuildOptions):
+    """Which files of the live site and the spare changed since their notes, found from now on
+    beside the build (reuse.Signatures); nothing without the cache, which reuses no file."""
+    if not options.use_cache:
+        return contextlib.nullcontext(None)
+    return reuse.Signatures(options.root / ".cache" / "written", [options.out, spare_folder(options.out)])
+
+
 def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer: drawing.Drawer,
-                 index: search.Index | None = None) -> BuildReport:
-    """The stages; `drawer` draws the charts, and `index` (a writing build's) is given each page to
-    index as soon as it is made."""
+                 index: search.Index | None = None, signatures: reuse.Signatures | None = None) -> BuildReport:
+    """The stages; `drawer` draws the charts, `index` (a writing build's) is given each page to
+    index as soon as it is made, and `signatures` says which files of the output changed since
+    they were noted."""
     start = time.perf_counter()
     root = options.root
     with progress.stage("content", "content read and checked"):
@@ -104,7 +114,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
         with progress.stage("tables", f"tables of {len(project.stats)} statistics computed"):
             published, reports = publish_all(project, options, resources)
         previous = previous_site(options.out, root / ".cache" / "written", project.site.precompress,
-                                 options.use_cache and write)
+                                 options.use_cache and write, signatures)
         with progress.stage("pages", "pages rendered"):
             files, renderers = render_pages(project, published, options, resources, previous, write, index)
         new_snapshots = []  # releases this build publishes for the first time
@@ -127,7 +137,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
                 write_site(files, options.out, index=index,
                            compress_cache=root / ".cache" / "compressed" if options.use_cache else None,
                            precompress=project.site.precompress, notes=root / ".cache" / "written",
-                           reuse_files=options.use_cache, previous=previous)
+                           reuse_files=options.use_cache, previous=previous, signatures=signatures)
                 write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     frozen = [f"{snap.parent.name}/{snap.name}" for snap, _, _ in to_freeze]
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start,
@@ -642,8 +652,7 @@ def release_key(s: content.Statistic, catalog: data.Catalog, period: int) -> str
     datasets = sorted(tables.datasets_of(spec))
     parts = [cache.engine_fingerprint(), str(period), path.read_text(encoding="utf-8"),
              s.meta.confidentiality.model_dump_json() if s.meta.confidentiality else "none",
-             catalog.path.read_text(encoding="utf-8")]
-    parts += [cache.file_fingerprint(c.path) for c in catalog.classifications.values()]
+             catalog.declarations()]
     found = [catalog.fingerprint(name) for name in datasets]
     if None in found:  # data on a cluster that cannot say whether it changed: compute every time
         return None

@@ -59,7 +59,8 @@ def is_site(folder: Path) -> bool:
 
 def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.Index | None = None,
                compress_cache: Path | None = None, precompress: bool = True, notes: Path | None = None,
-               reuse_files: bool = True, previous: reuse.Previous | None = None) -> None:
+               reuse_files: bool = True, previous: reuse.Previous | None = None,
+               signatures: reuse.Signatures | None = None) -> None:
     """Write the site beside the output, then swap it in. The caller holds the output's lock.
 
     The site is written into the spare (the site before the live one, see `spare_site`) when
@@ -71,13 +72,14 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.I
     `notes` (.cache/written) says what the previous site holds: a file it has unchanged is linked
     from it, not written (statpress/reuse.py); without `reuse_files` every file is written and
     the notes dropped (--no-cache). `previous` is that note as previous_site read it, if the
-    caller has it."""
+    caller has it; `signatures` says which files of the live site and the spare changed since
+    their notes (reuse.Signatures)."""
     out = out.resolve()
     copies = copies_made(precompress)
-    previous = previous or previous_site(out, notes, precompress, reuse_files)
+    previous = previous or previous_site(out, notes, precompress, reuse_files, signatures)
     copies_cache = compress_cache if precompress else False
     if reuse_files and previous.files:
-        spare = spare_site(out, notes, copies)
+        spare = spare_site(out, notes, copies, signatures)
     else:
         spare = None  # nothing to reuse: neither is the spare
         drop_spare(out, notes)
@@ -143,7 +145,8 @@ def spare_folder(out: Path) -> Path:
     return out.parent / f".{out.name}.spare"
 
 
-def spare_site(out: Path, notes: Path | None, copies: str) -> reuse.Previous | None:
+def spare_site(out: Path, notes: Path | None, copies: str,
+               signatures: reuse.Signatures | None = None) -> reuse.Previous | None:
     """The site the live one replaced (`.site.spare`), as its note describes it, to be brought up
     to date and exchanged with the live one: a rebuild then changes only the files that differ,
     instead of linking every file of the site into a new folder tree (75 000 links and 9 000
@@ -153,7 +156,7 @@ def spare_site(out: Path, notes: Path | None, copies: str) -> reuse.Previous | N
     folder = spare_folder(out)
     if notes is None or not folder.is_dir():
         return None
-    spare = reuse.previous(notes, folder, copies)
+    spare = reuse.previous(notes, folder, copies, signatures)
     reuse.forget(notes, folder)
     if not spare.files:
         discard(folder, out)
@@ -238,12 +241,13 @@ def copies_made(precompress: bool) -> str:
     return compress.fingerprint() if precompress else "none"
 
 
-def previous_site(out: Path, notes: Path | None, precompress: bool, reuse_files: bool = True) -> reuse.Previous:
+def previous_site(out: Path, notes: Path | None, precompress: bool, reuse_files: bool = True,
+                  signatures: reuse.Signatures | None = None) -> reuse.Previous:
     """What the site in `out` holds, as the note of the build that wrote it says (reuse.py)."""
     out = out.resolve()
     if not reuse_files or not is_site(out):
         return reuse.Previous(out)
-    return reuse.previous(notes, out, copies_made(precompress))
+    return reuse.previous(notes, out, copies_made(precompress), signatures)
 
 
 def stage_files(files: dict[str, bytes | reuse.Known], staging: Path, previous: reuse.Previous,

@@ -360,3 +360,35 @@ def test_calendar_events_are_written_again_only_when_their_release_changes(proje
     written.clear()
     assert build(project, tmp_path / "site") == expected
     assert written == ["migration-2031", "migration-2031"]  # the new one, in each language's calendar
+
+
+def test_the_signatures_checked_beside_the_build_are_those_of_the_noted_files(project, tmp_path):
+    """reuse.Signatures stats every noted file of the live site and the spare in a child process:
+    what it finds changed (written into, replaced, removed) is never reused, the rest is reused
+    without another stat; a note other than the one it checked is checked file by file."""
+    out, notes = tmp_path / "site", project / ".cache" / "written"
+    build(project, out)
+    edit(project / "content" / "migration" / "about" / "definitions.md", "\n", "\n\nEdited.\n")
+    build(project, out)  # the first site is now the spare
+    page, csv = out / "migration" / "index.html", out / "naturalisations" / "tables" / "by-country.csv"
+    with open(page, "r+b") as f:  # in place: the spare's file too, if it shares it
+        f.write(b"<!-- edited -->")
+    csv.unlink()
+    with reuse.Signatures(notes, [out, write.spare_folder(out)]) as signatures:
+        live = write.previous_site(out, notes, True, signatures=signatures)
+        assert live.stale is not None
+        assert {"migration/index.html", "naturalisations/tables/by-country.csv"} <= live.stale
+        assert len(live.stale) < len(live.files) / 10
+        sha = live.files["migration/index.html"][0]
+        assert not live.unchanged("migration/index.html", sha)
+        kept = "naturalisations/index.html"
+        os.unlink(out / kept)  # after the child looked: taken on its word, as one edited after a stat was
+        assert live.unchanged(kept, live.files[kept][0])
+        spare = reuse.previous(notes, write.spare_folder(out), write.copies_made(True), signatures)
+        assert spare.stale is not None and spare.files
+    with reuse.Signatures(notes, [out]) as signatures:
+        note = reuse.note_path(notes, out)
+        note.write_bytes(note.read_bytes())  # the same bytes: still the note it checked
+        assert write.previous_site(out, notes, True, signatures=signatures).stale is not None
+    with reuse.Signatures(notes, [tmp_path / "elsewhere"]) as signatures:
+        assert write.previous_site(out, notes, True, signatures=signatures).stale is None  # not checked: stat
