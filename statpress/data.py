@@ -119,6 +119,9 @@ class Catalog:
     stamps: Path | None = None  # a folder noting datasets already checked, by fingerprint (cache.py)
     _paths: dict[str, Path] = field(default_factory=dict)
     _checked: set[str] = field(default_factory=set)
+    # fingerprints taken once per build: each of 300 statistics' table keys asks for them
+    _fingerprints: dict[str, str | None] = field(default_factory=dict)
+    _declarations: str | None = None
 
     def close(self) -> None:
         """The engines closed; the catalogue reads no data after this."""
@@ -154,7 +157,23 @@ class Catalog:
 
     def fingerprint(self, name: str) -> str | None:
         """What the table cache keys a dataset's data by: the engine and the file's fingerprint;
-        for data on a cluster, what the engine can tell of it (None: it cannot, compute again)."""
+        for data on a cluster, what the engine can tell of it (None: it cannot, compute again).
+        Taken once per catalogue, which is made anew for each build."""
+        if name not in self._fingerprints:
+            self._fingerprints[name] = self.take_fingerprint(name)
+        return self._fingerprints[name]
+
+    def declarations(self) -> str:
+        """What the table cache keys the declarations of datasets and classifications by: the
+        catalogue's text and every classification file's fingerprint; taken once per catalogue."""
+        from . import cache
+
+        if self._declarations is None:
+            self._declarations = "\n".join([self.path.read_text(encoding="utf-8"), *(
+                cache.file_fingerprint(c.path) for c in self.classifications.values())])
+        return self._declarations
+
+    def take_fingerprint(self, name: str) -> str | None:
         from . import cache
 
         source = self.source(name)
