@@ -243,11 +243,11 @@ def folders_of(paths) -> set[str]:
     return folders
 
 
-# The program of Signatures' child: for each note and site given, the SHA-256 of the note and the
-# files whose signature is not the noted one (missing ones included).
+# The program of Signatures' child: for each note and site given, in turn, the site, the SHA-256
+# of the note and the files whose signature is not the noted one (missing ones included), pickled
+# after its length as soon as that site is checked.
 CHECK = """
 import hashlib, os, pickle, sys
-found = {}
 for note, out in zip(sys.argv[1::2], sys.argv[2::2]):
     try:
         with open(note, "rb") as f:
@@ -264,42 +264,51 @@ for note, out in zip(sys.argv[1::2], sys.argv[2::2]):
             continue
         if [st.st_size, st.st_mtime_ns, st.st_ino] != entry[1:]:
             stale.add(rel)
-    found[out] = (hashlib.sha256(data).hexdigest(), stale)
-sys.stdout.buffer.write(pickle.dumps(found))
+    answer = pickle.dumps((out, hashlib.sha256(data).hexdigest(), stale))
+    sys.stdout.buffer.write(len(answer).to_bytes(8, "big") + answer)
+    sys.stdout.buffer.flush()
 """
 
 
 class Signatures:
-    """Which files of the noted `sites` (the live site and the spare) no longer have the signature
-    their note gives, found by a child process on the other core while the build reads its content
-    and renders: 150 000 `stat` calls for 300 statistics, a second of the main thread's time in
-    every rebuild. `Previous` then asks it instead of calling `stat` for each file. A file edited
-    in the output after the build started is not noticed (one edited after its `stat` was not
-    either); the write stage still never writes into a file of a site. A context manager: leaving
-    it stops the child if it still runs."""
+    """Which files of the noted `sites` (the live site, then the spare) no longer have the
+    signature their note gives, found by a child process on the other core while the build reads
+    its content and renders: 150 000 `stat` calls for 300 statistics, a second of the main thread's
+    time in every rebuild. `Previous` then asks it instead of calling `stat` for each file; each
+    site's answer comes as soon as it is checked, the live site's first, which the pages stage
+    needs. A file edited in the output after the build started is not noticed (one edited after its
+    `stat` was not either); the write stage still never writes into a file of a site. A context
+    manager: leaving it stops the child if it still runs."""
 
     def __init__(self, notes: Path, sites: list[Path]):
         args = [str(part) for out in sites for part in (note_path(notes, out), out.resolve())]
         self.process = subprocess.Popen([sys.executable, "-c", CHECK, *args], stdin=subprocess.DEVNULL,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.found: dict | None = None
+        self.found: dict[str, tuple[str, set[str]]] = {}
+        self.ended = False
 
     def __enter__(self) -> "Signatures":
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.found is None:  # never asked: the build failed, or wrote nothing
-            self.process.kill()
-            self.process.communicate()
+        self.process.kill()  # done, or no longer needed: the build failed, or wrote nothing
+        self.process.communicate()
 
     def stale(self, out: Path, note: bytes) -> set[str] | None:
         """The stale files of the site in `out` if the child checked exactly the note `note`, else
         None (stat each file)."""
-        if self.found is None:
-            answer, _ = self.process.communicate()
-            try:
-                self.found = pickle.loads(answer) if self.process.returncode == 0 else {}
-            except (pickle.UnpicklingError, EOFError, ValueError):
-                self.found = {}
-        checked = self.found.get(str(out.resolve()))
+        out_path = str(out.resolve())
+        while out_path not in self.found and not self.ended:
+            self.receive()
+        checked = self.found.get(out_path)
         return checked[1] if checked is not None and checked[0] == digest(note) else None
+
+    def receive(self) -> None:
+        """The child's next answer, waited for; at its end (or a broken answer), no more."""
+        try:
+            size = self.process.stdout.read(8)
+            answer = self.process.stdout.read(int.from_bytes(size, "big")) if len(size) == 8 else b""
+            out, note, stale = pickle.loads(answer)
+            self.found[out] = (note, stale)
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, OSError):
+            self.ended = True
