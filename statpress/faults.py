@@ -13,6 +13,11 @@ import os
 import signal
 
 
+def armed(name: str) -> bool:
+    """Is a fault to be made at the point `name`? For a point passed many times in a loop."""
+    return os.environ.get("STATPRESS_FAULT") in (name, f"enospc@{name}")
+
+
 def point(name: str, path: object = None) -> None:
     fault = os.environ.get("STATPRESS_FAULT")
     if fault == name:

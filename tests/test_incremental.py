@@ -5,6 +5,7 @@ site is byte-identical to one built from scratch."""
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import tomllib
 from pathlib import Path
@@ -164,6 +165,7 @@ def test_a_spare_changed_by_hand_is_put_right(project, tmp_path):
     (spare / "migration" / "stray").mkdir()
     (spare / "migration" / "stray" / "old.csv").write_bytes(b"not built")
     (spare / "naturalisations" / "index.html").unlink()
+    shutil.rmtree(spare / "symbols")  # a folder its note lists, gone
     page = out / "nb" / "naturalisations" / "index.html"  # linked into the spare when it was live
     with open(page, "r+b") as f:
         f.write(b"<!-- edited in place -->")
