@@ -7,7 +7,6 @@ import argparse
 import datetime as dt
 import functools
 import gc
-import http.server
 import os
 import sys
 import tempfile
@@ -203,6 +202,8 @@ def parse_now(text: str) -> dt.datetime:
 def serve_folder(directory: Path, port: int) -> None:
     if not (directory / "index.html").exists():
         raise BuildError(f"{directory}: no site here; run 'make build' first")
+    import http.server  # here: every other command would load it for nothing (0.03 s)
+
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
     with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as httpd:
         print(f"serving {directory} at http://127.0.0.1:{port}/ (Ctrl+C to stop)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,10 +50,9 @@ def _fingerprint(path: Path, size: int, mtime_ns: int) -> str:
 
 @functools.lru_cache(maxsize=1)
 def engine_fingerprint() -> str:
-    import duckdb
-
+    # the installed version, as DuckDB itself reports it, without loading DuckDB (0.05 s)
     here = Path(__file__).resolve().parent
-    digest = hashlib.sha256(f"{__version__}:duckdb {duckdb.__version__}".encode())
+    digest = hashlib.sha256(f"{__version__}:duckdb {importlib.metadata.version('duckdb')}".encode())
     for name in ENGINE_MODULES:
         digest.update((here / name).read_bytes())
     return digest.hexdigest()

@@ -25,7 +25,6 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Literal, Protocol
 
-import duckdb
 import pandas as pd
 
 from . import expressions as ex
@@ -122,6 +121,8 @@ class DuckDB:
     kind = "duckdb"
 
     def __init__(self, threads: int | None = None, memory_limit: str | None = None):
+        import duckdb  # here, not with the module: a rebuild that computes nothing does not load it
+
         config = {"threads": threads or max(1, len(os.sched_getaffinity(0))), "preserve_insertion_order": True}
         if memory_limit:
             config["memory_limit"] = memory_limit
@@ -162,6 +163,8 @@ class DuckDB:
         return f"(SELECT {line}* FROM {scan})"
 
     def check_schema(self, source: Source, scan: str) -> None:
+        import duckdb
+
         if source.name in self.checked:
             return
         try:
@@ -182,6 +185,8 @@ class DuckDB:
         self.checked.add(source.name)
 
     def run(self, source: Source, sql: str) -> list[tuple]:
+        import duckdb
+
         try:
             return self.con.execute(sql).fetchall()
         except duckdb.Error as exc:
@@ -254,6 +259,8 @@ class DuckDB:
 
     def aggregate(self, source: Source, keys: list[str | Derived], sums: list[str], frequency: str | None,
                   keep: ex.Condition | None = None) -> pd.DataFrame:
+        import duckdb
+
         def typed(c, table=""):
             return f"CAST({table}{quote(c)} AS BIGINT)" if source.columns[c] == "integer" else table + quote(c)
 
