@@ -113,7 +113,8 @@ def build(args: argparse.Namespace) -> None:
     progress = Progress.for_terminal(args.quiet, args.verbose)
     report = pipeline.build(pipeline.BuildOptions(ROOT, out, now, args.preview, args.strict,
                                                   use_cache=not args.no_cache, workers=args.jobs,
-                                                  allow_withdraw=args.allow_withdraw, wait=args.wait),
+                                                  allow_withdraw=args.allow_withdraw, wait=args.wait,
+                                                  archive_entries=fingerprint.archive_entries if fingerprint else None),
                             progress=progress)
     print_report(report, args.quiet)
     uptodate.note(ROOT, out, fingerprint, froze=report.own_archive)

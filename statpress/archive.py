@@ -199,12 +199,13 @@ def refuse(problems: list[str]) -> None:
                          + (f" (and {len(problems) - 1} more; run 'build.py verify')" if len(problems) > 1 else ""))
 
 
-def check(archive_dir: Path, stamp: Path | None = None) -> list[str] | None:
+def check(archive_dir: Path, stamp: Path | None = None, listed: list[str] | None = None) -> list[str] | None:
     """Stop the build if any snapshot differs from its manifest or the ledger. `stamp`
     (.cache/archive-verified.json) notes the archive as it was when it last passed: when not a
-    file in it has been written, added, removed or replaced since, it is not hashed again. The
-    archive's entries as they passed (`entries`), for `note_frozen`; None without a stamp."""
-    state = entries(archive_dir) if stamp is not None else None
+    file in it has been written, added, removed or replaced since, it is not hashed again.
+    `listed`: the archive's `entries` as the up-to-date check took them just before the build (not
+    listed again). The archive's entries as they passed, for `note_frozen`; None without a stamp."""
+    state = (listed if listed is not None else entries(archive_dir)) if stamp is not None else None
     if state is not None and verified_before(stamp, listing(archive_dir, state)):
         return state
     refuse(verify_all(archive_dir))

@@ -40,6 +40,8 @@ class BuildOptions:
     freeze_future: bool = False  # tests only: freeze releases whose time is later than the real clock
     wait: float = 60.0  # seconds to wait for another build's lock
     freeze: bool = True  # freeze newly due releases into archive/ (never while previewing with `serve`)
+    # the archive as the up-to-date check listed it just before (archive.entries): not listed again
+    archive_entries: list[str] | None = None
 
 
 @dataclass
@@ -169,7 +171,7 @@ def read_content(options: BuildOptions) -> Project:
         if s.meta.fallback is None:
             check_table_translations(root / "stats", s.id, site.languages)
     warnings = check_calendar(stats, options.strict)
-    verified = archive.check(root / "archive", archive_stamp(options))
+    verified = archive.check(root / "archive", archive_stamp(options), options.archive_entries)
     return Project(site, locales, stats, warnings, verified)
 
 

@@ -20,10 +20,10 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import atomic, tomlfile
+from . import archive, atomic, tomlfile
 from .instants import OSLO, parse_instant
 
 # The archive, the one input a build writes, is listed on its own (`Fingerprint`).
@@ -91,20 +91,26 @@ class Fingerprint:
     """The inputs' fingerprint, in two parts. The archive is the one input a build writes itself:
     it freezes each newly due release into it. The build has then published that snapshot, so the
     archive is listed again after such a build (`archive_again`); everything else stays as it was
-    listed before the build, so that a file changed while the build ran is not taken as built."""
+    listed before the build, so that a file changed while the build ran is not taken as built.
+    The archive is listed as its check lists it (`archive.entries`: every file and folder with its
+    times and inode), and `archive_entries` hands that listing on to the build, which would
+    otherwise list the archive's tens of thousands of entries again for its stamp."""
     rest: str
     archive: str
+    archive_entries: list[str] | None = field(default=None, compare=False, repr=False)
 
     @property
     def digest(self) -> str:
         return hashlib.sha256(f"{self.rest}\n{self.archive}".encode()).hexdigest()
 
     def archive_again(self, root: Path) -> Fingerprint:
-        return Fingerprint(self.rest, archive_digest(root))
+        return Fingerprint(self.rest, *archive_listed(root))
 
 
-def archive_digest(root: Path) -> str:
-    return hashlib.sha256("\n".join(listing(root / "archive")).encode()).hexdigest()
+def archive_listed(root: Path) -> tuple[str, list[str]]:
+    """The archive's fingerprint and its entries."""
+    entries = archive.entries(root / "archive")
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest(), entries
 
 
 def inputs(root: Path, out: Path, now: dt.datetime, options: dict) -> Fingerprint:
@@ -113,7 +119,7 @@ def inputs(root: Path, out: Path, now: dt.datetime, options: dict) -> Fingerprin
         parts += listing(root / name)
     parts += listing(ENGINE)
     parts += datasets(root) + calendar_state(root, now)
-    return Fingerprint(hashlib.sha256("\n".join(parts).encode()).hexdigest(), archive_digest(root))
+    return Fingerprint(hashlib.sha256("\n".join(parts).encode()).hexdigest(), *archive_listed(root))
 
 
 def folders(folder: Path) -> list[str]:

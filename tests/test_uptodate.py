@@ -93,3 +93,26 @@ def test_an_archive_changed_while_a_release_was_frozen_is_not_taken_as_built(pro
     assert (project / "archive" / "migration" / "migration-2024").is_dir()
     assert UP_TO_DATE not in build(project)
     assert UP_TO_DATE in build(project)
+
+
+def test_the_archive_listed_by_the_check_is_not_listed_again_by_the_build(project, monkeypatch):
+    """The up-to-date check lists the archive as its stamp does (archive.entries) and hands the
+    listing to the build, which then hashes nothing and lists nothing (the archive passed before);
+    a build without the listing lists it itself."""
+    from conftest import DEMO_NOW
+    from statpress import archive, pipeline, uptodate
+
+    project = runnable(project)
+    build(project)
+    fingerprint = uptodate.inputs(project, project / "site", DEMO_NOW, uptodate.options(False, False))
+    assert fingerprint.archive_entries == archive.entries(project / "archive")
+    assert fingerprint.archive_entries and fingerprint == uptodate.Fingerprint(fingerprint.rest, fingerprint.archive)
+    listed, hashed = [], []
+    entries, verify_all = archive.entries, archive.verify_all
+    monkeypatch.setattr(archive, "entries", lambda folder: listed.append(folder) or entries(folder))
+    monkeypatch.setattr(archive, "verify_all", lambda folder: hashed.append(folder) or verify_all(folder))
+    options = pipeline.BuildOptions(project, project / "site", DEMO_NOW, archive_entries=fingerprint.archive_entries)
+    pipeline.build(options)
+    assert listed == [] and hashed == []
+    pipeline.build(pipeline.BuildOptions(project, project / "site", DEMO_NOW))
+    assert listed == [project / "archive"] and hashed == []
