@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from statpress import uptodate
+from statpress import reuse, uptodate
 
 ROOT = Path(__file__).resolve().parent
 
@@ -21,6 +21,11 @@ ROOT = Path(__file__).resolve().parent
 CHECKED = uptodate.from_command_line(ROOT, sys.argv[1:]) if __name__ == "__main__" else None
 if CHECKED is not None and CHECKED.fresh:
     sys.exit(0)
+
+# The build will run: the child that checks the output's files against their notes starts now, on
+# the other core while this one loads the engine, so that its answer is ready when the pages need
+# it (statpress/reuse.py; it only reads, and an answer for a note that changed since is not used).
+SIGNATURES = reuse.Signatures.of_site(ROOT, CHECKED.out) if CHECKED is not None else None
 
 # A build makes a great many objects that live to its end (content, tables, pages). With Python's
 # default thresholds the collector scanned them again and again: a second of a 7 s rebuild of
@@ -34,10 +39,12 @@ from statpress.instants import OSLO, parse_instant  # noqa: E402
 from statpress.progress import Progress  # noqa: E402
 
 
-def main(argv: list[str] | None = None, checked: uptodate.Checked | None = None) -> int:
-    """Run a command line; `checked` is what the early up-to-date check found for it."""
+def main(argv: list[str] | None = None, checked: uptodate.Checked | None = None,
+         signatures: reuse.Signatures | None = None) -> int:
+    """Run a command line; `checked` is what the early up-to-date check found for it, and
+    `signatures` the check of the output's files started then, for its build."""
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
-    args.checked = checked
+    args.checked, args.signatures = checked, signatures
     try:
         return args.run(args) or 0
     except BuildError as exc:
@@ -115,7 +122,7 @@ def build(args: argparse.Namespace) -> None:
                                                   use_cache=not args.no_cache, workers=args.jobs,
                                                   allow_withdraw=args.allow_withdraw, wait=args.wait,
                                                   archive_entries=fingerprint.archive_entries if fingerprint else None),
-                            progress=progress)
+                            progress=progress, signatures=args.signatures)
     print_report(report, args.quiet)
     uptodate.note(ROOT, out, fingerprint, froze=report.own_archive)
 
@@ -215,7 +222,9 @@ def serve_folder(directory: Path, port: int) -> None:
 
 
 if __name__ == "__main__":
-    status = main(checked=CHECKED)
+    status = main(checked=CHECKED, signatures=SIGNATURES)
+    if SIGNATURES is not None:
+        SIGNATURES.__exit__(None, None, None)  # stopped by the build; by this if the command failed first
     # The command is done: its files are written and closed, its engines and services stopped, its
     # threads joined. What is left is the interpreter freeing the build's objects one by one, 0.3-0.4 s
     # of every build (measured: docs/scaling.md); the operating system takes the memory back at once.

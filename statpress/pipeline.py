@@ -25,7 +25,7 @@ from .i18n import Localiser, missing, require_translations
 from .locale import Locale, load_locale
 from .progress import Progress, stage as timed, track
 from .render import Published
-from .write import audit_path, check_out, previous_site, recover, spare_folder, write_audit, write_site
+from .write import audit_path, check_out, previous_site, recover, write_audit, write_site
 
 @dataclass(frozen=True)
 class BuildOptions:
@@ -69,13 +69,24 @@ class BuildReport:
     own_archive: bool = False
 
 
-def build(options: BuildOptions, write: bool = True, progress: Progress | None = None) -> BuildReport:
+def build(options: BuildOptions, write: bool = True, progress: Progress | None = None,
+          signatures: reuse.Signatures | None = None) -> BuildReport:
     """Build the site; with write=False, do everything but touch the disk (`build.py check`).
     A writing build holds the archive's lock and the output folder's lock: one build at a time.
-    `progress` shows what is being done (default: nothing) and times each stage."""
+    `progress` shows what is being done (default: nothing) and times each stage. `signatures`
+    checks the output's files against their notes (started by the command line before it loaded
+    the engine; else the build starts one); the build stops it when done."""
     if options.preview and options.out.resolve() == (options.root / "site").resolve():
         raise BuildError("a preview is never written to site/: give another --out (default: preview/)")
     progress = progress or Progress("silent")
+    with contextlib.ExitStack() as started:
+        if signatures is not None:
+            started.enter_context(signatures)
+        return build_with(options, write, progress, signatures)
+
+
+def build_with(options: BuildOptions, write: bool, progress: Progress,
+               signatures: reuse.Signatures | None) -> BuildReport:
     with progress.running(), drawing.Helper() as drawer:
         if not write:
             report = build_stages(options, write, progress, drawer)
@@ -85,17 +96,18 @@ def build(options: BuildOptions, write: bool = True, progress: Progress | None =
                     search.Index() as index:
                 archive.repair(options.root / "archive")  # what a killed build left, before anything else
                 recover(options.out)
-                with signatures_of(options) as signatures:
-                    report = build_stages(options, write, progress, drawer, index, signatures)
+                with signatures_of(options, signatures) as found:
+                    report = build_stages(options, write, progress, drawer, index, found)
     return replace(report, stages=dict(progress.times))
 
 
-def signatures_of(options: BuildOptions):
-    """Which files of the live site and the spare changed since their notes, found from now on
-    beside the build (reuse.Signatures); nothing without the cache, which reuses no file."""
-    if not options.use_cache:
-        return contextlib.nullcontext(None)
-    return reuse.Signatures(options.root / ".cache" / "written", [options.out, spare_folder(options.out)])
+def signatures_of(options: BuildOptions, started: reuse.Signatures | None):
+    """Which files of the live site and the spare changed since their notes, found beside the
+    build (reuse.Signatures): by `started`, or by a child started now; nothing without the
+    cache, which reuses no file."""
+    if not options.use_cache or started is not None:
+        return contextlib.nullcontext(started if options.use_cache else None)
+    return reuse.Signatures.of_site(options.root, options.out)
 
 
 def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer: drawing.Drawer,

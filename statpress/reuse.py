@@ -88,6 +88,11 @@ def entry(path: str, sha: str) -> list:
     return [sha, *signature(os.stat(path))]
 
 
+def spare_folder(out: Path) -> Path:
+    """Where the site a build replaced is kept, to be brought up to date by the next (write.py)."""
+    return out.parent / f".{out.name}.spare"
+
+
 def note_path(notes: Path, out: Path) -> Path:
     return notes / (digest(str(out.resolve()).encode())[:24] + ".pickle")
 
@@ -280,6 +285,11 @@ class Signatures:
     `stat` was not either); the write stage still never writes into a file of a site. A context
     manager: leaving it stops the child if it still runs."""
 
+    @classmethod
+    def of_site(cls, root: Path, out: Path) -> "Signatures":
+        """For the output `out` of the project at `root`: the live site, then its spare."""
+        return cls(root / ".cache" / "written", [out, spare_folder(out)])
+
     def __init__(self, notes: Path, sites: list[Path]):
         args = [str(part) for out in sites for part in (note_path(notes, out), out.resolve())]
         self.process = subprocess.Popen([sys.executable, "-c", CHECK, *args], stdin=subprocess.DEVNULL,
@@ -291,8 +301,9 @@ class Signatures:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.process.kill()  # done, or no longer needed: the build failed, or wrote nothing
-        self.process.communicate()
+        if self.process.returncode is None:  # once: the command line and the build may both leave it
+            self.process.kill()  # done, or no longer needed: the build failed, or wrote nothing
+            self.process.communicate()
 
     def stale(self, out: Path, note: bytes) -> set[str] | None:
         """The stale files of the site in `out` if the child checked exactly the note `note`, else

@@ -168,6 +168,7 @@ class Checked:
     fresh: bool
     now: dt.datetime
     fingerprint: Fingerprint | None
+    out: Path  # the output folder, resolved
 
 
 def from_command_line(root: Path, argv: list[str]) -> Checked | None:
@@ -197,7 +198,7 @@ def from_command_line(root: Path, argv: list[str]) -> Checked | None:
     fresh, fingerprint = check(root, out, now, options(args.strict, args.allow_withdraw))
     if fresh:
         print(f"up to date: {out} was built from exactly these inputs; nothing to do")
-    return Checked(fresh, now, fingerprint)
+    return Checked(fresh, now, fingerprint, out)
 
 
 def check(root: Path, out: Path, now: dt.datetime, options: dict) -> tuple[bool, Fingerprint | None]:

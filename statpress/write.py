@@ -25,6 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from . import atomic, compress, faults, reuse, search
+from .reuse import spare_folder
 from .errors import BuildError
 
 MARKER = ".statpress-site"
@@ -139,10 +140,6 @@ def stage_site(folder: Path, files: dict[str, bytes | reuse.Known], previous: re
     reuse.create(folder / MARKER, MARKER_TEXT)
     os.chmod(folder, 0o755)  # mkdtemp makes it private; a web server must read it
     return written
-
-
-def spare_folder(out: Path) -> Path:
-    return out.parent / f".{out.name}.spare"
 
 
 def spare_site(out: Path, notes: Path | None, copies: str,

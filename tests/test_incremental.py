@@ -394,3 +394,18 @@ def test_the_signatures_checked_beside_the_build_are_those_of_the_noted_files(pr
         assert write.previous_site(out, notes, True, signatures=signatures).stale is not None
     with reuse.Signatures(notes, [tmp_path / "elsewhere"]) as signatures:
         assert write.previous_site(out, notes, True, signatures=signatures).stale is None  # not checked: stat
+
+
+def test_a_build_asks_the_signatures_it_is_given_and_stops_them(project, tmp_path):
+    """The command line starts the check of the output's files before it loads the engine
+    (build.py) and hands it to the build, which asks it and stops it when done."""
+    out = tmp_path / "site"
+    expected = build(project, out)
+    edit(project / "content" / "migration" / "about" / "definitions.md", "\n", "\n\nEdited.\n")
+    build(project, out)
+    edit(project / "content" / "migration" / "about" / "definitions.md", "\n\nEdited.\n", "\n")
+    signatures = reuse.Signatures.of_site(project, out)
+    pipeline.build(pipeline.BuildOptions(project, out, DEMO_NOW), signatures=signatures)
+    assert str(out.resolve()) in signatures.found and str(write.spare_folder(out).resolve()) in signatures.found
+    assert signatures.process.returncode is not None
+    assert digest(out) == expected
