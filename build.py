@@ -224,7 +224,7 @@ def serve_folder(directory: Path, port: int) -> None:
 if __name__ == "__main__":
     status = main(checked=CHECKED, signatures=SIGNATURES)
     if SIGNATURES is not None:
-        SIGNATURES.__exit__(None, None, None)  # stopped by the build; by this if the command failed first
+        SIGNATURES.close()  # stopped by the build; by this if the command failed first
     # The command is done: its files are written and closed, its engines and services stopped, its
     # threads joined. What is left is the interpreter freeing the build's objects one by one, 0.3-0.4 s
     # of every build (measured: docs/scaling.md); the operating system takes the memory back at once.

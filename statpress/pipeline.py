@@ -79,15 +79,11 @@ def build(options: BuildOptions, write: bool = True, progress: Progress | None =
     if options.preview and options.out.resolve() == (options.root / "site").resolve():
         raise BuildError("a preview is never written to site/: give another --out (default: preview/)")
     progress = progress or Progress("silent")
-    with contextlib.ExitStack() as started:
+    with contextlib.ExitStack() as running:
         if signatures is not None:
-            started.enter_context(signatures)
-        return build_with(options, write, progress, signatures)
-
-
-def build_with(options: BuildOptions, write: bool, progress: Progress,
-               signatures: reuse.Signatures | None) -> BuildReport:
-    with progress.running(), drawing.Helper() as drawer:
+            running.enter_context(signatures)
+        running.enter_context(progress.running())
+        drawer = running.enter_context(drawing.Helper())
         if not write:
             report = build_stages(options, write, progress, drawer)
         else:
@@ -96,18 +92,11 @@ def build_with(options: BuildOptions, write: bool, progress: Progress,
                     search.Index() as index:
                 archive.repair(options.root / "archive")  # what a killed build left, before anything else
                 recover(options.out)
-                with signatures_of(options, signatures) as found:
-                    report = build_stages(options, write, progress, drawer, index, found)
+                if signatures is None and options.use_cache:  # else none: without the cache no file is reused
+                    signatures = running.enter_context(reuse.Signatures.of_site(options.root, options.out))
+                report = build_stages(options, write, progress, drawer, index,
+                                      signatures if options.use_cache else None)
     return replace(report, stages=dict(progress.times))
-
-
-def signatures_of(options: BuildOptions, started: reuse.Signatures | None):
-    """Which files of the live site and the spare changed since their notes, found beside the
-    build (reuse.Signatures): by `started`, or by a child started now; nothing without the
-    cache, which reuses no file."""
-    if not options.use_cache or started is not None:
-        return contextlib.nullcontext(started if options.use_cache else None)
-    return reuse.Signatures.of_site(options.root, options.out)
 
 
 def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer: drawing.Drawer,

@@ -301,7 +301,11 @@ class Signatures:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.process.returncode is None:  # once: the command line and the build may both leave it
+        self.close()
+
+    def close(self) -> None:
+        """The child stopped, once: the command line and the build may both close it."""
+        if self.process.returncode is None:
             self.process.kill()  # done, or no longer needed: the build failed, or wrote nothing
             self.process.communicate()
 
