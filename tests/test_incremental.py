@@ -409,3 +409,46 @@ def test_a_build_asks_the_signatures_it_is_given_and_stops_them(project, tmp_pat
     assert str(out.resolve()) in signatures.found and str(write.spare_folder(out).resolve()) in signatures.found
     assert signatures.process.returncode is not None
     assert digest(out) == expected
+
+
+def test_what_the_spare_holds_unchanged_stays_and_a_copy_changed_there_is_made_again(project, tmp_path):
+    """With the signatures checked beside the build, the files the spare holds untouched, with
+    their compressed copies, are kept in one pass (write.kept_in_spare); a file whose copy was
+    replaced there, or that was itself, goes through the file-by-file staging and is made again."""
+    out, notes = tmp_path / "site", project / ".cache" / "written"
+    about = project / "content" / "migration" / "about" / "definitions.md"
+    build(project, out)
+    edit(about, "\n", "\n\nEdited once.\n")
+    build(project, out)  # the first site is now the spare
+    spare = write.spare_folder(out)
+    before = inodes(spare)
+    replaced = ["naturalisations/index.html.br", "nb/naturalisations/index.html"]
+    for rel in replaced:  # replaced, not written into: the live site's link keeps its bytes
+        (spare / rel).unlink()
+        (spare / rel).write_bytes(b"not built")
+    edit(about, "Edited once.", "Edited twice.")
+    with reuse.Signatures.of_site(project, out) as signatures:
+        pipeline.build(pipeline.BuildOptions(project, out, DEMO_NOW), signatures=signatures)
+        assert signatures.found  # it was asked
+    assert digest(out) == build(project, tmp_path / "scratch", use_cache=False)
+    assert all((out / rel).read_bytes() != b"not built" for rel in replaced)
+    after = inodes(out)
+    kept = {rel for rel in before if rel in after and after[rel] == before[rel]}
+    assert "naturalisations/index.html" in kept and "naturalisations/index.html.gz" in kept
+    assert len(kept) > len(before) / 2
+
+
+def test_the_spare_is_kept_in_one_pass_only_where_its_signatures_were_checked(tmp_path):
+    site = tmp_path / "spare"
+    site.mkdir()
+    files = {"a.html": b"a", "b.html": b"b", "c.png": b"c", "c.png.gz": b"not a copy"}
+    notes = {rel: [reuse.digest(data), 0, 0, 0] for rel, data in files.items()}
+    notes["a.html.gz"] = [reuse.digest(b"a"), 0, 0, 0]
+    notes["b.html.br"] = [reuse.digest(b"b"), 0, 0, 0]
+    spare = reuse.Previous(site, notes, True, {}, stale={"b.html.br"})
+    kept = write.kept_in_spare(files, spare)
+    # b.html's copy was changed there; c.png.gz is a file of its own, not c.png's copy
+    assert set(kept) == {"a.html", "a.html.gz", "c.png.gz"}
+    assert write.kept_in_spare({**files, "a.html": b"changed"}, spare).keys() == {"c.png.gz"}
+    assert write.kept_in_spare(files, reuse.Previous(site, notes, True, {}, stale=None)) == {}
+    assert write.kept_in_spare(files, reuse.Previous(site, notes, False, {}, stale=set())) == {}
