@@ -124,7 +124,7 @@ def build(args: argparse.Namespace) -> None:
                                                   archive_entries=fingerprint.archive_entries if fingerprint else None),
                             progress=progress, signatures=args.signatures)
     print_report(report, args.quiet)
-    uptodate.note(ROOT, out, fingerprint, froze=report.own_archive)
+    uptodate.note(ROOT, out, fingerprint, froze=report.own_archive, found=report.folders)
 
 
 def check(args: argparse.Namespace) -> None:

@@ -67,6 +67,9 @@ class BuildReport:
     freezes: bool = True  # were they frozen into archive/ (False: check, serve)
     # the archive changed by nothing but those snapshots since it was checked (archive.note_frozen)
     own_archive: bool = False
+    # the output's folders as the write stage found them after the swap, {path: (mtime, inode)}
+    # (None: not looked at): the up-to-date check notes them without listing the site again
+    folders: dict[str, tuple[int, int]] | None = None
 
 
 def build(options: BuildOptions, write: bool = True, progress: Progress | None = None,
@@ -127,6 +130,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
                 files.update(snapshot_files)
         freezes = write and options.freeze and not options.preview
         own_archive = False
+        folders = None
         to_freeze = [n for n in new_snapshots if due_by_the_clock(n[2], options)]
         if write:
             with progress.stage("write", f"{len(files)} files written"):
@@ -137,14 +141,15 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
                     archive.freeze_all([(snap, snapshot) for snap, snapshot, _ in to_freeze])
                     own_archive = archive.note_frozen(root / "archive", archive_stamp(options), project.archive,
                                                       [snap for snap, _, _ in to_freeze])
-                write_site(files, options.out, index=index,
+                folders = write_site(files, options.out, index=index,
                            compress_cache=root / ".cache" / "compressed" if options.use_cache else None,
                            precompress=project.site.precompress, notes=root / ".cache" / "written",
                            reuse_files=options.use_cache, previous=previous, signatures=signatures)
                 write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     frozen = [f"{snap.parent.name}/{snap.name}" for snap, _, _ in to_freeze]
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start,
-                       project.warnings, write, frozen=frozen, freezes=freezes, own_archive=own_archive)
+                       project.warnings, write, frozen=frozen, freezes=freezes, own_archive=own_archive,
+                       folders=folders)
 
 
 @dataclass(frozen=True)

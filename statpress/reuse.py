@@ -221,21 +221,25 @@ def move(notes: Path | None, out: Path, to: Path) -> None:
             forget(notes, to)
 
 
-def note(notes: Path | None, out: Path, written: dict[str, list], copies: str) -> None:
+def note(notes: Path | None, out: Path, written: dict[str, list], copies: str) -> dict[str, tuple[int, int]] | None:
     """After the swap: every file now in `out`, {path: [hash of its bytes (or its original's),
-    *signature]}, and the modification time of every folder."""
+    *signature]}, and the modification time of every folder. What it found of the folders, the top
+    one ("") included: {path: (modification time, inode)}, which the up-to-date check notes too
+    (uptodate.outputs); None if it could not look."""
     if notes is None:
-        return
+        return None
     out = out.resolve()
     try:
-        times = {rel: os.stat(f"{out}/{rel}").st_mtime_ns for rel in folders_of(written)}
+        found = {rel: os.stat(f"{out}/{rel}" if rel else str(out)) for rel in ["", *folders_of(written)]}
     except OSError:
-        return  # the site changed under the build: without a note the next build writes everything
+        return None  # the site changed under the build: without a note the next build writes everything
+    times = {rel: stat.st_mtime_ns for rel, stat in found.items() if rel}
     body = {"format": FORMAT, "copies": copies, "files": written, "folders": times}
     try:
         atomic.write(note_path(notes, out), pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))
     except OSError:
         pass  # without a note the next build writes everything; the site itself is published
+    return {rel: (stat.st_mtime_ns, stat.st_ino) for rel, stat in found.items()}
 
 
 def folders_of(paths) -> set[str]:

@@ -143,9 +143,18 @@ def folders(folder: Path) -> list[str]:
     return sorted(out)
 
 
-def outputs(out: Path) -> str:
+def listed(found: dict[str, tuple[int, int]]) -> list[str]:
+    """`folders`' lines for folders found otherwise, {path: (modification time, inode)}, the top
+    one as ""."""
+    return sorted(f"{rel + '/' if rel else ''}:{mtime}:{ino}" for rel, (mtime, ino) in found.items())
+
+
+def outputs(out: Path, found: dict[str, tuple[int, int]] | None = None) -> str:
+    """The output as the record notes it: its folders, as `found` by the build that just wrote it
+    (the write stage looked at each after the swap: listing 10 000 of them again took a tenth of
+    a rebuild), else as listed now, and the audit file's listing."""
     out = out.resolve()
-    parts = folders(out) + listing(out.parent / f"{out.name}-audit")
+    parts = (folders(out) if found is None else listed(found)) + listing(out.parent / f"{out.name}-audit")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -217,16 +226,18 @@ def check(root: Path, out: Path, now: dt.datetime, options: dict) -> tuple[bool,
         return False, fingerprint
 
 
-def note(root: Path, out: Path, fingerprint: Fingerprint | None, froze: bool) -> None:
-    """After a successful build: the inputs it was built from, and what it wrote. `froze`: the
-    build froze releases into the archive and nothing else changed there since it was checked
-    (archive.note_frozen), so the archive is listed as the build left it."""
+def note(root: Path, out: Path, fingerprint: Fingerprint | None, froze: bool,
+         found: dict[str, tuple[int, int]] | None = None) -> None:
+    """After a successful build: the inputs it was built from, and what it wrote (its folders as
+    the build `found` them, if it did: see `outputs`). `froze`: the build froze releases into the
+    archive and nothing else changed there since it was checked (archive.note_frozen), so the
+    archive is listed as the build left it."""
     if fingerprint is None:
         return
     try:
         if froze:
             fingerprint = fingerprint.archive_again(root)
-        record = {"inputs": fingerprint.digest, "outputs": outputs(out)}
+        record = {"inputs": fingerprint.digest, "outputs": outputs(out, found)}
         atomic.write(record_path(root, out), json.dumps(record).encode("utf-8"))
     except Exception:  # noqa: BLE001 - without a record the next build simply builds
         pass

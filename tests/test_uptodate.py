@@ -116,3 +116,31 @@ def test_the_archive_listed_by_the_check_is_not_listed_again_by_the_build(projec
     assert listed == [] and hashed == []
     pipeline.build(pipeline.BuildOptions(project, project / "site", DEMO_NOW))
     assert listed == [project / "archive"] and hashed == []
+
+
+def test_the_folders_the_build_found_are_those_the_check_lists(project, tmp_path):
+    """The record notes the output's folders as the write stage found them after the swap, not
+    listed again (uptodate.outputs): they must be what the next check lists, whether the site was
+    staged afresh or brought up to date in the spare, strays and all."""
+    from conftest import DEMO_NOW
+    from statpress import pipeline, uptodate, write
+
+    out = tmp_path / "site"
+    about = project / "content" / "migration" / "about" / "definitions.md"
+
+    def build_here():
+        report = pipeline.build(pipeline.BuildOptions(project, out, DEMO_NOW))
+        assert report.folders is not None
+        assert uptodate.outputs(out, report.folders) == uptodate.outputs(out)
+
+    build_here()  # staged afresh
+    for n in range(3):  # the replaced site kept as the spare, then brought up to date
+        edit(about, "\n", f"\n\nEdited {n}.\n")
+        if n == 2:
+            spare = write.spare_folder(out)
+            (spare / "stray" / "deeper").mkdir(parents=True)  # gone in the site it becomes
+            (spare / "migration" / "empty").mkdir()
+        build_here()
+    assert not (out / "stray").exists() and not (out / "migration" / "empty").exists()
+    report = pipeline.build(pipeline.BuildOptions(project, out, DEMO_NOW, use_cache=False))
+    assert report.folders is None  # --no-cache: no note, and no record to make
