@@ -15,11 +15,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from statpress.confidentiality import ProtectionModel, protect_model
 from statpress.errors import BuildError
 from statpress.rounding import check_limits
+from statpress.lazyimport import lazy
+
+pd = lazy("pandas")  # imported when first used: see lazyimport.py
 
 __all__ = ["TOTAL", "model_matrix", "read_hierarchy", "read_table", "round_frame", "run"]
 

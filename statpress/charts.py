@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
 
-import pandas as pd
 from lxml import etree
 from pydantic import ConfigDict, Field, ValidationError
 
@@ -33,6 +32,9 @@ from .cache import PickleCache
 from .drawing import Drawer
 from .model import Table
 from .tables import substitute_year
+from .lazyimport import lazy
+
+pd = lazy("pandas")  # imported when first used: see lazyimport.py
 
 # Colours with at least 3:1 contrast against white (WCAG 1.4.11), told apart by dashes and
 # point shapes as well, never by colour alone.
@@ -75,7 +77,6 @@ class Chart:
     description: str
     drawings: tuple[Drawing, ...]  # one per layout, in LAYOUTS order: the wide one first
     spec: str  # JSON for charts.js (charts/<id>.json): the Vega spec of each layout, sharing their values
-    data: pd.DataFrame  # category, series, value: exactly what the chart shows
     decimals: int
     series_labels: tuple[str, ...]  # the chart's data as a table, formatted for the page
     table_rows: tuple["ChartRow", ...]
@@ -108,7 +109,9 @@ def parse_specs(path: Path, raw: list[dict]) -> list[ChartSpec]:
     return specs
 
 
-def chart_data(spec: ChartSpec, table: Table, path: Path) -> pd.DataFrame:
+def chart_data(spec: ChartSpec, table: Table, path: Path) -> list[dict]:
+    """What the chart shows, one record per value: category, series, value and its decimals.
+    Plain records, not a DataFrame: a chart found in the cache needs no pandas (lazyimport.py)."""
     for s in spec.series:
         if not table.has_measure(s):
             raise BuildError(f"{path}: chart '{spec.id}': table '{table.id}' has no column {s!r}")
@@ -117,10 +120,9 @@ def chart_data(spec: ChartSpec, table: Table, path: Path) -> pd.DataFrame:
         dims = sorted({r.dimension for r in table.data_rows if r.dimension})
         raise BuildError(f"{path}: chart '{spec.id}': table '{table.id}' has no rows by {spec.rows!r} "
                          f"(its dimensions: {', '.join(dims) or 'none'})")
-    records = [{"category": r.label, "series": table.measure(s).label, "value": table.cell(r.id, s).value,
-                "decimals": table.measure(s).decimals}
-               for s in spec.series for r in rows]
-    return pd.DataFrame(records)
+    return [{"category": r.label, "series": table.measure(s).label, "value": table.cell(r.id, s).value,
+             "decimals": table.measure(s).decimals}
+            for s in spec.series for r in rows]
 
 
 @dataclass(frozen=True)
@@ -435,7 +437,7 @@ def naming(path: Path, spec: ChartSpec):
         raise BuildError(f"{path}: chart '{spec.id}': {exc}") from None
 
 
-def remembered(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: Path | None,
+def remembered(spec: ChartSpec, data: list[dict], locale: Locale, year: int, cache: Path | None,
                drawer: Drawer) -> "Pending | Cached":
     """A chart from the cache when the same specification, values, locale and code drew it before
     (laying out a chart with Altair takes longer than reading it back); else begun, and kept there
@@ -444,7 +446,7 @@ def remembered(spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, c
         return Pending(spec, data, locale, year, None, drawer)
     key = hashlib.sha256("\n".join([
         RENDERER, SOURCE, locale.catalogue.model_dump_json(), str(year), spec.model_dump_json(),
-        data.to_json(orient="records", double_precision=15)]).encode()).hexdigest()[:32]
+        json.dumps(data, default=lambda v: v.item())]).encode()).hexdigest()[:32]  # numpy's numbers as Python's
     store = PickleCache(cache)
     chart = store.get(key)  # None when absent, damaged or from older code: drawn again
     if chart is not None:
@@ -470,8 +472,9 @@ class Pending:
     and the Vega of each layout asked for. `finish`: the chart, once they are drawn (`done` is
     given it)."""
 
-    def __init__(self, spec: ChartSpec, data: pd.DataFrame, locale: Locale, year: int, cache: Path | None,
+    def __init__(self, spec: ChartSpec, records: list[dict], locale: Locale, year: int, cache: Path | None,
                  drawer: Drawer, done: Callable[[Chart], None] = lambda chart: None):
+        data = pd.DataFrame(records)
         self.spec, self.data, self.locale, self.year = spec, data, locale, year
         self.cache, self.drawer, self.done = cache, drawer, done
         self.first = {layout.name: vega_lite(spec, data, locale, year, layout) for layout in LAYOUTS}
@@ -504,7 +507,7 @@ class Pending:
         decimals = int(data["decimals"].max())
         chart = Chart(spec.id, spec.table, title, description, tuple(drawings),
                       page_spec(self.specs, {name: f.result() for name, f in self.vega.items()}),
-                      data[["category", "series", "value"]], decimals, *data_table(data, decimals, self.locale))
+                      decimals, *data_table(data, decimals, self.locale))
         self.done(chart)
         return chart
 

@@ -11,12 +11,13 @@ those come from.
 
 from __future__ import annotations
 
+import csv
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import pandas as pd
 from babel import Locale as BabelLocale
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,6 +26,9 @@ from .content import parse, project_catalogues
 from .engines import Derived, DuckDB, Engine, Rule, Source
 from .errors import BuildError
 from .i18n import Text
+from .lazyimport import lazy
+
+pd = lazy("pandas")  # imported when first used: see lazyimport.py
 
 
 class Strict(BaseModel):
@@ -85,9 +89,11 @@ class CatalogFile(Strict):
 
 @dataclass(frozen=True)
 class Classification:
+    """A classification's codes, as its CSV file has them (`rows`: one per code, by column), with
+    their labels in every language of the site."""
     id: str
     path: Path
-    table: pd.DataFrame  # indexed by code: name, attributes (and from/to for bands)
+    rows: tuple[dict[str, str], ...]
     labels: dict[str, Text] = field(default_factory=dict)  # by code, in every language of the site
 
     def label(self, code: str) -> Text:
@@ -98,7 +104,20 @@ class Classification:
 
     @property
     def codes(self) -> list[str]:
-        return list(self.table.index)
+        return [row["code"] for row in self.rows]
+
+    def column(self, name: str) -> list[str]:
+        """The values of column `name`, one per code."""
+        if self.rows and name not in self.rows[0]:
+            raise BuildError(f"{self.path}: no column {name!r} in classification {self.id!r}")
+        return [row[name] for row in self.rows]
+
+    @functools.cached_property
+    def table(self) -> pd.DataFrame:
+        """The codes as a table indexed by code (name, attributes, and from/to for bands), made when
+        first needed: a rebuild whose tables are all cached needs none, nor pandas (lazyimport.py)."""
+        return pd.DataFrame(list(self.rows), columns=list(self.rows[0]) if self.rows else ["code"],
+                            dtype=str).set_index("code")
 
 
 @dataclass(frozen=True)
@@ -405,7 +424,7 @@ def load_catalog(root: Path, engine: Engine | None = None, stamps: Path | None =
         for attr, target in c.links.items():
             if target not in classifications:
                 raise BuildError(f"{path}: classifications.{cid}.links.{attr}: unknown classification {target!r}")
-            unknown = set(classifications[cid].table[attr]) - set(classifications[target].codes) - {""}
+            unknown = set(classifications[cid].column(attr)) - set(classifications[target].codes) - {""}
             if unknown:
                 raise BuildError(f"{classifications[cid].path}: column '{attr}': codes not in "
                                  f"{target!r}: {', '.join(sorted(unknown)[:5])}")
@@ -429,30 +448,42 @@ def site_languages(root: Path) -> dict[str, str]:
 
 
 def read_classification(path: Path, cid: str, languages: dict[str, str] | None = None) -> Classification:
+    """A classification's CSV file: a header row, then one row per code, every value a string (an
+    empty one where the file has none); blank lines are skipped. Read with the standard library:
+    pandas is loaded only when a table is computed (lazyimport.py)."""
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            lines = [(n, row) for n, row in enumerate(csv.reader(f), start=1) if row]
     except FileNotFoundError:
         raise BuildError(f"{path}: classification file not found") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (csv.Error, UnicodeDecodeError) as exc:
         raise BuildError(f"{path}: not a valid CSV file: {exc}") from None
+    header = lines[0][1] if lines else []
     for col in ("code", "name"):
-        if col not in table.columns:
+        if col not in header:
             raise BuildError(f"{path}: missing column '{col}' (a classification has code,name,...)")
-    dupes = table["code"][table["code"].duplicated()]
-    if len(dupes):
-        raise BuildError(f"{path}: code {dupes.iloc[0]!r} appears twice (line {dupes.index[0] + 2})")
-    labels = code_labels(path, table, languages or {"en": "en_GB"})
-    return Classification(cid, path, table.set_index("code"), labels)
+    seen = set()
+    for n, row in lines[1:]:
+        if len(row) != len(header):
+            raise BuildError(f"{path}: not a valid CSV file: line {n} has {len(row)} fields, the header "
+                             f"{len(header)} ({','.join(header)})")
+        code = row[header.index("code")]
+        if code in seen:
+            raise BuildError(f"{path}: code {code!r} appears twice (line {n})")
+        seen.add(code)
+    rows = tuple(dict(zip(header, row)) for _, row in lines[1:])
+    labels = code_labels(path, [(n, row) for (n, _), row in zip(lines[1:], rows)], languages or {"en": "en_GB"})
+    return Classification(cid, path, rows, labels)
 
 
-def code_labels(path: Path, table: pd.DataFrame, languages: dict[str, str]) -> dict[str, Text]:
+def code_labels(path: Path, rows: list[tuple[int, dict[str, str]]], languages: dict[str, str]) -> dict[str, Text]:
     """Each code's label in every language: the CLDR's territory name where the row has an ISO
     3166 code in column `iso`; otherwise `name` (the default language) and `name_<lang>`, as in
     KLASS. A label missing in a language of the site is an error naming the line."""
     default, *others = languages
     territories = {lang: BabelLocale.parse(loc).territories for lang, loc in languages.items()}
     labels = {}
-    for line, row in enumerate(table.to_dict("records"), start=2):
+    for line, row in rows:
         iso = row.get("iso", "")
         if iso:
             if iso not in territories[default]:

@@ -25,10 +25,12 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Literal, Protocol
 
-import pandas as pd
 
 from . import expressions as ex
 from .errors import BuildError
+from .lazyimport import lazy
+
+pd = lazy("pandas")  # imported when first used: see lazyimport.py
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,12 @@ from __future__ import annotations
 from typing import Annotated, ClassVar, Literal, Union
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from .i18n import Text, Translatable
+from .lazyimport import lazy
+
+pd = lazy("pandas")  # imported when first used: see lazyimport.py
 
 IDENT = r"^[a-z][a-z0-9_]*$"
 COUNT = "_n"  # the aggregated frames' column of row counts per inner cell

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import pandas as pd
+from statpress.lazyimport import lazy
+
+pd = lazy("pandas")  # imported when first used: see lazyimport.py
 
 STATUSES = ("", ".", "..", ":", "r", "*")
 MARKS = ("r", "*")  # symbols shown beside a figure rather than instead of it

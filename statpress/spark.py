@@ -32,11 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
-import pandas as pd
 
 from . import expressions as ex
 from .engines import Derived, Rule, Source
 from .errors import BuildError
+from .lazyimport import lazy
+
+pd = lazy("pandas")  # imported when first used: see lazyimport.py
 
 MASTER, REMOTE, CONF = "STATPRESS_SPARK_MASTER", "STATPRESS_SPARK_REMOTE", "STATPRESS_SPARK_CONF"
 WAIT = "STATPRESS_SPARK_CONNECT_WAIT"

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import expressions as ex
@@ -31,6 +30,9 @@ from .errors import BuildError
 from .i18n import Text, Translatable
 from .measures import COUNT, IDENT, Aggregate, Broadcast, Formula, MeasureSpec
 from .model import Dimension, Measure, Row, Table
+from .lazyimport import lazy
+
+pd = lazy("pandas")  # imported when first used: see lazyimport.py
 
 PLACEHOLDER = re.compile(r"\{year([+-]\d+)?\}")
 

@@ -6,6 +6,7 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
+import pandas as pd
 import pytest
 from lxml import etree
 
@@ -225,7 +226,7 @@ def test_every_layout_of_the_demo_charts_is_valid_vega_lite():
         computed, _ = pipeline.compute_release(s, load_catalog(ROOT), release)
         by_id = {t.id: t for t in computed.tables}
         for spec in charts_module.parse_specs(ROOT / "stats" / s.id / "tables.toml", computed.charts):
-            data = charts_module.chart_data(spec, by_id[spec.table], ROOT)
+            data = pd.DataFrame(charts_module.chart_data(spec, by_id[spec.table], ROOT))
             for layout in charts_module.LAYOUTS:
                 assert validate_jsonschema(charts_module.vega_lite(spec, data, locale, release.period, layout),
                                            schema, raise_error=False) is None, (s.id, spec.id, layout.name)

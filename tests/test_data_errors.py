@@ -86,3 +86,44 @@ def test_a_missing_data_file_says_where_to_put_it(project):
     message = error_loading(project, "population")
     assert "/srv/registers/population.csv: data file not found" in message
     assert "put the data there, or change datasets.population.file" in message
+
+
+@pytest.mark.parametrize("change, named", [
+    (lambda text: text.replace("code,", "kode,", 1), "missing column 'code'"),
+    (lambda text: text + text.splitlines()[1] + "\n", "appears twice (line {last})"),
+    (lambda text: text + "9,Nine,Ni,extra\n", "not a valid CSV file: line {last} has 4 fields, the header 3"),
+    (lambda text: text.replace("\n", "\n\n", 1) + "9,Nine,Ni,extra\n", "line {last} has 4 fields"),
+    (lambda text: '"unclosed,' + text, "missing column 'code'"),
+])
+def test_a_broken_classification_file_is_named_with_its_line(project, change, named):
+    """Classifications are read with the standard library (pandas only when a table is computed):
+    the file, the line as an editor numbers it and what is wrong are named."""
+    path = project / "stats" / "classifications" / "sexes.csv"
+    text = change(path.read_text(encoding="utf-8"))
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(BuildError) as err:
+        load_catalog(project)
+    assert "sexes.csv" in str(err.value)
+    assert named.format(last=len(text.splitlines())) in str(err.value)
+
+
+def test_a_classification_in_another_encoding_is_refused(project):
+    path = project / "stats" / "classifications" / "sexes.csv"
+    path.write_bytes(path.read_bytes() + "9,N\xf8,N\xf8\n".encode("latin-1"))
+    with pytest.raises(BuildError, match=r"sexes\.csv: not a valid CSV file"):
+        load_catalog(project)
+
+
+def test_a_classification_reads_as_pandas_read_it(project):
+    """The codes as a table, made when first needed, are what pandas' reader makes of the file:
+    every value a string, empty ones empty, a byte-order mark ignored."""
+    import pandas as pd
+
+    from statpress.data import read_classification
+
+    path = project / "stats" / "classifications" / "countries.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    expected = pd.read_csv(path, dtype=str, keep_default_na=False).set_index("code")
+    read = read_classification(path, "countries", {"en": "en_GB", "nb": "nb_NO"})
+    pd.testing.assert_frame_equal(read.table, expected, check_exact=True)
+    assert read.codes == list(expected.index) and read.column("name") == list(expected["name"])

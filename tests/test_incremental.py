@@ -452,3 +452,23 @@ def test_the_spare_is_kept_in_one_pass_only_where_its_signatures_were_checked(tm
     assert write.kept_in_spare({**files, "a.html": b"changed"}, spare).keys() == {"c.png.gz"}
     assert write.kept_in_spare(files, reuse.Previous(site, notes, True, {}, stale=None)) == {}
     assert write.kept_in_spare(files, reuse.Previous(site, notes, False, {}, stale=set())) == {}
+
+
+def test_a_rebuild_from_the_caches_does_not_load_pandas(project, tmp_path):
+    """pandas takes a quarter of a second to import: a rebuild whose tables and charts are cached
+    (an About text changed) never imports it (lazyimport.py), and still equals a cold build."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "site"
+    build(project, out)
+    edit(project / "content" / "migration" / "about" / "definitions.md", "\n", "\n\nEdited.\n")
+    script = ("import datetime, sys\nfrom pathlib import Path\nfrom statpress import pipeline\n"
+              f"pipeline.build(pipeline.BuildOptions(Path({str(project)!r}), Path({str(out)!r}), "
+              f"datetime.datetime.fromisoformat({DEMO_NOW.isoformat()!r})))\n"
+              "print('pandas' in sys.modules, 'statpress.tables' in sys.modules)\n")
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == ["False", "True"]  # the engine loaded, pandas not
+    assert digest(out) == build(project, tmp_path / "scratch", use_cache=False)
