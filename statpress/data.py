@@ -462,18 +462,18 @@ def read_classification(path: Path, cid: str, languages: dict[str, str] | None =
     for col in ("code", "name"):
         if col not in header:
             raise BuildError(f"{path}: missing column '{col}' (a classification has code,name,...)")
-    seen = set()
-    for n, row in lines[1:]:
-        if len(row) != len(header):
-            raise BuildError(f"{path}: not a valid CSV file: line {n} has {len(row)} fields, the header "
+    numbered, seen = [], set()
+    for n, fields in lines[1:]:
+        if len(fields) != len(header):
+            raise BuildError(f"{path}: not a valid CSV file: line {n} has {len(fields)} fields, the header "
                              f"{len(header)} ({','.join(header)})")
-        code = row[header.index("code")]
-        if code in seen:
-            raise BuildError(f"{path}: code {code!r} appears twice (line {n})")
-        seen.add(code)
-    rows = tuple(dict(zip(header, row)) for _, row in lines[1:])
-    labels = code_labels(path, [(n, row) for (n, _), row in zip(lines[1:], rows)], languages or {"en": "en_GB"})
-    return Classification(cid, path, rows, labels)
+        row = dict(zip(header, fields))
+        if row["code"] in seen:
+            raise BuildError(f"{path}: code {row['code']!r} appears twice (line {n})")
+        seen.add(row["code"])
+        numbered.append((n, row))
+    labels = code_labels(path, numbered, languages or {"en": "en_GB"})
+    return Classification(cid, path, tuple(row for _, row in numbered), labels)
 
 
 def code_labels(path: Path, rows: list[tuple[int, dict[str, str]]], languages: dict[str, str]) -> dict[str, Text]:

@@ -25,7 +25,6 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Literal, Protocol
 
-
 from . import expressions as ex
 from .errors import BuildError
 from .lazyimport import lazy

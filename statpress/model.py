@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+
 from statpress.lazyimport import lazy
 
 pd = lazy("pandas")  # imported when first used: see lazyimport.py
