@@ -126,7 +126,7 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.I
 
 def stage_site(folder: Path, files: dict[str, bytes | reuse.Known], previous: reuse.Previous,
                copies_cache: Path | None | bool, index: search.Index | None,
-               spare: reuse.Previous | None = None) -> dict[str, list]:
+               spare: reuse.Previous | None = None) -> dict[str, str]:
     """`folder` made to hold exactly `files`, their compressed copies and the search index: a new
     staging folder, or the `spare` site (its note) brought up to date. The note of each file."""
     if index is not None:  # any page not given to it yet; it makes its files while the site is staged
@@ -189,7 +189,7 @@ def keep_spare(old: Path, out: Path, notes: Path | None, keep: bool) -> None:
         discard(old, out)
 
 
-def sweep(folder: Path, keep: dict[str, list], spare: reuse.Previous) -> None:
+def sweep(folder: Path, keep: dict[str, str], spare: reuse.Previous) -> None:
     """Remove from an updated spare every file the new site does not hold, and folders left empty.
 
     What the spare's note lists and the new site does not is removed by name. A folder whose
@@ -249,7 +249,7 @@ def previous_site(out: Path, notes: Path | None, precompress: bool, reuse_files:
 
 
 def stage_files(files: dict[str, bytes | reuse.Known], staging: Path, previous: reuse.Previous,
-                compress_cache: Path | None | bool, spare: reuse.Previous | None = None) -> dict[str, list]:
+                compress_cache: Path | None | bool, spare: reuse.Previous | None = None) -> dict[str, str]:
     """Each file (and its compressed copies, unless `compress_cache` is False) into the staging
     folder: kept when it is the `spare` site that holds it already, linked from the previous site
     when unchanged, else written; the note of each file staged (reuse.py)."""
@@ -284,7 +284,7 @@ def stage_files(files: dict[str, bytes | reuse.Known], staging: Path, previous: 
     return written
 
 
-def kept_in_spare(files: dict[str, bytes | reuse.Known], spare: reuse.Previous | None) -> dict[str, list]:
+def kept_in_spare(files: dict[str, bytes | reuse.Known], spare: reuse.Previous | None) -> dict[str, str]:
     """The files the `spare` site holds already, byte for byte and untouched since its note, each
     with every compressed copy it has there: the notes of them all, found in one pass. In a
     rebuild of 300 statistics nearly all of the 45 000 files are such, and taking each through
@@ -293,7 +293,7 @@ def kept_in_spare(files: dict[str, bytes | reuse.Known], spare: reuse.Previous |
     without them each lookup would stat the file) or its copies were made otherwise."""
     if spare is None or spare.stale is None or not spare.copies:
         return {}
-    kept: dict[str, list] = {}
+    kept: dict[str, str] = {}
     for rel, data in files.items():
         sha = data.sha if isinstance(data, reuse.Known) else reuse.digest(data)
         noted = spare.kept(rel, sha)
@@ -314,7 +314,7 @@ class Compressor:
                  spare: reuse.Previous | None = None):
         self.staging, self.previous, self.cache, self.spare = staging, previous, cache, spare
         self.pool = ThreadPoolExecutor(len(os.sched_getaffinity(0)))
-        self.linked: dict[str, list] = {}
+        self.linked: dict[str, str] = {}
         self.pending: list[tuple[str, Future]] = []
 
     def __enter__(self) -> "Compressor":
@@ -339,7 +339,7 @@ class Compressor:
         else:
             self.pending.append((sha, self.pool.submit(compress.copies, rel, reuse.content(data), self.cache)))
 
-    def staged(self) -> dict[str, list]:
+    def staged(self) -> dict[str, str]:
         """Every copy added so far, written into the staging folder; the note of each."""
         made = dict(self.linked)
         for sha, future in self.pending:

@@ -381,11 +381,11 @@ def test_the_signatures_checked_beside_the_build_are_those_of_the_noted_files(pr
         assert live.stale is not None
         assert {"migration/index.html", "naturalisations/tables/by-country.csv"} <= live.stale
         assert len(live.stale) < len(live.files) / 10
-        sha = live.files["migration/index.html"][0]
+        sha = live.files["migration/index.html"][:reuse.SHA]
         assert not live.unchanged("migration/index.html", sha)
         kept = "naturalisations/index.html"
         os.unlink(out / kept)  # after the child looked: taken on its word, as one edited after a stat was
-        assert live.unchanged(kept, live.files[kept][0])
+        assert live.unchanged(kept, live.files[kept][:reuse.SHA])
         spare = reuse.previous(notes, write.spare_folder(out), write.copies_made(True), signatures)
         assert spare.stale is not None and spare.files
     with reuse.Signatures(notes, [out]) as signatures:
@@ -442,9 +442,9 @@ def test_the_spare_is_kept_in_one_pass_only_where_its_signatures_were_checked(tm
     site = tmp_path / "spare"
     site.mkdir()
     files = {"a.html": b"a", "b.html": b"b", "c.png": b"c", "c.png.gz": b"not a copy"}
-    notes = {rel: [reuse.digest(data), 0, 0, 0] for rel, data in files.items()}
-    notes["a.html.gz"] = [reuse.digest(b"a"), 0, 0, 0]
-    notes["b.html.br"] = [reuse.digest(b"b"), 0, 0, 0]
+    notes = {rel: f"{reuse.digest(data)}:0:0:0" for rel, data in files.items()}
+    notes["a.html.gz"] = f"{reuse.digest(b'a')}:0:0:0"
+    notes["b.html.br"] = f"{reuse.digest(b'b')}:0:0:0"
     spare = reuse.Previous(site, notes, True, {}, stale={"b.html.br"})
     kept = write.kept_in_spare(files, spare)
     # b.html's copy was changed there; c.png.gz is a file of its own, not c.png's copy
