@@ -269,8 +269,10 @@ def archive_snapshots(project: Project, options: BuildOptions, resources: "Resou
     site = project.site
     sites = {lang: in_language(site, lang, site) for lang in site.languages}  # once, not per snapshot
     refuse_withdrawal(project.stats, options)
+    manifests = archive.Manifests(options.root / ".cache" / "archive-manifests.pickle" if options.use_cache else None,
+                                  project.archive)
     return archived(
-        project.stats, options.now, resources, options.root,
+        project.stats, options.now, resources, options.root, manifests,
         lambda p: {name: content for lang in site.languages for name, content in render.snapshot_files(
             renderers[lang], options.root, sites[lang], localised(p, lang, resources, project.locales[lang]),
             site.base_url).items()})
@@ -567,9 +569,9 @@ def unpublished(s: content.Statistic, now: dt.datetime, preview: bool, notes: li
 
 
 def archived(stats: list[content.Statistic], now: dt.datetime, resources: Resources, root: Path,
-             renderer_for_snapshot) -> tuple[dict, list]:
+             manifests: archive.Manifests, renderer_for_snapshot) -> tuple[dict, list]:
     """Every release due at `now`, from its frozen snapshot (its files not read: see
-    reuse.Known); and the newly due ones, to freeze."""
+    reuse.Known; its manifest from `manifests`); and the newly due ones, to freeze."""
     archive_dir = root / "archive"
     files: dict = {}
     new = []
@@ -577,13 +579,14 @@ def archived(stats: list[content.Statistic], now: dt.datetime, resources: Resour
         short = s.meta.short_name
         for release in track(calendar.published_releases(s, now), "archive", lambda r: r.id):
             snap = archive.folder(archive_dir, short, release.id)
-            frozen = archive.known(snap)  # archive.check verified every snapshot
+            frozen = manifests.known(snap)  # archive.check verified every snapshot
             if frozen is None:
                 p, _ = publish_release(s, release, resources)
                 frozen = archive.with_manifest(renderer_for_snapshot(p), short, release.id,
                                                release.time_of_publication.isoformat())
                 new.append((snap, frozen, release))
             files.update({f"archive/{short}/{release.id}/{rel}": content for rel, content in frozen.items()})
+    manifests.save()
     return files, new
 
 

@@ -190,3 +190,46 @@ def test_releases_frozen_together_are_each_recorded_once_from_one_reading_of_the
     entries, problems = archive.ledger_entries(fresh / "archive")
     assert problems == [] and sorted(entries) == sorted(report.frozen)
     assert archive.verify_all(fresh / "archive") == []
+
+
+def test_the_manifests_are_read_once_per_state_of_the_archive(tmp_path, monkeypatch):
+    """A rebuild takes the snapshots' manifests from one file of the cache while the archive's
+    entries are those it was written for, and reads them again once anything there changed."""
+    archive_dir, cache = tmp_path / "archive", tmp_path / "manifests.pickle"
+
+    def freeze(release):
+        snap = archive.folder(archive_dir, "stat", release)
+        files = {"index.html": f"<p>{release}</p>".encode(), "tables/t.csv": b"a,b\n"}
+        archive.freeze_all([(snap, archive.with_manifest(files, "stat", release, "2025-01-01T08:00:00+01:00"))])
+        return snap
+
+    first = freeze("stat-2024")
+    read = archive.Manifests(cache, archive.entries(archive_dir))
+    assert read.known(first) == archive.known(first)
+    assert read.known(archive.folder(archive_dir, "stat", "stat-2025")) is None  # never frozen
+    read.save()
+    assert cache.exists()
+
+    def unread(snapshot):
+        raise AssertionError(f"{snapshot}: read, not taken from the cache")
+
+    expected = archive.known(first)
+    with monkeypatch.context() as m:
+        m.setattr(archive, "manifest_of", unread)
+        assert archive.Manifests(cache, archive.entries(archive_dir)).known(first) == expected
+
+    second = freeze("stat-2025")  # the archive's entries change: every manifest is read again
+    manifest = first / archive.MANIFEST
+    manifest.write_bytes(manifest.read_bytes().replace(b"2025-01-01", b"2025-01-02"))
+    again = archive.Manifests(cache, archive.entries(archive_dir))
+    assert again.known(first)[archive.MANIFEST] == manifest.read_bytes() != expected[archive.MANIFEST]
+    assert again.known(second) == archive.known(second) and again.read
+    with monkeypatch.context() as m:  # without the entries (an audit) nothing is taken from the cache
+        m.setattr(archive, "manifest_of", unread)
+        with pytest.raises(AssertionError, match="not taken from the cache"):
+            archive.Manifests(cache, None).known(first)
+    audit = archive.Manifests(cache, None)
+    audit.known(first)
+    cache.unlink()
+    audit.save()
+    assert not cache.exists()
