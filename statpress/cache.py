@@ -4,9 +4,12 @@ A build that finds its key computes nothing: no data is read and nothing is roun
 covers every input of the computation, so a stale entry can never be served:
 - the statistic's tables.toml and confidentiality settings, and the release's period;
 - stats/datasets.toml and every classification file;
-- each dataset the statistic reads: its size, modification time and a hash of its first and last
-  MiB (a Parquet file ends with its metadata: schema, row groups, statistics);
-- the engine: statpress's version and the source of the modules that compute.
+- each dataset the statistic's tables.toml names (every string in it that is a declared dataset's
+  name, tables.Outline: all those its tables read): its size, modification time and a hash of its
+  first and last MiB (a Parquet file ends with its metadata: schema, row groups, statistics);
+- the engine: statpress's, DuckDB's and pydantic's versions and the source of the modules that
+  compute and check (an entry stands for a tables.toml that passed its check: a rebuild that
+  finds it does not check the file again).
 
 `build.py build --no-cache` computes everything again and writes no entry, for audits.
 """
@@ -22,8 +25,10 @@ from pathlib import Path
 
 from . import __version__, atomic
 
+# i18n.py and tomlfile.py with them: with pydantic, they decide which tables.toml passes its check,
+# which a cached entry stands for (tables.Outline)
 ENGINE_MODULES = ("tables.py", "measures.py", "expressions.py", "model.py", "data.py", "engines.py",
-                  "spark.py", "confidentiality.py", "rounding.py", "cache.py")
+                  "spark.py", "confidentiality.py", "rounding.py", "cache.py", "i18n.py", "tomlfile.py")
 CHUNK = 1 << 20
 
 
@@ -52,7 +57,8 @@ def _fingerprint(path: Path, size: int, mtime_ns: int) -> str:
 def engine_fingerprint() -> str:
     # the installed version, as DuckDB itself reports it, without loading DuckDB (0.05 s)
     here = Path(__file__).resolve().parent
-    digest = hashlib.sha256(f"{__version__}:duckdb {importlib.metadata.version('duckdb')}".encode())
+    digest = hashlib.sha256(f"{__version__}:duckdb {importlib.metadata.version('duckdb')}:"
+                            f"pydantic {importlib.metadata.version('pydantic')}".encode())
     for name in ENGINE_MODULES:
         digest.update((here / name).read_bytes())
     return digest.hexdigest()

@@ -319,8 +319,14 @@ def check_unique_release_ids(stats: list[Statistic]) -> None:
 
 
 def read_toml(path: Path) -> dict:
+    return read_toml_text(path)[1]
+
+
+def read_toml_text(path: Path) -> tuple[str, dict]:
+    """A TOML file's text and what it says, from one reading of it."""
     try:
-        return tomlfile.loads(path.read_bytes().decode("utf-8"))
+        text = path.read_bytes().decode("utf-8")
+        return text, tomlfile.loads(text)
     except FileNotFoundError:
         raise BuildError(f"{path}: file not found") from None
     except tomlfile.Error as exc:

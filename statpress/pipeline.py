@@ -437,7 +437,7 @@ def uncomputed(stats: list[content.Statistic], options: BuildOptions, resources:
     for s in stats:
         release = calendar.next_due(s, options.now) if options.preview else None
         release = release or calendar.due(s, options.now)
-        if release is not None and declares_tables(s) and \
+        if release is not None and declares_tables(s, resources, release) and \
                 not resources.tables.has(resources.table_key(s, release.period)):
             jobs.append((s.id, release.id))
     return jobs
@@ -532,7 +532,7 @@ def publish_release(s: content.Statistic, release: content.Release, resources: R
 def publish(s: content.Statistic, now: dt.datetime, preview: bool, resources: Resources):
     """A statistic as the public sees it at `now` (or, in a preview, its next release)."""
     notes = []
-    if not declares_tables(s):
+    if not declares_tables(s, resources, calendar.due(s, now)):
         return unpublished(s, now, preview, notes)
     if preview and (embargoed := calendar.next_due(s, now)) is not None:
         try:
@@ -550,9 +550,16 @@ def publish(s: content.Statistic, now: dt.datetime, preview: bool, resources: Re
     return p, StatisticReport(s.meta.name, release.id, len(p.tables), notes, audit)
 
 
-def declares_tables(s: content.Statistic) -> bool:
-    """Does the statistic declare any table yet? A new one (`build.py new`) has none."""
-    _, spec = tables.load_specs(s.folder.parent.parent / "stats", s.id)
+def declares_tables(s: content.Statistic, resources: Resources, release: content.Release | None) -> bool:
+    """Does the statistic declare any table yet? A new one (`build.py new`) has none. Its tables.toml
+    is checked, unless it lists tables and the table cache holds those of `release` (the release
+    shown): that entry was computed from this very text, which passed the check then (tables.Outline)."""
+    stats_dir = s.folder.parent.parent / "stats"
+    if release is not None and resources.tables is not None and \
+            tables.outline(stats_dir, s.id, resources.catalog.spec.datasets).tables and \
+            (key := resources.table_key(s, release.period)) is not None and resources.tables.has(key):
+        return True
+    _, spec = tables.load_specs(stats_dir, s.id)
     return bool(spec.tables)
 
 
@@ -659,9 +666,9 @@ def protect(s: content.Statistic, computed: tables.Computed):
 
 def release_key(s: content.Statistic, catalog: data.Catalog, period: int) -> str | None:
     """Everything a release's protected tables depend on, hashed (see cache.py)."""
-    path, spec = tables.load_specs(catalog.root / "stats", s.id)
-    datasets = sorted(tables.datasets_of(spec))
-    parts = [cache.engine_fingerprint(), str(period), path.read_text(encoding="utf-8"),
+    outline = tables.outline(catalog.root / "stats", s.id, catalog.spec.datasets)
+    datasets = outline.datasets
+    parts = [cache.engine_fingerprint(), str(period), outline.text,
              s.meta.confidentiality.model_dump_json() if s.meta.confidentiality else "none",
              catalog.declarations()]
     found = [catalog.fingerprint(name) for name in datasets]

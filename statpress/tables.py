@@ -17,6 +17,7 @@ import functools
 
 import graphlib
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import expressions as ex
-from .content import parse
+from .content import parse, read_toml_text
 from .data import Catalog
 from .errors import BuildError
 from .i18n import Text, Translatable
@@ -148,6 +149,46 @@ def parsed_specs(path: Path, size: int, mtime_ns: int, inode: int) -> TablesFile
         if dupes:
             raise BuildError(f"{path}: table '{t.id}': two columns share the id {dupes[0]!r}")
     return spec
+
+
+@dataclass(frozen=True)
+class Outline:
+    """What a build needs of a tables.toml before its tables are computed, read without checking the
+    file against its schema: its text, whether it lists any table, and the datasets it may read
+    (every string in it that is the name of a declared dataset: all those its tables read, and
+    perhaps one more). Checking 300 files took a quarter of a second of every rebuild, in which
+    their tables come from the cache; that cache keeps only tables computed from a text that was
+    checked (`load_specs`), by the same engine."""
+    text: str
+    tables: bool
+    datasets: tuple[str, ...]
+
+
+def outline(stats_dir: Path, statistic: str, declared: Collection[str]) -> Outline:
+    """The outline of a statistic's tables.toml, given the `declared` datasets' names; read once
+    per size, modification time and inode of the file, as `load_specs` reads it."""
+    path = stats_dir / statistic / "tables.toml"
+    try:
+        stat = path.stat()
+    except OSError:
+        return outlined(path, 0, 0, 0, frozenset(declared))  # read_toml_text says what is wrong
+    return outlined(path, stat.st_size, stat.st_mtime_ns, stat.st_ino, frozenset(declared))
+
+
+@functools.lru_cache(maxsize=1024)
+def outlined(path: Path, size: int, mtime_ns: int, inode: int, declared: frozenset[str]) -> Outline:
+    text, raw = read_toml_text(path)
+    named, pending = set(), [raw]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if value in declared:
+                named.add(value)
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return Outline(text, bool(raw.get("tables")), tuple(sorted(named)))
 
 
 def datasets_of(spec: TablesFile) -> set[str]:

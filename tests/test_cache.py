@@ -119,3 +119,33 @@ def test_a_dataset_is_checked_again_only_when_its_file_changes(project, tmp_path
     with pytest.raises(Exception, match="column 'mean_population'"):
         build(project, tmp_path / "c")
     assert checked == ["population"]
+
+
+def test_a_rebuild_keys_cached_tables_without_checking_their_file_again(project, tmp_path, monkeypatch):
+    """The table cache's key comes from the file's outline (its text, whether it lists tables, the
+    datasets it names), and a file whose tables are cached is not checked against its schema again:
+    the entry stands for a text that passed that check. Tables computed are checked; a file that
+    lists none is checked, so that a mistake in it is not taken for "no tables yet"."""
+    from statpress import data, tables
+    from statpress.errors import BuildError
+
+    catalog = data.load_catalog(project)
+    _, spec = tables.load_specs(project / "stats", "migration")
+    outline = tables.outline(project / "stats", "migration", catalog.spec.datasets)
+    assert outline.tables and outline.datasets == tuple(sorted(tables.datasets_of(spec)))
+
+    before = build(project, tmp_path / "a")
+    checked = []
+    original = tables.parsed_specs
+    monkeypatch.setattr(tables, "parsed_specs", lambda path, *rest: checked.append(path.parent.name)
+                        or original(path, *rest))
+    monkeypatch.setattr(pipeline, "check_table_translations", lambda *args: None)  # the content stage's own
+    assert build(project, tmp_path / "b") == before
+    assert checked == []
+    shutil.rmtree(project / ".cache" / "tables")
+    assert build(project, tmp_path / "c") == before
+    assert sorted(set(checked)) == statistics(project)
+
+    (project / "stats" / "naturalisations" / "tables.toml").write_text("tabels = []\n", encoding="utf-8")
+    with pytest.raises(BuildError, match=r"naturalisations/tables.toml: field 'tabels': unknown key"):
+        build(project, tmp_path / "d")
