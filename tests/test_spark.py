@@ -52,7 +52,7 @@ def compute_demo(spark_project):
     out = {}
     for s in content.load_all(spark_project / "content"):
         release = calendar.due(s, DEMO_NOW)
-        if release is None or not pipeline.declares_tables(s):
+        if release is None or not tables.load_specs(spark_project / "stats", s.id)[1].tables:
             continue
         out[s.id] = (tables.compute(duck, s.id, release.period), tables.compute(spark, s.id, release.period))
         table_cache.put(pipeline.release_key(s, spark, release.period), pipeline.protect(s, out[s.id][1]))
