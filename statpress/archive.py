@@ -290,14 +290,6 @@ def read(snapshot: Path) -> dict[str, bytes] | None:
             for p in sorted(snapshot.rglob("*")) if p.is_file()}
 
 
-def known(snapshot: Path) -> dict[str, bytes | Known] | None:
-    """The files of a snapshot that `check` verified in this build, not read: each as its path and
-    the hash its manifest gives (the write stage reads one only if the previous site lacks it);
-    None if the release was never frozen."""
-    found = manifest_of(snapshot)
-    return None if found is None else files_of(snapshot, *found)
-
-
 def manifest_of(snapshot: Path) -> tuple[bytes, dict[str, str]] | None:
     """A snapshot's manifest and the hash it gives each file; None if the release was never frozen."""
     try:
@@ -314,7 +306,7 @@ def files_of(snapshot: Path, manifest: bytes, hashes: dict[str, str]) -> dict[st
 
 
 class Manifests:
-    """The snapshots' manifests (`known`), read from one file (`.cache/archive-manifests.pickle`)
+    """The snapshots' manifests, read from one file (`.cache/archive-manifests.pickle`)
     when the archive is exactly as it was when that file was written: its `check`ed entries, which
     change with any file of it written, added, removed or replaced, are the file's key. Reading the
     3 300 manifests of 300 statistics took a fifth of a second of every rebuild; that file takes
@@ -336,7 +328,9 @@ class Manifests:
                 pass  # none yet, or damaged: read the manifests
 
     def known(self, snapshot: Path) -> dict[str, bytes | Known] | None:
-        """`known(snapshot)`, from the file when it holds the snapshot."""
+        """The files of a snapshot that `check` verified in this build, not read: each as its path
+        and the hash its manifest gives (the write stage reads one only if the previous site lacks
+        it); None if the release was never frozen. The manifest from the file when it holds it."""
         found = self.found.get(str(snapshot))
         if found is None:
             found = manifest_of(snapshot)

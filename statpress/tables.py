@@ -130,11 +130,18 @@ def load_specs(stats_dir: Path, statistic: str) -> tuple[Path, TablesFile]:
     parsing them again took two seconds, so a file is parsed once per size, modification time and
     inode. Do not modify the returned spec."""
     path = stats_dir / statistic / "tables.toml"
+    return path, parsed_specs(path, *signature(path))
+
+
+def signature(path: Path) -> tuple[int, int, int]:
+    """What changes when a file is written or replaced: its size, modification time and inode, by
+    which a file is read once; zeros when it cannot be found (reading it then says what is wrong,
+    every time: an error is not cached)."""
     try:
         stat = path.stat()
     except OSError:
-        return path, parse(path, TablesFile)  # parse says what is wrong
-    return path, parsed_specs(path, stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        return 0, 0, 0
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
 
 
 @functools.lru_cache(maxsize=1024)
@@ -168,11 +175,7 @@ def outline(stats_dir: Path, statistic: str, declared: Collection[str]) -> Outli
     """The outline of a statistic's tables.toml, given the `declared` datasets' names; read once
     per size, modification time and inode of the file, as `load_specs` reads it."""
     path = stats_dir / statistic / "tables.toml"
-    try:
-        stat = path.stat()
-    except OSError:
-        return outlined(path, 0, 0, 0, frozenset(declared))  # read_toml_text says what is wrong
-    return outlined(path, stat.st_size, stat.st_mtime_ns, stat.st_ino, frozenset(declared))
+    return outlined(path, *signature(path), frozenset(declared))
 
 
 @functools.lru_cache(maxsize=1024)
