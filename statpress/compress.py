@@ -33,6 +33,7 @@ from . import atomic
 # Pagefind's index fragments (already gzip) gain nothing.
 TEXT_SUFFIXES = frozenset({".html", ".css", ".js", ".json", ".jsonld", ".svg", ".xml", ".atom", ".ics",
                            ".csv", ".txt", ".ris", ".px", ".webmanifest"})
+TEXT_ENDINGS = tuple(sorted(TEXT_SUFFIXES))  # for str.endswith: splitext costs seconds over 100 000 files
 ENCODINGS = (".gz", ".br")
 
 
@@ -95,7 +96,7 @@ def ahead(files: dict[str, bytes], cache: Path) -> threading.Thread:
 
 def names(rel: str) -> list[str]:
     """The paths the copies of the file `rel` may have (none for a file that is not text)."""
-    if os.path.splitext(rel)[1] not in TEXT_SUFFIXES:  # PurePosixPath costs a second over 100 000 files
+    if not rel.endswith(TEXT_ENDINGS):
         return []
     return [rel + suffix for suffix in ENCODINGS]
 
