@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import marshal
 import os
 import pickle
 import shutil
@@ -43,7 +44,9 @@ from .errors import BuildError
 # and JSON took 0.1-0.35 s for each, pickle a third of that. 5: with each folder's modification time.
 # 6: each file's note one string (`entry`), not a list of four values: reading back a note of
 # 110 000 files and copies took 0.12 s, and 0.05 s so; twice in each rebuild, and twice in its child.
-FORMAT = 6
+# 7: marshalled, not pickled (the values are plain strings, numbers and dicts): written in 0.02 s
+# instead of 0.06 s, read as fast. marshal's format is this Python's, and so is the note's reader.
+FORMAT = 7
 SHA = 64  # hexadecimal digits of a SHA-256, with which a file's note starts
 
 
@@ -98,7 +101,7 @@ def spare_folder(out: Path) -> Path:
 
 
 def note_path(notes: Path, out: Path) -> Path:
-    return notes / (digest(str(out.resolve()).encode())[:24] + ".pickle")
+    return notes / (digest(str(out.resolve()).encode())[:24] + ".marshal")
 
 
 @dataclass
@@ -198,13 +201,14 @@ def previous(notes: Path | None, out: Path, copies: str, signatures: "Signatures
     if notes is None or not out.is_dir():
         return Previous(out)
     try:
-        data = note_path(notes, out).read_bytes()
-        note = pickle.loads(data)
+        with open(note_path(notes, out), "rb") as f:
+            data, version = f.read(), identity(os.fstat(f.fileno()))
+        note = marshal.loads(data)
         if note["format"] != FORMAT:
             return Previous(out)
         return Previous(out, note["files"], note["copies"] == copies, note["folders"],
-                        signatures.stale(out, data) if signatures is not None else None)
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, KeyError, TypeError, AttributeError):
+                        signatures.stale(out, version) if signatures is not None else None)
+    except (OSError, EOFError, ValueError, KeyError, TypeError):
         return Previous(out)  # no note, or a damaged one: write everything
 
 
@@ -240,7 +244,7 @@ def note(notes: Path | None, out: Path, written: dict[str, str], copies: str) ->
     times = {rel: stat.st_mtime_ns for rel, stat in found.items() if rel}
     body = {"format": FORMAT, "copies": copies, "files": written, "folders": times}
     try:
-        atomic.write(note_path(notes, out), pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))
+        atomic.write(note_path(notes, out), marshal.dumps(body))
     except OSError:
         pass  # without a note the next build writes everything; the site itself is published
     return {rel: (stat.st_mtime_ns, stat.st_ino) for rel, stat in found.items()}
@@ -256,18 +260,27 @@ def folders_of(paths) -> set[str]:
     return folders
 
 
-# The program of Signatures' child: for each note and site given, in turn, the site, the SHA-256
-# of the note and the files whose signature is not the noted one (missing ones included), pickled
-# after its length as soon as that site is checked. A note is "<64 hex digits>:<signature>" (`entry`).
+def identity(stat: os.stat_result) -> str:
+    """Which version of a note was read: a note is replaced, never written in place (atomic.py), so
+    another version has another inode, and an edit in place changes the times. Hashing the two
+    notes' 16 MB for it took 0.03 s of each rebuild of 300 statistics."""
+    return f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}"
+
+
+# The program of Signatures' child: for each note and site given, in turn, the site, the version
+# of the note it read (`identity`) and the files whose signature is not the noted one (missing ones
+# included), pickled after its length as soon as that site is checked. A note is
+# "<64 hex digits>:<signature>" (`entry`).
 CHECK = """
-import hashlib, os, pickle, sys
+import marshal, os, pickle, sys
 for note, out in zip(sys.argv[1::2], sys.argv[2::2]):
     try:
         with open(note, "rb") as f:
-            data = f.read()
-        files = pickle.loads(data)["files"]
+            data, read = f.read(), os.fstat(f.fileno())
+        files = marshal.loads(data)["files"]
     except Exception:
         continue
+    version = f"{read.st_ino}:{read.st_size}:{read.st_mtime_ns}:{read.st_ctime_ns}"  # reuse.identity
     stale = set()
     for rel, entry in files.items():
         try:
@@ -277,7 +290,7 @@ for note, out in zip(sys.argv[1::2], sys.argv[2::2]):
             continue
         if f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}" != entry[65:]:
             stale.add(rel)
-    answer = pickle.dumps((out, hashlib.sha256(data).hexdigest(), stale))
+    answer = pickle.dumps((out, version, stale))
     sys.stdout.buffer.write(len(answer).to_bytes(8, "big") + answer)
     sys.stdout.buffer.flush()
 """
@@ -317,14 +330,14 @@ class Signatures:
             self.process.kill()  # done, or no longer needed: the build failed, or wrote nothing
             self.process.communicate()
 
-    def stale(self, out: Path, note: bytes) -> set[str] | None:
-        """The stale files of the site in `out` if the child checked exactly the note `note`, else
-        None (stat each file)."""
+    def stale(self, out: Path, version: str) -> set[str] | None:
+        """The stale files of the site in `out` if the child checked the very version of its note
+        the build read (`identity`), else None (stat each file)."""
         out_path = str(out.resolve())
         while out_path not in self.found and not self.ended:
             self.receive()
         checked = self.found.get(out_path)
-        return checked[1] if checked is not None and checked[0] == digest(note) else None
+        return checked[1] if checked is not None and checked[0] == version else None
 
     def receive(self) -> None:
         """The child's next answer, waited for; at its end (or a broken answer), no more."""

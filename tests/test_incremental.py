@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DEMO_NOW, digest, edit, served_digest
-from statpress import archive, downloads, pipeline, reuse, search, write
+from statpress import archive, atomic, downloads, pipeline, reuse, search, write
 from statpress.errors import BuildError
 from statpress.write import MARKER
 
@@ -389,9 +389,12 @@ def test_the_signatures_checked_beside_the_build_are_those_of_the_noted_files(pr
         spare = reuse.previous(notes, write.spare_folder(out), write.copies_made(True), signatures)
         assert spare.stale is not None and spare.files
     with reuse.Signatures(notes, [out]) as signatures:
-        note = reuse.note_path(notes, out)
-        note.write_bytes(note.read_bytes())  # the same bytes: still the note it checked
         assert write.previous_site(out, notes, True, signatures=signatures).stale is not None
+    with reuse.Signatures(notes, [out]) as signatures:
+        signatures.stale(out, "")  # wait for the child: it has read the note
+        note = reuse.note_path(notes, out)
+        atomic.write(note, note.read_bytes())  # the same bytes, but not the version the child read
+        assert write.previous_site(out, notes, True, signatures=signatures).stale is None
     with reuse.Signatures(notes, [tmp_path / "elsewhere"]) as signatures:
         assert write.previous_site(out, notes, True, signatures=signatures).stale is None  # not checked: stat
 
