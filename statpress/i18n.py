@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import functools
 import re
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from pydantic import BaseModel, GetCoreSchemaHandler, model_validator
 from pydantic_core import PydanticCustomError, core_schema
@@ -155,7 +155,7 @@ def texts(value, path: str = "") -> Iterator[tuple[str, Text]]:
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for f in dataclasses.fields(value):
             yield from texts(getattr(value, f.name), join(path, f.name))
-    elif isinstance(value, (list, tuple)):
+    elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):  # lists, tuples, cache.Deferred
         for i, item in enumerate(value):
             yield from texts(item, join(path, str(i)))
     elif isinstance(value, dict):
@@ -219,6 +219,8 @@ def localise(value, language: str, default: str, fallback: str | None = None):
         if all(a is b for a, b in zip(items, value)):
             return value
         return type(value)(items) if isinstance(value, list) else tuple(items)
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):  # one read when used (cache.Deferred)
+        return [localise(v, language, default, fallback) for v in value]
     if isinstance(value, dict):
         return {k: localise(v, language, default, fallback) for k, v in value.items()}
     return value

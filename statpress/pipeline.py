@@ -12,6 +12,7 @@ import gc
 import hashlib
 import multiprocessing
 import os
+import pickle
 from concurrent.futures import ProcessPoolExecutor
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -634,16 +635,36 @@ def compute_release(s: content.Statistic, catalog: data.Catalog, release: conten
     release's revisions ('r') and provisional figures ('*'); and the rounding audit. `key` is
     release_key's, if the caller has it."""
     key = key or (release_key(s, catalog, release.period) if table_cache else None)
-    found = table_cache.get(key) if key else None
-    if found is not None:
-        computed, audit = found
-    else:
+    found = table_cache.get_split(key) if key else None
+    try:
+        (computed, audit, count), read = found
+    except (TypeError, ValueError):  # no entry, or one laid out otherwise
         computed, audit = protect_release(s, catalog, release.period)
         if key:
-            table_cache.put(key, (computed, audit))
-    marked = [tables.mark_periods(t, release.corrections, "r") for t in computed.tables]
-    marked = [tables.mark_periods(t, release.provisional, "*") for t in marked]
-    return replace(computed, tables=marked), audit
+            store_release(table_cache, key, computed, audit)
+        return replace(computed, tables=marked(computed.tables, release)), audit
+
+    def load() -> list:
+        try:
+            found_tables = read()
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):  # damaged since
+            fresh, fresh_audit = protect_release(s, catalog, release.period)
+            store_release(table_cache, key, fresh, fresh_audit)
+            found_tables = fresh.tables
+        return marked(found_tables, release)
+    return replace(computed, tables=cache.Deferred(count, load)), audit
+
+
+def store_release(table_cache: cache.PickleCache, key: str, computed: tables.Computed, audit: dict) -> None:
+    """A release's protected tables into the table cache: what every build reads of it first, the
+    tables after (cache.Deferred)."""
+    table_cache.put_split(key, (replace(computed, tables=[]), audit, len(computed.tables)), computed.tables)
+
+
+def marked(found: list[tables.Table], release: content.Release) -> list[tables.Table]:
+    """The tables with the release's revisions ('r') and provisional figures ('*') marked."""
+    found = [tables.mark_periods(t, release.corrections, "r") for t in found]
+    return [tables.mark_periods(t, release.provisional, "*") for t in found]
 
 
 def protect_release(s: content.Statistic, catalog: data.Catalog, period: int):

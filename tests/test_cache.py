@@ -4,6 +4,7 @@ output is byte-identical to a build that computes everything."""
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 import shutil
 
 import pytest
@@ -100,6 +101,38 @@ def test_a_damaged_cache_entry_is_computed_again(project, tmp_path, computed):
     computed.clear()
     assert build(project, tmp_path / "b") == before
     assert sorted(computed) == statistics(project)
+
+
+def test_cached_tables_are_read_only_for_pages_rendered_again(project, tmp_path, computed, monkeypatch):
+    """A cached release's tables are read (cache.Deferred) only when its pages are rendered again:
+    after an About text changed, that statistic's and no other's; the site still equals a build
+    from scratch. Tables damaged after the head of their entry was read are computed again."""
+    out = tmp_path / "site"
+    build(project, out)
+    read = []
+    original = cache.PickleCache.get_split
+
+    def spy(self, key):
+        found = original(self, key)
+        if found is None:
+            return None
+        head, body = found
+        return head, lambda: read.append(key) or body()
+
+    monkeypatch.setattr(cache.PickleCache, "get_split", spy)
+    edit(project / "content" / "migration" / "about" / "definitions.md", "\n", "\n\nEdited.\n")
+    computed.clear()
+    cached = build(project, out)
+    assert computed == [] and len(read) == 1  # migration's tables; naturalisations' pages came from the cache
+    assert cached == build(project, tmp_path / "fresh", use_cache=False)
+
+    for entry in (project / ".cache" / "tables").iterdir():  # the head alone: the tables cut off
+        entry.write_bytes(pickle.dumps(pickle.loads(entry.read_bytes())))
+    edit(project / "content" / "migration" / "about" / "definitions.md", "Edited.", "Edited again.")
+    computed.clear()
+    cached = build(project, out)
+    assert computed == ["migration"]
+    assert cached == build(project, tmp_path / "fresh2", use_cache=False)
 
 
 def test_a_dataset_is_checked_again_only_when_its_file_changes(project, tmp_path, monkeypatch):

@@ -55,7 +55,8 @@ def compute_demo(spark_project):
         if release is None or not tables.load_specs(spark_project / "stats", s.id)[1].tables:
             continue
         out[s.id] = (tables.compute(duck, s.id, release.period), tables.compute(spark, s.id, release.period))
-        table_cache.put(pipeline.release_key(s, spark, release.period), pipeline.protect(s, out[s.id][1]))
+        pipeline.store_release(table_cache, pipeline.release_key(s, spark, release.period),
+                               *pipeline.protect(s, out[s.id][1]))
     return out, spark
 
 
