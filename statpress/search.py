@@ -60,6 +60,8 @@ OUTPUT = "pagefind"
 # of their rows and columns (<th>) are indexed, and so are tables written in About texts.
 FIGURES = "table.figures td"
 BODY = b"data-pagefind-body"
+# The cache entry that says, by their SHA-256, which pages of the last build carry BODY
+BODIES = "pages-with-body"
 # About 60 pages a part in two languages: indexed again in a quarter of a second, while the
 # search page loads one more small index (its entry and metadata files) per part.
 STATISTICS_PER_PART = 30
@@ -134,6 +136,8 @@ class Index:
         self.cache: PickleCache | None = None
         self.finished = False
         self.seen: set[str] = set()  # every page looked at, given or not
+        self.noted: dict[str, bool] = {}  # does the page with this SHA-256 carry BODY, as the last build found
+        self.bodies: dict[str, bool] = {}  # the same, for this build's pages
         self.added: dict[str, int] = {}  # each page handed over, with the id of its message
 
     def __enter__(self) -> "Index":
@@ -151,6 +155,7 @@ class Index:
         self.language, self.languages = language, tuple(languages)
         self.parts = [Part(n) for n in range(max(1, math.ceil(statistics / STATISTICS_PER_PART)))]
         self.previous, self.cache = previous, cache
+        self.noted = (cache.get(BODIES) if cache is not None else None) or {}
         # through nice(1): lowered in the child before Pagefind starts its threads, which inherit it
         nice = [found, "-n", "10"] if (found := shutil.which("nice")) else []
         self.service = Child([*nice, str(pagefind_executable()), "--service"])
@@ -169,9 +174,9 @@ class Index:
                 raise RuntimeError(f"{rel}: a page given to the search index after it was finished")
             self.seen.add(rel)
             data = files[rel]
-            if isinstance(data, bytes) and BODY not in data:
+            if isinstance(data, bytes) and not self.carries_body(data):
                 continue
-            if isinstance(data, reuse.Known) and BODY not in data.read():
+            if isinstance(data, reuse.Known) and not self.carries_body(data):
                 continue
             part = self.parts[part_of(rel, self.languages, len(self.parts))]
             part.pages.append((rel, data))
@@ -183,6 +188,18 @@ class Index:
         # or Pagefind would stop reading pages until the end
         while select.select([self.service.stdout], [], [], 0)[0] and self.receive():
             pass
+
+    def carries_body(self, page: bytes | reuse.Known) -> bool:
+        """Does the page carry BODY? Noted by its hash for the next build, which then need not read
+        it from disk to know: reading (and hashing, see reuse.Known) the 600 unchanged pages of 300
+        statistics took 0.07 s of a rebuild."""
+        if isinstance(page, bytes):
+            found = self.bodies[reuse.digest(page)] = BODY in page
+            return found
+        if page.sha not in self.bodies:
+            noted = self.noted.get(page.sha)
+            self.bodies[page.sha] = noted if noted is not None else BODY in page.read()
+        return self.bodies[page.sha]
 
     def index(self, part: Part) -> None:
         """A new index for `part` in the service, given the part's pages so far."""
@@ -240,6 +257,9 @@ class Index:
                 if self.cache is not None:
                     self.cache.put(self.part_key(part), {rel: reuse.digest(data) for rel, data in made.items()})
                 files.update(made)
+        if self.cache is not None and self.bodies != self.noted:
+            self.cache.put(BODIES, self.bodies)
+            self.noted = self.bodies
         merged = [f"part-{part.number}/" for part in self.parts if part.pages and part is not self.primary()]
         files[f"{OUTPUT}/parts.js"] = ("// The parts of the search index merged into the first (statpress/search.py)\n"
                                        f"window.statpressSearchParts = {json.dumps(merged)};\n").encode("utf-8")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DEMO_NOW, ROOT, build_site, digest
-from statpress import pipeline, search
+from statpress import pipeline, reuse, search
 from statpress.errors import BuildError
 
 
@@ -187,3 +187,20 @@ def test_only_the_part_of_a_changed_statistic_is_indexed_again(project, tmp_path
     parts.clear()
     build_site(project, out)
     assert parts == {}
+
+
+def test_an_unchanged_page_is_not_read_to_see_whether_it_is_indexed(project, tmp_path, parts, monkeypatch):
+    """Whether a page carries data-pagefind-body is noted by its hash: a rebuild after one
+    statistic changed reads none of the other's pages, and its index is still what a build
+    without any cache makes."""
+    out = tmp_path / "site"
+    build_site(project, out)
+    read = []
+    real = reuse.Known.read
+    monkeypatch.setattr(reuse.Known, "read", lambda self: read.append(self.path) or real(self))
+    (project / "content" / "naturalisations" / "about" / "definitions.md").open("a").write("\nEdited.\n")
+    build_site(project, out)
+    assert not [path for path in read if path.endswith("migration/index.html")]
+    fresh = tmp_path / "fresh"
+    pipeline.build(pipeline.BuildOptions(project, fresh, DEMO_NOW, use_cache=False, allow_withdraw=True))
+    assert digest(out) == digest(fresh)
