@@ -60,18 +60,39 @@ def verify(snapshot: Path) -> list[str]:
 
 
 def snapshots(archive_dir: Path) -> list[Path]:
-    if not archive_dir.is_dir():
+    """Every snapshot: a folder <statistic>/<release> with a manifest, not a partial one."""
+    return [Path(path) for path, name in release_folders(archive_dir)
+            if not is_partial_name(name) and os.path.exists(f"{path}/{MANIFEST}")]
+
+
+def release_folders(archive_dir: Path) -> list[tuple[str, str]]:
+    """(path, name) of every folder two levels below `archive_dir`, sorted. With scandir and plain
+    strings: pathlib's glob over the 3 300 snapshots of 300 statistics took 0.05 s of every build."""
+    found = []
+    for statistic in sorted(subfolders(str(archive_dir))):
+        found += sorted(subfolders(statistic))
+    return [(path, os.path.basename(path)) for path in found]
+
+
+def subfolders(path: str) -> list[str]:
+    try:
+        with os.scandir(path) as entries:
+            return [entry.path for entry in entries if entry.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    return sorted(p.parent for p in archive_dir.glob(f"*/*/{MANIFEST}") if not is_partial(p.parent))
 
 
 def is_partial(folder: Path) -> bool:
-    return folder.name.startswith(".") and folder.name.endswith(PARTIAL)
+    return is_partial_name(folder.name)
+
+
+def is_partial_name(name: str) -> bool:
+    return name.startswith(".") and name.endswith(PARTIAL)
 
 
 def partials(archive_dir: Path) -> list[Path]:
     """Snapshots an interrupted build left half-made: not part of the archive, repaired by the next build."""
-    return sorted(d for d in archive_dir.glob("*/*") if d.is_dir() and is_partial(d)) if archive_dir.is_dir() else []
+    return [Path(path) for path, name in release_folders(archive_dir) if is_partial_name(name)]
 
 
 def verify_all(archive_dir: Path) -> list[str]:
