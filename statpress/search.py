@@ -174,9 +174,7 @@ class Index:
                 raise RuntimeError(f"{rel}: a page given to the search index after it was finished")
             self.seen.add(rel)
             data = files[rel]
-            if isinstance(data, bytes) and not self.carries_body(data):
-                continue
-            if isinstance(data, reuse.Known) and not self.carries_body(data):
+            if not self.carries_body(data):
                 continue
             part = self.parts[part_of(rel, self.languages, len(self.parts))]
             part.pages.append((rel, data))
