@@ -6,9 +6,9 @@ each (year, municipality, sex, age), each read by 30 statistics, and for every s
 content, tables.toml and 10 earlier releases frozen in its archive, as an office's repository
 holds them. Then `build.py build` runs on it in a child process, four times:
 
-- cold: no table or chart cache;
+- cold: no table or chart cache (it leaves a spare of the site it wrote: write.make_spare);
 - no change: the same inputs again;
-- one statistic changed: one tables.toml edited (the first rebuild: it writes a new staging folder);
+- one statistic changed: one tables.toml edited (that spare is brought up to date and swapped in);
 - one About text changed: another statistic's definitions.md edited (the site replaced by the
   previous rebuild, kept as the spare, is brought up to date and swapped in).
 
@@ -231,8 +231,8 @@ def main(argv=None) -> int:
               f"≤ {TARGET_PEAK_MIB} MiB: {'met' if met else 'NOT met'})")
         if stages:
             print(f"{'':24} {stages}")
-    print("(the first rebuild after the cold build stages a new folder; the next ones bring up to date the "
-          "site it replaced, kept as .site.spare)")
+    print("(the cold build leaves a spare of the site it wrote, hard links in folders of their own; each "
+          "rebuild brings the spare up to date and swaps it in, and the site it replaced becomes the next spare)")
     # "as many pages": every HTML page of the corpus's site, archived snapshots included, since
     # Hugo would have to build each of them; the current pages alone are reported beside it
     pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html"))

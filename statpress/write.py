@@ -121,7 +121,38 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.I
     folders = reuse.note(notes, out, written, copies) if reuse_files else None
     if old is not None:
         keep_spare(old, out, notes, reuse_files and bool(previous.files) and old != old_folder(out))
+    if folders is not None and not spare_folder(out).exists():
+        make_spare(out, notes, written, copies)
     return folders
+
+
+def make_spare(out: Path, notes: Path, written: dict[str, str], copies: str) -> None:
+    """A spare made of the site just written when there is none (a first build, or one that
+    replaced a site without a note): its files hard-linked into a folder tree of their own, with
+    their note. The next build then brings it up to date, like every later one, instead of linking
+    the whole site into a new tree (1.2–1.5 s of the first rebuild of 300 statistics). On any error
+    there is no spare, and the next build stages a new folder; the site is live either way."""
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+    except OSError:
+        return
+    try:
+        made, linked = {str(folder)}, {}
+        for rel, noted in written.items():
+            target = f"{folder}/{rel}"
+            parent = os.path.dirname(target)
+            if parent not in made:
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
+            # a link has its file's size, times and inode, so its note is the file's
+            linked[rel] = noted if reuse.place(f"{out}/{rel}", target) else reuse.entry(target, noted[:reuse.SHA])
+        reuse.place(f"{out}/{MARKER}", f"{folder}/{MARKER}")
+        os.chmod(folder, 0o755)
+        os.rename(folder, spare_folder(out))
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    reuse.note(notes, spare_folder(out), linked, copies)
 
 
 def stage_site(folder: Path, files: dict[str, bytes | reuse.Known], previous: reuse.Previous,

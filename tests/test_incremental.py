@@ -149,6 +149,24 @@ def test_the_replaced_site_is_kept_as_the_spare_and_the_next_build_changes_only_
     assert all(p.stat().st_nlink == 1 for p in out.rglob("*") if p.is_file())
 
 
+def test_a_first_build_leaves_a_spare_which_the_next_build_brings_up_to_date(project, tmp_path):
+    """A build that finds no spare makes one of the site it wrote (write.make_spare): the same
+    files, hard-linked, in folders of their own, with a note. The next build writes into it and
+    swaps, as every later one does, instead of linking the site into a new tree."""
+    out, spare = tmp_path / "site", tmp_path / ".site.spare"
+    first = build(project, out)
+    assert digest(spare) == first
+    shared = inodes(out)
+    assert all(inode == shared[rel] for rel, inode in inodes(spare).items() if rel != MARKER)
+    spare_folders = folders(spare)
+    assert not set(spare_folders.values()) & set(folders(out).values())
+    edit(project / "content" / "migration" / "about" / "definitions.md", "\n", "\n\nEdited.\n")
+    second = build(project, out)
+    assert folders(out) == spare_folders  # the spare brought up to date and swapped in
+    assert digest(spare) == first
+    assert second == build(project, tmp_path / "scratch", use_cache=False)
+
+
 def test_a_spare_changed_by_hand_is_put_right(project, tmp_path):
     """The spare shares files with the live site: an edit in place of a live file reaches it too,
     and anything added to either must not be published. The next site still equals a build from
@@ -231,7 +249,9 @@ def test_a_failed_build_leaves_the_previous_site_whole_though_it_shares_its_file
         build(project, out)
     assert digest(out) == expected
     assert not list(tmp_path.glob(".site.staging-*"))
-    assert all(p.stat().st_nlink == 1 for p in out.rglob("*") if p.is_file())  # the staged links are gone
+    # the staged links are gone: a file of the site is shared with the spare (write.make_spare) only
+    spare = {p.stat().st_ino for p in write.spare_folder(out).rglob("*") if p.is_file()}
+    assert all(p.stat().st_nlink == 1 + (p.stat().st_ino in spare) for p in out.rglob("*") if p.is_file())
 
 
 def test_no_cache_neither_reads_nor_keeps_the_note(project, tmp_path):
