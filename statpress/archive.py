@@ -62,7 +62,7 @@ def verify(snapshot: Path) -> list[str]:
 def snapshots(archive_dir: Path) -> list[Path]:
     """Every snapshot: a folder <statistic>/<release> with a manifest, not a partial one."""
     return [Path(path) for path, name in release_folders(archive_dir)
-            if not is_partial_name(name) and os.path.exists(f"{path}/{MANIFEST}")]
+            if not is_partial(name) and os.path.exists(f"{path}/{MANIFEST}")]
 
 
 def release_folders(archive_dir: Path) -> list[tuple[str, str]]:
@@ -82,17 +82,14 @@ def subfolders(path: str) -> list[str]:
         return []
 
 
-def is_partial(folder: Path) -> bool:
-    return is_partial_name(folder.name)
-
-
-def is_partial_name(name: str) -> bool:
+def is_partial(name: str) -> bool:
+    """Is the snapshot folder of this name one an interrupted freeze left?"""
     return name.startswith(".") and name.endswith(PARTIAL)
 
 
 def partials(archive_dir: Path) -> list[Path]:
     """Snapshots an interrupted build left half-made: not part of the archive, repaired by the next build."""
-    return [Path(path) for path, name in release_folders(archive_dir) if is_partial_name(name)]
+    return [Path(path) for path, name in release_folders(archive_dir) if is_partial(name)]
 
 
 def verify_all(archive_dir: Path) -> list[str]:
@@ -111,7 +108,7 @@ def stray_files(archive_dir: Path) -> list[str]:
     problems = []
     for path in sorted(archive_dir.rglob("*")):
         rel = path.relative_to(archive_dir).parts
-        if rel == (LEDGER,) or (len(rel) >= 2 and is_partial(archive_dir / rel[0] / rel[1])):
+        if rel == (LEDGER,) or (len(rel) >= 2 and is_partial(rel[1])):
             continue
         if len(rel) <= 2 and path.is_dir():
             if len(rel) == 2 and not (path / MANIFEST).exists():

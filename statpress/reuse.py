@@ -168,6 +168,33 @@ class Previous:
             return None
         return {name: self.files[name] for name in found}
 
+    def kept_in_one_pass(self, files: dict, text: tuple[str, ...], suffixes: tuple[str, ...]) -> dict[str, str]:
+        """`kept` and `kept_copies` for every file of `files` at once, with the signatures checked
+        already (`stale`): the notes of the files this site holds unchanged, each with every copy
+        (`suffixes`) it has of a file whose name ends in one of `text` (compress.names). The same
+        rules, written out in one loop: over 45 000 files a call to each for each file cost more
+        than the lookups themselves (0.24 s of a rebuild, 0.13 s so)."""
+        get, stale = self.files.get, self.stale
+        kept: dict[str, str] = {}
+        for rel, data in files.items():
+            sha = data.sha if data.__class__ is Known else digest(data)
+            entry = get(rel)
+            if entry is None or not entry.startswith(sha) or rel in stale:
+                continue
+            if not rel.endswith(text):  # no copies: a file named as one is a file of its own
+                kept[rel] = entry
+                continue
+            batch = {rel: entry}
+            for suffix in suffixes:
+                copy = get(name := rel + suffix)
+                if copy is not None:  # a copy not smaller than its file was not written
+                    if not copy.startswith(sha) or name in stale:
+                        break
+                    batch[name] = copy
+            else:
+                kept.update(batch)
+        return kept
+
     def clear(self, *rels: str) -> None:
         """Whatever this site holds at `rels` removed (unlinked: the live site's links to the same
         bytes are untouched), so that new files can be created there."""
