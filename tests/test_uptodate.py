@@ -105,8 +105,9 @@ def test_the_archive_listed_by_the_check_is_not_listed_again_by_the_build(projec
     project = runnable(project)
     build(project)
     fingerprint = uptodate.inputs(project, project / "site", DEMO_NOW, uptodate.options(False, False))
-    assert fingerprint.archive_entries == archive.entries(project / "archive")
-    assert fingerprint.archive_entries and fingerprint == uptodate.Fingerprint(fingerprint.rest, fingerprint.archive)
+    assert fingerprint.archive_entries and fingerprint.archive_entries == archive.entries(project / "archive")
+    again = uptodate.Fingerprint(fingerprint.rest, uptodate.ArchiveListing.now(project / "archive"))
+    assert again.digest == fingerprint.digest
     listed, hashed = [], []
     entries, verify_all = archive.entries, archive.verify_all
     monkeypatch.setattr(archive, "entries", lambda folder: listed.append(folder) or entries(folder))
@@ -116,6 +117,30 @@ def test_the_archive_listed_by_the_check_is_not_listed_again_by_the_build(projec
     assert listed == [] and hashed == []
     pipeline.build(pipeline.BuildOptions(project, project / "site", DEMO_NOW))
     assert listed == [project / "archive"] and hashed == []
+
+
+def test_the_archive_is_listed_by_a_child_and_waited_for_only_when_needed(project, monkeypatch):
+    """The check lists the archive in a child process (uptodate.ArchiveListing) while it
+    fingerprints the rest; when the rest changed, the build runs whatever the archive holds, so
+    the check returns without waiting for it. A child that fails is replaced by a listing here."""
+    from conftest import DEMO_NOW
+    from statpress import archive, uptodate
+
+    project = runnable(project)
+    build(project)
+    here = archive.entries(project / "archive")
+    listed_here = []
+    monkeypatch.setattr(archive, "entries", lambda folder: listed_here.append(folder) or here)
+    fresh, fingerprint = uptodate.check(project, project / "site", DEMO_NOW, uptodate.options(False, False))
+    assert fresh and listed_here == []  # the child listed it
+    assert fingerprint.archive_entries == here
+    edit(project / "content" / "migration" / "about" / "definitions.md", "### Residents", "### Who is resident")
+    fresh, fingerprint = uptodate.check(project, project / "site", DEMO_NOW, uptodate.options(False, False))
+    assert not fresh and fingerprint.listing.listed is None  # not waited for
+    assert fingerprint.archive_entries == here and listed_here == []
+    monkeypatch.setattr(uptodate, "LIST", "raise SystemExit(3)")
+    failed = uptodate.inputs(project, project / "site", DEMO_NOW, uptodate.options(False, False))
+    assert failed.archive_entries == here and listed_here == [project / "archive"]
 
 
 def test_the_folders_the_build_found_are_those_the_check_lists(project, tmp_path):
