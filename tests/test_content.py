@@ -96,6 +96,12 @@ def test_toml_is_parsed_as_python_parses_it_and_can_be_cached():
     assert type(parsed["releases"][0]["times"][0].tzinfo) is dt.timezone
     assert type(parsed["releases"][0]["nested"]["at"].tzinfo) is dt.timezone
     assert pickle.loads(pickle.dumps(parsed)) == parsed
+    # every way TOML writes an offset date-time is found (tomlfile.OFFSET_DATE_TIME)
+    for written in ("2026-06-02 08:00:00+02:00", "2026-06-02t08:00:00z", "2026-06-02T08:00:00.250-01:30",
+                    "2026-06-02T06:00:00Z"):
+        parsed = tomlfile.loads(f"[[releases]]\nwhen = [{{ at = {written} }}]\n")
+        assert parsed == tomllib.loads(f"[[releases]]\nwhen = [{{ at = {written} }}]\n")
+        assert type(parsed["releases"][0]["when"][0]["at"].tzinfo) is dt.timezone, written
 
 
 def test_about_headings_nest_under_the_page_and_stop_at_h6():
