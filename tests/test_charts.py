@@ -13,7 +13,7 @@ from lxml import etree
 import tomllib
 
 import statpress.charts as charts_module
-from conftest import DEMO_NOW, ROOT, build_site
+from conftest import DEMO_NOW, ROOT, build_site, edit
 from statpress import calendar, compress, content, pipeline
 from statpress.content import load_all
 from statpress.data import load_catalog
@@ -284,6 +284,32 @@ def test_a_build_that_changes_nothing_renders_no_chart_again(tmp_path, monkeypat
     build_site(ROOT, tmp_path / "second")
     assert (tmp_path / "second" / "migration" / "charts" / "net-by-county.svg").read_bytes() == \
         (tmp_path / "first" / "migration" / "charts" / "net-by-county.svg").read_bytes()
+
+
+def test_the_drawer_starts_only_when_a_chart_must_be_drawn(project, monkeypatch):
+    """A cold build starts vl-convert's process while it computes the tables; a rebuild whose
+    computed tables leave every chart as it was (a table's title changed) never starts it, and one
+    that changes a chart starts it for that chart."""
+    from statpress import drawing, pipeline
+
+    started = []
+    real = drawing.Helper.start
+    monkeypatch.setattr(drawing.Helper, "start", lambda self: started.append(self.process is None) or real(self))
+    build_site(project, project / "site")
+    assert started[:1] == [True]
+    first = (project / "site" / "migration" / "charts" / "net-by-county.svg").read_bytes()
+    tables = project / "stats" / "migration" / "tables.toml"
+    edit(tables, 'title = "In-migration and out-migration, by citizenship"',
+         'title = "In-migration and out-migration, by country of citizenship"')
+    started.clear()
+    pipeline.build(pipeline.BuildOptions(project, project / "site", DEMO_NOW))
+    assert started == []
+    assert "by country of citizenship" in (project / "site" / "migration" / "index.html").read_text(encoding="utf-8")
+    edit(tables, 'title = "Net migration by county, domestic and from abroad. {year}"',
+         'title = "Net migration by county. {year}"')
+    pipeline.build(pipeline.BuildOptions(project, project / "site", DEMO_NOW))
+    assert True in started
+    assert (project / "site" / "migration" / "charts" / "net-by-county.svg").read_bytes() != first
 
 
 def test_numbers_in_charts_use_the_page_locale(demo_site):
