@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import (__version__, archive, cache, calendar, charts, compress, confidentiality, content, data, drawing, lock,
-               pagecache, render, reuse, search, tables)
+               metadata, pagecache, render, reuse, search, tables)
 from .errors import BuildError
 from .i18n import Localiser, missing, require_translations
 from .locale import Locale, load_locale
@@ -267,8 +267,12 @@ def render_pages(project: Project, published: list[Published], options: BuildOpt
         own = [pages.of(p) for p in published]
         rendered.append(render.render_language(renderers[lang], pages.site, pages.listing(published, options.now), own))
     files = {name: content for r in rendered for name, content in r.files.items()}
+    kept = cache.PickleCache(root / ".cache" / "catalog", options.use_cache and write)
+    fragments = metadata.Fragments(kept.get("fragments") or {})
     files.update(render.site_files(root, list(sites.values()),
-                                   [locales[lang] for lang in site.languages], rendered, options.preview))
+                                   [locales[lang] for lang in site.languages], rendered, options.preview, fragments))
+    if fragments.used != fragments.known:
+        kept.put("fragments", fragments.used)
     if index is not None:
         index.add(files)
         # Every page Pagefind reads is made (snapshots lie deeper: search.reads): it makes the
@@ -414,7 +418,7 @@ class Pages:
                 self.cache.put(key, pagecache.entry(pages))
         if self.index is not None:
             self.index.add(pages.files)
-        return pages
+        return replace(pages, key=key)
 
     def entry_key(self, p: Published) -> str | None:
         if not self.cache.enabled:

@@ -295,6 +295,7 @@ class StatisticPages:
     files: dict[str, bytes]
     sitemap: tuple[str, dt.date | None]
     dataset: dict | None  # its node of the data catalogue (metadata.dataset_node)
+    key: str | None = None  # the page cache's key of these pages (pipeline.Pages), which decides that node too
 
 
 def statistic_pages(r: Renderer, site: SiteConfig, p: Published, related: list[Statistic]) -> StatisticPages:
@@ -328,6 +329,7 @@ class Rendered:
     files: dict[str, bytes]
     sitemap: list[tuple[str, dt.date | None]]
     datasets: list[dict | None]
+    keys: list[str | None]  # the page cache's key of each statistic's pages (StatisticPages.key)
 
 
 def render_language(r: Renderer, site: SiteConfig, listing: dict[str, bytes], pages: list[StatisticPages]) -> Rendered:
@@ -339,7 +341,7 @@ def render_language(r: Renderer, site: SiteConfig, listing: dict[str, bytes], pa
     for statistic in pages:
         files.update(statistic.files)
         sitemap.append(statistic.sitemap)
-    return Rendered(files, sitemap, [statistic.dataset for statistic in pages])
+    return Rendered(files, sitemap, [statistic.dataset for statistic in pages], [statistic.key for statistic in pages])
 
 
 def listing_files(r: Renderer, site: SiteConfig, published: list[Published], now: dt.datetime) -> dict[str, bytes]:
@@ -373,16 +375,16 @@ def archive_index(r: Renderer, published: list[Published], now: dt.datetime) -> 
 
 
 def site_files(root: Path, sites: list[SiteConfig], locales: list[Locale], rendered: list[Rendered],
-               preview: bool) -> dict[str, bytes]:
+               preview: bool, fragments: metadata.Fragments | None = None) -> dict[str, bytes]:
     """What the site has once, whatever the language: the sitemap of every language's pages, the
-    data catalogue (each dataset in every language), robots.txt and the assets. `sites`,
-    `locales` and `rendered` are per language, the default first."""
+    data catalogue (each dataset in every language, its text from `fragments` when known), robots.txt
+    and the assets. `sites`, `locales` and `rendered` are per language, the default first."""
     files: dict[str, bytes] = {}
     site = sites[0]
     if not preview:
         files["sitemap.xml"] = feeds.sitemap([u for r in rendered for u in r.sitemap])
-        files["catalog.jsonld"] = metadata.catalog([(s, r.datasets, loc)
-                                                    for s, r, loc in zip(sites, rendered, locales)])
+        files["catalog.jsonld"] = metadata.catalog([(s, r.datasets, loc) for s, r, loc in zip(sites, rendered, locales)],
+                                                   [r.keys for r in rendered], fragments)
         files["robots.txt"] = f"User-agent: *\nAllow: /\nSitemap: {site.base_url}sitemap.xml\n".encode()
     else:
         files["robots.txt"] = b"User-agent: *\nDisallow: /\n"

@@ -117,3 +117,22 @@ def test_a_newly_frozen_snapshot_includes_its_downloads(project, tmp_path):
     assert "data-pagefind-body" not in html  # the search indexes current pages only
     assert f'<link rel="canonical" href="{BASE}archive/migration/migration-2024/">' in html
     assert f"UR  - {BASE}archive/migration/migration-2024/" in (snap / "cite.ris").read_text()
+
+
+def test_the_catalogue_writes_again_only_the_nodes_of_pages_made_again(project, tmp_path, monkeypatch):
+    """Each statistic's node of the catalogue is kept as text by the keys of its pages
+    (metadata.Fragments): after an About text of migration changed, only migration's node is written
+    again, and the catalogue is byte for byte what a build without any cache writes."""
+    from conftest import DEMO_NOW
+    from statpress import metadata, pipeline
+
+    pipeline.build(pipeline.BuildOptions(project, project / "site", DEMO_NOW))
+    edit(project / "content" / "migration" / "about" / "definitions.md", "### Residents", "### Who is resident")
+    written = []
+    merge = metadata.merge_nodes
+    monkeypatch.setattr(metadata, "merge_nodes", lambda nodes: written.append(nodes[0].get("@id")) or merge(nodes))
+    pipeline.build(pipeline.BuildOptions(project, project / "site", DEMO_NOW))
+    assert [node for node in written if node.endswith("#dataset")] == ["https://statistics.example.org/migration/#dataset"]
+    monkeypatch.undo()
+    pipeline.build(pipeline.BuildOptions(project, tmp_path / "audit", DEMO_NOW, use_cache=False))
+    assert (project / "site" / "catalog.jsonld").read_bytes() == (tmp_path / "audit" / "catalog.jsonld").read_bytes()
