@@ -139,43 +139,61 @@ def dataset_jsonld(site: SiteConfig, p, files: dict[str, bytes], url: str, local
     return data
 
 
+@dataclass(frozen=True)
+class Node:
+    """A statistic's dcat:Dataset node of the catalogue in one language (dataset_node), kept as
+    its JSON text: the page cache holds it with the statistic's pages, and reading back 600 nodes
+    as dictionaries took a tenth of a second of a rebuild that needs none of them (`Fragments`)."""
+    id: str  # its "@id", which the catalogue's own node lists
+    text: str
+
+    @classmethod
+    def of(cls, node: dict) -> "Node":
+        return cls(node["@id"], compact(node))
+
+
 @dataclass
 class Fragments:
-    """Each statistic's dcat:Dataset node of the catalogue as JSON text, by the page cache's keys
-    of its pages in every language (pipeline.Pages), which decide its node in each: written as
-    text once, not again in every build (the 8 MB of a 300-statistic catalogue took a tenth of a
-    second). `known` are those of the previous build, `used` those of this one."""
+    """Each statistic's node of the catalogue, merged from every language's (`merge_nodes`), as
+    JSON text, by the page cache's keys of its pages in every language (pipeline.Pages), which
+    decide its node in each: written once, not again in every build (the 8 MB of a 300-statistic
+    catalogue took a tenth of a second). `known` are those of the previous build, `used` those
+    of this one."""
     known: dict[str, str] = field(default_factory=dict)
     used: dict[str, str] = field(default_factory=dict)
 
-    def text(self, keys: list[str | None], nodes: list[dict]) -> str:
+    def text(self, keys: list[str | None], nodes: list[Node]) -> str:
         """The JSON of the node merged from `nodes` (one per language), known or written now."""
         if None in keys:
-            return compact(merge_nodes(nodes))
+            return merged(nodes)
         key = hashlib.sha256("\n".join(keys).encode()).hexdigest()
         if key not in self.used:
-            self.used[key] = self.known[key] if key in self.known else compact(merge_nodes(nodes))
+            self.used[key] = self.known[key] if key in self.known else merged(nodes)
         return self.used[key]
 
 
-def catalog(languages: list[tuple[SiteConfig, list[tuple], Locale]], keys: list[list[str | None]] | None = None,
+def merged(nodes: list[Node]) -> str:
+    return compact(merge_nodes([json.loads(node.text) for node in nodes]))
+
+
+def catalog(languages: list[tuple[SiteConfig, list[Node | None], Locale]], keys: list[list[str | None]] | None = None,
             fragments: Fragments | None = None) -> bytes:
     """The site's DCAT-AP catalogue as JSON-LD: one dcat:Dataset per published statistic, its
     title and description in every language, one dcat:Distribution per table download in each
     language. `languages` are (the site in a language, its statistics' dataset nodes (see
-    dataset_node), its locale), the default language first: its addresses name the datasets.
-    `keys` are the page cache's keys of each language's statistics, by which `fragments` keeps
-    each statistic's node as text."""
-    docs = [catalog_in(site, nodes, locale) for site, nodes, locale in languages]
+    dataset_node; None: not published yet), its locale), the default language first: its addresses
+    name the datasets. `keys` are the page cache's keys of each language's statistics, by which
+    `fragments` keeps each statistic's merged node."""
+    docs = [catalog_in(site, [node.id for node in nodes if node is not None], locale)
+            for site, nodes, locale in languages]
     fragments = fragments or Fragments()
     shown = [n for n, node in enumerate(languages[0][1]) if node is not None]
-    keys = [[lang[n] for lang in keys] for n in shown] if keys else [[None] for _ in shown]
-    graphs = list(zip(*(doc["@graph"] for doc in docs)))
-    nodes = [compact(merge_nodes(list(nodes))) for nodes in graphs[:CATALOG_NODES]]
-    nodes += [fragments.text(k, list(nodes)) for k, nodes in zip(keys, graphs[CATALOG_NODES:])]
+    keys = [[of_language[n] for of_language in keys] for n in shown] if keys else [[None] for _ in shown]
+    parts = [compact(merge_nodes(list(nodes))) for nodes in zip(*(doc["@graph"] for doc in docs))]
+    parts += [fragments.text(k, [nodes[n] for _, nodes, _ in languages]) for k, n in zip(keys, shown)]
     # compact: indented, the 300-statistic catalogue took 0.7 s to write (json's slow path); the
     # same text as json.dumps of the whole, written in parts
-    return ('{"@context":' + compact(docs[0]["@context"]) + ',"@graph":[' + ",".join(nodes) + "]}\n").encode("utf-8")
+    return ('{"@context":' + compact(docs[0]["@context"]) + ',"@graph":[' + ",".join(parts) + "]}\n").encode("utf-8")
 
 
 def compact(value) -> str:
@@ -183,7 +201,6 @@ def compact(value) -> str:
 
 
 MULTILINGUAL = ("dct:title", "dct:description", "dcat:keyword", "dct:accrualPeriodicity")
-CATALOG_NODES = 2  # the publisher and the catalogue come first in the graph (catalog_in), then the datasets
 
 
 def merge_nodes(nodes: list[dict]) -> dict:
@@ -206,7 +223,7 @@ def as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def dataset_node(site: SiteConfig, p, files: dict[str, bytes], locale: Locale) -> dict | None:
+def dataset_node(site: SiteConfig, p, files: dict[str, bytes], locale: Locale) -> Node | None:
     """A published statistic as a dcat:Dataset of the catalogue in one language, with a
     distribution per table download of `files` (its release's downloads); None before its first
     release."""
@@ -215,7 +232,7 @@ def dataset_node(site: SiteConfig, p, files: dict[str, bytes], locale: Locale) -
     meta, r = p.statistic.meta, p.release
     url = page_url(site, p)
     home = site.home_url
-    return {
+    return Node.of({
         "@id": f"{page_url(site, p, default=True)}#dataset",
         "@type": "dcat:Dataset",
         "dct:identifier": meta.short_name,
@@ -244,13 +261,12 @@ def dataset_node(site: SiteConfig, p, files: dict[str, bytes], locale: Locale) -
             "dct:license": {"@id": site.license},
             "dct:language": site.language,
         } for d in distributions(site, p, files, url, locale)],
-    }
+    })
 
 
-def catalog_in(site: SiteConfig, nodes: list[dict | None], locale: Locale) -> dict:
-    """The catalogue in one language (see catalog), of the statistics' dataset nodes (None: not
-    published yet)."""
-    datasets = [node for node in nodes if node is not None]
+def catalog_in(site: SiteConfig, datasets: list[str], locale: Locale) -> dict:
+    """The catalogue's own nodes in one language (see catalog): the publisher, and the catalogue
+    listing the `datasets` by their "@id"."""
     home = site.home_url
     doc = {
         "@context": {
@@ -272,9 +288,8 @@ def catalog_in(site: SiteConfig, nodes: list[dict | None], locale: Locale) -> di
                 "dct:license": {"@id": site.license},
                 "dct:language": site.language,
                 "foaf:homepage": {"@id": home},
-                "dcat:dataset": [{"@id": d["@id"]} for d in datasets],
+                "dcat:dataset": [{"@id": d} for d in datasets],
             },
-            *datasets,
         ],
     }
     return doc

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__, calendar, reuse, uptodate
+from .metadata import Node
 from .render import Published, Renderer, StatisticPages
 
 ENGINE = Path(__file__).resolve().parent
@@ -46,7 +47,7 @@ PACKAGES = ("jinja2", "markupsafe", "babel", "markdown", "nh3", "vl-convert-pyth
 class Entry:
     files: dict[str, str]  # path in the site → SHA-256 of its bytes
     sitemap: tuple
-    dataset: dict | None
+    dataset: Node | None  # its node of the data catalogue, as JSON text (metadata.Node)
 
 
 @functools.lru_cache(maxsize=1)

@@ -294,7 +294,7 @@ class StatisticPages:
     what the site-wide files list of it."""
     files: dict[str, bytes]
     sitemap: tuple[str, dt.date | None]
-    dataset: dict | None  # its node of the data catalogue (metadata.dataset_node)
+    dataset: metadata.Node | None  # its node of the data catalogue (metadata.dataset_node)
     key: str | None = None  # the page cache's key of these pages (pipeline.Pages), which decides that node too
 
 
@@ -328,7 +328,7 @@ class Rendered:
     """One language's pages and downloads, and what the site-wide files list of them."""
     files: dict[str, bytes]
     sitemap: list[tuple[str, dt.date | None]]
-    datasets: list[dict | None]
+    datasets: list[metadata.Node | None]
     keys: list[str | None]  # the page cache's key of each statistic's pages (StatisticPages.key)
 
 
