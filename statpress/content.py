@@ -384,17 +384,19 @@ def load_about(folder: Path, headings: Headings | None = None) -> list[AboutSect
     default, *others = headings
     names = {f"{sid}.md": (sid, default) for sid in ABOUT_SECTIONS}
     names |= {f"{sid}.{lang}.md": (sid, lang) for sid in ABOUT_SECTIONS for lang in others}
+    present = set()  # the files there, listed once: 300 statistics have 3 600 names to look for
     if folder.is_dir():
         for path in sorted(folder.iterdir()):
             if path.name not in names:
                 raise BuildError(f"{path}: unknown About file; expected one of "
                                  + ", ".join(f"{k}.md" for k in ABOUT_SECTIONS)
                                  + (f", each also as <name>.<language>.md for {', '.join(others)}" if others else ""))
+            present.add(path.name)
     sections = []
     for sid, (title, standard) in ABOUT_SECTIONS.items():
-        by_language = {lang: load_section(folder / (f"{sid}.md" if lang == default else f"{sid}.{lang}.md"),
-                                          standard, headings[lang])
-                       for lang in headings}
+        files = {lang: f"{sid}.md" if lang == default else f"{sid}.{lang}.md" for lang in headings}
+        by_language = {lang: load_section(folder / name, standard, headings[lang]) if name in present else {}
+                       for lang, name in files.items()}
         subsections = [Subsection(sub, Text(by_language[default].get(sub, ""),
                                             {lang: texts[sub] for lang, texts in by_language.items()
                                              if lang != default and sub in texts}))

@@ -109,11 +109,10 @@ class Translatable(BaseModel):
     def _gather_translations(cls, data):
         if not isinstance(data, dict):
             return data
-        texts = text_fields(cls)
+        texts, fields = text_fields(cls), cls.model_fields  # a property: asked for once
         gathered = dict(data)
         for key, value in data.items():
-            match = SUFFIX.fullmatch(key)
-            if key in cls.model_fields or not match or match["field"] not in texts:
+            if key in fields or not (match := SUFFIX.fullmatch(key)) or match["field"] not in texts:
                 continue
             name, lang = match["field"], match["lang"]
             if not isinstance(data.get(name), (str, list)):
