@@ -119,10 +119,10 @@ def test_the_archive_listed_by_the_check_is_not_listed_again_by_the_build(projec
     assert listed == [project / "archive"] and hashed == []
 
 
-def test_the_archive_is_listed_by_a_child_and_waited_for_only_when_needed(project, monkeypatch):
-    """The check lists the archive in a child process (uptodate.ArchiveListing) while it
-    fingerprints the rest; when the rest changed, the build runs whatever the archive holds, so
-    the check returns without waiting for it. A child that fails is replaced by a listing here."""
+def test_the_archive_is_listed_by_a_child_when_the_build_will_run(project, monkeypatch):
+    """When an input other than the archive changed, the check lists the archive in a child
+    process (uptodate.ArchiveListing) and returns without waiting for it: the build runs anyway.
+    When none did, it lists the archive itself. A child that fails is replaced by a listing here."""
     from conftest import DEMO_NOW
     from statpress import archive, uptodate
 
@@ -132,14 +132,14 @@ def test_the_archive_is_listed_by_a_child_and_waited_for_only_when_needed(projec
     listed_here = []
     monkeypatch.setattr(archive, "entries", lambda folder: listed_here.append(folder) or here)
     fresh, fingerprint = uptodate.check(project, project / "site", DEMO_NOW, uptodate.options(False, False))
-    assert fresh and listed_here == []  # the child listed it
-    assert fingerprint.archive_entries == here
+    assert fresh and listed_here == [project / "archive"]
+    listed_here.clear()
     edit(project / "content" / "migration" / "about" / "definitions.md", "### Residents", "### Who is resident")
     fresh, fingerprint = uptodate.check(project, project / "site", DEMO_NOW, uptodate.options(False, False))
     assert not fresh and fingerprint.listing.listed is None  # not waited for
-    assert fingerprint.archive_entries == here and listed_here == []
+    assert fingerprint.archive_entries == here and listed_here == []  # the child listed it
     monkeypatch.setattr(uptodate, "LIST", "raise SystemExit(3)")
-    failed = uptodate.inputs(project, project / "site", DEMO_NOW, uptodate.options(False, False))
+    _, failed = uptodate.check(project, project / "site", DEMO_NOW, uptodate.options(False, False))
     assert failed.archive_entries == here and listed_here == [project / "archive"]
 
 
