@@ -267,7 +267,8 @@ def render_pages(project: Project, published: list[Published], options: BuildOpt
         own = [pages.of(p) for p in published]
         rendered.append(render.render_language(renderers[lang], pages.site, pages.listing(published, options.now), own))
     files = {name: content for r in rendered for name, content in r.files.items()}
-    kept = cache.PickleCache(root / ".cache" / "catalog", options.use_cache and write)
+    # a preview has no catalogue: it leaves the parts kept for the site's as they are
+    kept = cache.PickleCache(root / ".cache" / "catalog", options.use_cache and write and not options.preview)
     fragments = metadata.Fragments(kept.get("fragments") or {})
     files.update(render.site_files(root, list(sites.values()),
                                    [locales[lang] for lang in site.languages], rendered, options.preview, fragments))

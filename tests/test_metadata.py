@@ -121,12 +121,15 @@ def test_a_newly_frozen_snapshot_includes_its_downloads(project, tmp_path):
 
 def test_the_catalogue_writes_again_only_the_nodes_of_pages_made_again(project, tmp_path, monkeypatch):
     """Each statistic's node of the catalogue is kept as text by the keys of its pages
-    (metadata.Fragments): after an About text of migration changed, only migration's node is written
-    again, and the catalogue is byte for byte what a build without any cache writes."""
+    (metadata.Fragments): after an About text of migration changed (and a preview in between),
+    only migration's node is written again, and the catalogue is byte for byte what a build
+    without any cache writes."""
     from conftest import DEMO_NOW
     from statpress import metadata, pipeline
 
     pipeline.build(pipeline.BuildOptions(project, project / "site", DEMO_NOW))
+    # a preview, which has no catalogue, leaves the kept parts as they are
+    pipeline.build(pipeline.BuildOptions(project, tmp_path / "preview", DEMO_NOW, preview=True))
     edit(project / "content" / "migration" / "about" / "definitions.md", "### Residents", "### Who is resident")
     written = []
     merge = metadata.merge_nodes
