@@ -220,11 +220,13 @@ def publish_all(project: Project, options: BuildOptions,
 
 
 def drawn_before(charts: Path | None) -> bool:
-    """Does the chart cache hold any drawing?"""
+    """Does the chart cache hold any drawing? None: there is no cache (--no-cache)."""
+    if charts is None:
+        return False  # not os.scandir(None), which lists the working folder
     try:
         with os.scandir(charts) as entries:
             return any(entries)
-    except (OSError, TypeError):  # no cache yet, or none at all (--no-cache)
+    except OSError:  # no cache yet
         return False
 
 
