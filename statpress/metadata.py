@@ -188,9 +188,9 @@ def catalog(languages: list[tuple[SiteConfig, list[Node | None], Locale]], keys:
             for site, nodes, locale in languages]
     fragments = fragments or Fragments()
     shown = [n for n, node in enumerate(languages[0][1]) if node is not None]
-    keys = [[of_language[n] for of_language in keys] for n in shown] if keys else [[None] for _ in shown]
-    parts = [compact(merge_nodes(list(nodes))) for nodes in zip(*(doc["@graph"] for doc in docs))]
-    parts += [fragments.text(k, [nodes[n] for _, nodes, _ in languages]) for k, n in zip(keys, shown)]
+    parts = [compact(merge_nodes(list(own))) for own in zip(*(doc["@graph"] for doc in docs))]
+    parts += [fragments.text([of_language[n] for of_language in keys] if keys else [None],
+                             [nodes[n] for _, nodes, _ in languages]) for n in shown]
     # compact: indented, the 300-statistic catalogue took 0.7 s to write (json's slow path); the
     # same text as json.dumps of the whole, written in parts
     return ('{"@context":' + compact(docs[0]["@context"]) + ',"@graph":[' + ",".join(parts) + "]}\n").encode("utf-8")

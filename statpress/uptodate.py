@@ -131,12 +131,6 @@ class ArchiveListing:
                 self.listed = archive.entries(self.archive_dir)
         return self.listed
 
-    def close(self) -> None:
-        """The child stopped if it still runs (the entries were not needed)."""
-        if self.process is not None and self.process.returncode is None:
-            self.process.kill()
-            self.process.communicate()
-
 
 @dataclass(frozen=True)
 class Fingerprint:
@@ -164,11 +158,6 @@ class Fingerprint:
 
     def archive_again(self, root: Path) -> Fingerprint:
         return Fingerprint(self.rest, ArchiveListing.now(root / "archive"))
-
-
-def inputs(root: Path, out: Path, now: dt.datetime, options: dict) -> Fingerprint:
-    """The inputs' fingerprint, the archive listed here."""
-    return Fingerprint(other_inputs(root, out, now, options), ArchiveListing.now(root / "archive"))
 
 
 def other_inputs(root: Path, out: Path, now: dt.datetime, options: dict) -> str:
