@@ -1,12 +1,12 @@
 """vl-convert, which turns the charts' Vega-Lite specifications into SVG, PNG and Vega, called in this
-process or in a process of its own.
+process or in a process of its own; and the charts laid out there with Altair (vegalite.py).
 
 vl-convert holds the interpreter while it works: starting its JavaScript engine (0.4 s), laying
 out a drawing and rasterising it (measured: a Python thread beside it stops; docs/scaling.md). In
 the build's own process every chart would stop the build until it is drawn. `Helper` runs it in a
 process of its own instead, started when the build knows it will draw: the engine starts on the
-other core while the tables are computed, and a chart's drawings are asked for together and drawn
-while the build makes the next chart's specifications. `InProcess` calls it directly, for the
+other core while the tables are computed, and each chart is asked for whole (laid out, its panels
+fitted, drawn and compiled there) while the build goes on with the next statistic. `InProcess` calls it directly, for the
 worker processes of a large build (every core is busy there already) and for tests.
 
 Both answer with futures; vl-convert gives the same bytes in either process.
@@ -36,9 +36,14 @@ class Drawer(Protocol):
         """Get ready to draw (a drawer that needs time to start starts now)."""
 
 
-def call(kind: str, spec: dict):
+def call(kind: str, spec):
     """"svg": (the SVG, None); "svg+png": (the SVG, a PNG of it at twice its size); "vega": the
-    spec compiled to Vega."""
+    spec compiled to Vega; "chart": a whole chart (`spec` a vegalite.Job) drawn for every layout,
+    a vegalite.Drawn."""
+    if kind == "chart":
+        from . import vegalite
+
+        return vegalite.draw(spec, call)
     import vl_convert as vlc  # loaded only to draw
 
     if kind == "vega":
@@ -148,6 +153,7 @@ class Helper:
 def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
     """The helper process: answer each request in turn until the input ends."""
     call("svg", WARM_UP)  # the engine starts now, while the build computes its tables
+    import altair  # noqa: F401  and Altair loads, which lays out the charts (vegalite.py)
     while True:
         try:
             number, kind, spec = pickle.load(requests)

@@ -233,16 +233,12 @@ def drawn_before(charts: Path | None) -> bool:
 def begin_charts(p: Published, locales: dict[str, Locale], resources: "Resources") -> None:
     """The charts of tables just computed, in every language, asked of the drawer now: it draws them
     on the other core while the build computes the next statistic's tables. The pages stage
-    finishes them (`localised`); their tables are new, so their pages are rendered. Every
-    language's measurements are asked for before any chart is fitted: the drawer draws in turn."""
-    begun = []
+    finishes them (`localised`); their tables are new, so their pages are rendered."""
     for lang in resources.languages:
         language = Localiser(lang, resources.languages[0], p.statistic.meta.fallback)
-        begun.append(begin_drawing(p.statistic, p.chart_specs, language(p.tables), locales[lang], p.release.period,
-                                   resources.cache, resources.drawer, language))
-        resources.begun[p.statistic.id, p.release.id, lang] = begun[-1]
-    for underway in begun:
-        underway.fit()
+        resources.begun[p.statistic.id, p.release.id, lang] = begin_drawing(
+            p.statistic, p.chart_specs, language(p.tables), locales[lang], p.release.period, resources.cache,
+            resources.drawer, language)
 
 
 def render_pages(project: Project, published: list[Published], options: BuildOptions, resources: "Resources",
@@ -645,7 +641,7 @@ def draw(s: content.Statistic, chart_specs: list[dict], protected: list, locale:
 
 def begin_drawing(s: content.Statistic, chart_specs: list[dict], protected: list, locale: Locale, year: int,
                   cache: Path | None, drawer: drawing.Drawer, language: Localiser) -> charts.Underway:
-    """`draw` begun: fitted and finished later (charts.Underway)."""
+    """`draw` begun: finished later (charts.Underway)."""
     path = s.folder.parent.parent / "stats" / s.id / "tables.toml"
     return charts.begin_charts(path, chart_specs, protected, locale, year, cache, drawer, language)
 

@@ -47,22 +47,27 @@ def test_a_helper_that_dies_fails_what_waits_for_it_with_the_reason():
                 future.result(timeout=60)
 
 
-def test_a_build_draws_its_charts_outside_its_own_interpreter(project, monkeypatch):
-    """vl-convert holds the interpreter while it draws: the build asks a process of its own."""
+def test_a_build_draws_and_lays_out_its_charts_outside_its_own_interpreter(project, monkeypatch):
+    """vl-convert holds the interpreter while it draws, and loading Altair and laying out the charts
+    took the build half a second: the build asks a process of its own for each chart, whole."""
+    from statpress import vegalite
+
     def fail(*args, **kwargs):
-        raise AssertionError("vl-convert was called in the build's own process")
+        raise AssertionError("a chart was drawn or laid out in the build's own process")
 
     monkeypatch.setattr(drawing, "call", fail)  # the helper process is not patched
+    monkeypatch.setattr(vegalite, "vega_lite", fail)
     build_site(project, project / "site")  # a new project: no chart is cached
     svg = (project / "site" / "migration" / "charts" / "net-by-county.svg").read_text(encoding="utf-8")
     assert svg.startswith("<svg") and "chart-net-by-county-svg-title" in svg
 
 
 def test_a_chart_vl_convert_cannot_draw_stops_the_build_naming_it(project, monkeypatch):
-    def refuse(self, kind, spec):
-        return drawing.InProcess().draw(kind, {"mark": "no-such-mark", "data": {"values": []}})
+    from statpress import vegalite
 
-    monkeypatch.setattr(drawing.Helper, "draw", refuse)
+    # laid out wrong, drawn here: the helper process could not be patched
+    monkeypatch.setattr(vegalite, "vega_lite", lambda job, layout: {"mark": "no-such-mark", "data": {"values": []}})
+    monkeypatch.setattr(drawing.Helper, "draw", lambda self, kind, job: drawing.InProcess().draw(kind, job))
     with pytest.raises(BuildError) as stopped:
         build_site(project, project / "site")
     assert str(stopped.value).startswith(f"{project / 'stats'}/")
@@ -88,14 +93,14 @@ def test_charts_of_tables_computed_by_the_build_are_drawn_while_it_computes_the_
     assert events == ["pages"]
 
 
-def test_what_the_build_waits_for_is_asked_first_and_the_rest_once_charts_are_fitted(tmp_path):
-    """A chart with panels is drawn once to measure them: begun in two languages, the charts ask the
-    drawer for those measurements and nothing else, so that it draws them first; fitting asks for
-    every drawing and the Vega of each layout, and finishing needs nothing more."""
+def test_each_chart_is_asked_of_the_drawer_whole_when_begun_and_finishing_asks_nothing_more(tmp_path):
+    """Begun in two languages, the charts ask the drawer for each chart once, whole (laid out, its
+    panels measured and fitted, drawn, compiled): nothing is left for the build to ask while it
+    finishes them. Each is what the drawer draws of it, in the language asked."""
     import datetime as dt
 
     from conftest import ROOT
-    from statpress import calendar, charts, pipeline
+    from statpress import calendar, charts, pipeline, vegalite
     from statpress.content import OSLO, load_all
     from statpress.data import load_catalog
     from statpress.locale import load_locale
@@ -105,9 +110,9 @@ def test_what_the_build_waits_for_is_asked_first_and_the_rest_once_charts_are_fi
         def __init__(self):
             self.asked = []
 
-        def draw(self, kind, spec):
-            self.asked.append((kind, "facet" in spec))
-            return super().draw(kind, spec)
+        def draw(self, kind, job):
+            self.asked.append((kind, job))
+            return super().draw(kind, job)
 
     catalog = load_catalog(ROOT)
     s = next(s for s in load_all(ROOT / "content") if s.id == "migration")
@@ -117,12 +122,14 @@ def test_what_the_build_waits_for_is_asked_first_and_the_rest_once_charts_are_fi
     drawer = Recording()
     begun = [charts.begin_charts(path, spec.charts, computed.tables, load_locale(ROOT, lang), release.period,
                                  tmp_path / lang, drawer) for lang in ("en", "nb")]
-    measured = list(drawer.asked)
-    assert measured and set(measured) == {("svg", True)}  # panels measured, in both languages
-    for underway in begun:
-        underway.fit()
-    kinds = [kind for kind, _ in drawer.asked[len(measured):]]
-    assert kinds.count("vega") == 2 * len(spec.charts) * len(charts.LAYOUTS) and "svg+png" in kinds
-    asked = len(drawer.asked)
+    assert [kind for kind, _ in drawer.asked] == ["chart"] * 2 * len(spec.charts)
+    assert all(type(job.title) is str and all(type(r["series"]) is str for r in job.records)
+               for _, job in drawer.asked)  # plain values: the helper loads no content models
+    assert {job.tooltip for _, job in drawer.asked} == {
+        tuple(load_locale(ROOT, lang).t(f"chart_{w}") for w in ("category", "series", "value")) for lang in ("en", "nb")}
     finished = [underway.finish() for underway in begun]
-    assert len(drawer.asked) == asked and all(len(c) == len(spec.charts) for c in finished)
+    assert len(drawer.asked) == 2 * len(spec.charts)
+    for (_, job), chart in zip(drawer.asked, [c for charts_of in finished for c in charts_of]):
+        drawn = vegalite.draw(job, drawing.call)  # from the cache now, as drawn
+        assert [d.png_file for d in chart.drawings] == [drawn.drawings[layout.name][1] for layout in vegalite.LAYOUTS]
+        assert chart.title == job.title
