@@ -8,8 +8,9 @@ site gives byte-identical files. A copy that would not be smaller is not written
 sends the file itself.
 
 Brotli's best quality (11) takes about 1 MB/s. The site's own assets (`assets/`: the Vega runtime,
-the stylesheet, the scripts) are the same in every build and on every page, so they get quality 11,
-kept in a cache by the hash of their content and so compressed once. Everything else grows with
+the stylesheet, the scripts) are the same in every build and on every page, so they get quality 10
+(1.7 % larger than 11 for the Vega runtime, in half the time or less: docs/performance.md), kept in a
+cache by the hash of their content and so compressed once. Everything else grows with
 the number of statistics (76 MB of text for 300 of them) and gets quality 6 and gzip's level 9,
 both about 50-70 MB/s, from the bytes in memory. A file the previous site holds unchanged keeps
 its copies: the write stage links them from there (statpress/reuse.py), so a rebuild compresses
@@ -45,21 +46,24 @@ def brotli_fast(data: bytes) -> bytes:
     return brotli.compress(data, quality=6, mode=brotli.MODE_TEXT)
 
 
-def brotli_best(data: bytes) -> bytes:
-    return brotli.compress(data, quality=11, mode=brotli.MODE_TEXT)
+ASSETS_QUALITY = 10  # the cache's entries are named by it: a copy made at another quality is not reused
+
+
+def brotli_assets(data: bytes) -> bytes:
+    return brotli.compress(data, quality=ASSETS_QUALITY, mode=brotli.MODE_TEXT)
 
 
 def compressors(rel: str) -> dict:
     """The compressor of each encoding for a file at `rel` (a POSIX path) in the site."""
-    return {".gz": gzipped, ".br": brotli_best if rel.startswith("assets/") else brotli_fast}
+    return {".gz": gzipped, ".br": brotli_assets if rel.startswith("assets/") else brotli_fast}
 
 
 def compressed(data: bytes, compressor, suffix: str, cache: Path | None) -> bytes:
     """`data` compressed by `compressor`, from the cache when it was done before (only the slow
-    Brotli 11)."""
-    if cache is None or compressor is not brotli_best:
+    Brotli of the assets)."""
+    if cache is None or compressor is not brotli_assets:
         return compressor(data)
-    path = cache / (hashlib.sha256(data).hexdigest()[:40] + "-" + compressor.__name__ + suffix)
+    path = cache / f"{hashlib.sha256(data).hexdigest()[:40]}-{compressor.__name__}-{ASSETS_QUALITY}{suffix}"
     if path.exists():
         return path.read_bytes()
     result = compressor(data)
@@ -69,12 +73,12 @@ def compressed(data: bytes, compressor, suffix: str, cache: Path | None) -> byte
 
 def ahead(files: dict[str, bytes], cache: Path) -> threading.Thread:
     """Start compressing into the cache, in a thread, the copies of `files` that are slow to make
-    (the assets' Brotli 11): begun when the build starts, this runs on the second core while the
+    (the assets' Brotli): begun when the build starts, this runs on the second core while the
     tables are computed and the charts drawn, instead of holding up the write stage of a build
-    that finds the cache empty (0.9 s for the Vega runtime). The write stage then reads the cache.
+    that finds the cache empty (0.5 s for the Vega runtime). The write stage then reads the cache.
     Join the thread before writing. A failure here is left for the write stage to meet and report."""
     slow = {rel: data for rel, data in files.items()
-            if PurePosixPath(rel).suffix in TEXT_SUFFIXES and compressors(rel)[".br"] is brotli_best}
+            if PurePosixPath(rel).suffix in TEXT_SUFFIXES and compressors(rel)[".br"] is brotli_assets}
 
     def work() -> None:
         try:
@@ -85,7 +89,7 @@ def ahead(files: dict[str, bytes], cache: Path) -> threading.Thread:
             pass  # a system without per-thread priorities compresses at the build's
         try:
             for data in slow.values():
-                compressed(data, brotli_best, ".br", cache)
+                compressed(data, brotli_assets, ".br", cache)
         except OSError:
             pass  # the write stage compresses these itself, and says what went wrong
 

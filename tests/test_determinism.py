@@ -41,7 +41,7 @@ def test_assets_compressed_ahead_are_the_copies_the_write_stage_makes(tmp_path):
     compress.ahead(assets, cache).join()
     cached = sorted(p.name for p in cache.iterdir())
     slow = [rel for rel in assets if compress.names(rel) and rel.endswith((".js", ".css"))]
-    assert slow and len(cached) == len(slow)  # each text asset's Brotli 11, nothing else
+    assert slow and len(cached) == len(slow)  # each text asset's Brotli (quality 10), nothing else
     for rel in slow:
         assert compress.copies(rel, assets[rel], cache) == compress.copies(rel, assets[rel]), rel
 
