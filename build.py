@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from statpress import reuse, uptodate
+from statpress import drawing, reuse, uptodate
 
 ROOT = Path(__file__).resolve().parent
 
@@ -27,6 +27,10 @@ if CHECKED is not None and CHECKED.fresh:
 # it (statpress/reuse.py; it only reads, and an answer for a note that changed since is not used).
 SIGNATURES = reuse.Signatures.of_site(ROOT, CHECKED.out) if CHECKED is not None else None
 
+# A build that finds no chart drawn yet (a cold one) will draw them: vl-convert's process starts
+# now as well, and is ready when the first statistic's tables are (statpress/drawing.py).
+DRAWER = drawing.Helper.for_cold_build(ROOT / ".cache" / "charts") if CHECKED is not None else None
+
 # A build makes a great many objects that live to its end (content, tables, pages). With Python's
 # default thresholds the collector scanned them again and again: a second of a 7 s rebuild of
 # 300 statistics, and of the engine's import. Collections are made rarer, not stopped.
@@ -40,11 +44,12 @@ from statpress.progress import Progress  # noqa: E402
 
 
 def main(argv: list[str] | None = None, checked: uptodate.Checked | None = None,
-         signatures: reuse.Signatures | None = None) -> int:
+         signatures: reuse.Signatures | None = None, drawer: drawing.Helper | None = None) -> int:
     """Run a command line; `checked` is what the early up-to-date check found for it, and
-    `signatures` the check of the output's files started then, for its build."""
+    `signatures` the check of the output's files started then, for its build, and `drawer` the
+    charts' drawing process, if it started then."""
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
-    args.checked, args.signatures = checked, signatures
+    args.checked, args.signatures, args.drawer = checked, signatures, drawer
     try:
         return args.run(args) or 0
     except BuildError as exc:
@@ -122,7 +127,7 @@ def build(args: argparse.Namespace) -> None:
                                                   use_cache=not args.no_cache, workers=args.jobs,
                                                   allow_withdraw=args.allow_withdraw, wait=args.wait,
                                                   archive_entries=fingerprint.archive_entries if fingerprint else None),
-                            progress=progress, signatures=args.signatures)
+                            progress=progress, signatures=args.signatures, drawer=args.drawer)
     print_report(report, args.quiet)
     uptodate.note(ROOT, out, fingerprint, froze=report.own_archive, found=report.folders)
 
@@ -222,9 +227,11 @@ def serve_folder(directory: Path, port: int) -> None:
 
 
 if __name__ == "__main__":
-    status = main(checked=CHECKED, signatures=SIGNATURES)
+    status = main(checked=CHECKED, signatures=SIGNATURES, drawer=DRAWER)
     if SIGNATURES is not None:
         SIGNATURES.close()  # stopped by the build; by this if the command failed first
+    if DRAWER is not None:
+        DRAWER.stop()
     # The command is done: its files are written and closed, its engines and services stopped, its
     # threads joined. What is left is the interpreter freeing the build's objects one by one, 0.3-0.4 s
     # of every build (measured: docs/scaling.md); the operating system takes the memory back at once.

@@ -174,6 +174,15 @@ class Catalog:
             raise BuildError(f"{path}: data file not found{hint}")
         return Source(name, path, columns, setting=setting)
 
+    def size(self, name: str) -> int:
+        """Bytes of a dataset's files (0 for data on a cluster): roughly how much reading it takes."""
+        source = self.source(name)
+        if source.path is None:
+            return 0
+        if source.path.is_dir():
+            return sum(p.stat().st_size for p in source.path.rglob("*") if p.is_file())
+        return source.path.stat().st_size
+
     def fingerprint(self, name: str) -> str | None:
         """What the table cache keys a dataset's data by: the engine and the file's fingerprint;
         for data on a cluster, what the engine can tell of it (None: it cannot, compute again).

@@ -4,10 +4,11 @@ process or in a process of its own; and the charts laid out there with Altair (v
 vl-convert holds the interpreter while it works: starting its JavaScript engine (0.4 s), laying
 out a drawing and rasterising it (measured: a Python thread beside it stops; docs/scaling.md). In
 the build's own process every chart would stop the build until it is drawn. `Helper` runs it in a
-process of its own instead, started when the build knows it will draw: the engine starts on the
-other core while the tables are computed, and each chart is asked for whole (laid out, its panels
-fitted, drawn and compiled there) while the build goes on with the next statistic. `InProcess` calls it directly, for the
-worker processes of a large build (every core is busy there already) and for tests.
+process of its own instead, started when the build knows it will draw (a cold build: before it
+loads the engine): the engine starts on the other core while the tables are computed, and each
+chart is asked for whole (laid out, its panels fitted, drawn and compiled there) while the build
+goes on with the next statistic. `InProcess` calls it directly, for the worker processes of a
+large build (every core is busy there already) and for tests.
 
 Both answer with futures; vl-convert gives the same bytes in either process.
 """
@@ -34,6 +35,17 @@ class Drawer(Protocol):
 
     def start(self) -> None:
         """Get ready to draw (a drawer that needs time to start starts now)."""
+
+
+def drawn_before(charts: Path | None) -> bool:
+    """Does the chart cache hold any drawing? None: there is no cache (--no-cache)."""
+    if charts is None:
+        return False  # not os.scandir(None), which lists the working folder
+    try:
+        with os.scandir(charts) as entries:
+            return any(entries)
+    except OSError:  # no cache yet
+        return False
 
 
 def call(kind: str, spec):
@@ -81,6 +93,18 @@ class Helper:
         self.lock = threading.Lock()
         self.last = 0
         self.ended = False  # the process stopped: nothing asked of it now is answered
+
+    @classmethod
+    def for_cold_build(cls, charts: Path) -> "Helper":
+        """A helper for a build about to load the engine, started at once when the chart cache
+        `charts` holds no drawing: such a build draws every chart, and the process's start (1.1 s:
+        vl-convert's engine and Altair) then runs while the build loads the engine and reads its
+        content, not after. A build that has its tables computed by worker processes never asks it
+        (they draw their charts themselves) and stops it unused."""
+        helper = cls()
+        if not drawn_before(charts):
+            helper.start()
+        return helper
 
     def __enter__(self) -> "Helper":
         return self

@@ -74,12 +74,13 @@ class BuildReport:
 
 
 def build(options: BuildOptions, write: bool = True, progress: Progress | None = None,
-          signatures: reuse.Signatures | None = None) -> BuildReport:
+          signatures: reuse.Signatures | None = None, drawer: drawing.Helper | None = None) -> BuildReport:
     """Build the site; with write=False, do everything but touch the disk (`build.py check`).
     A writing build holds the archive's lock and the output folder's lock: one build at a time.
     `progress` shows what is being done (default: nothing) and times each stage. `signatures`
     checks the output's files against their notes (started by the command line before it loaded
-    the engine; else the build starts one); the build stops it when done."""
+    the engine; else the build starts one); `drawer` draws the charts (the command line may have
+    started it already; else the build makes one). The build stops both when done."""
     if options.preview and options.out.resolve() == (options.root / "site").resolve():
         raise BuildError("a preview is never written to site/: give another --out (default: preview/)")
     progress = progress or Progress("silent")
@@ -87,7 +88,7 @@ def build(options: BuildOptions, write: bool = True, progress: Progress | None =
         if signatures is not None:
             running.enter_context(signatures)
         running.enter_context(progress.running())
-        drawer = running.enter_context(drawing.Helper())
+        drawer = running.enter_context(drawer or drawing.Helper())
         if not write:
             report = build_stages(options, write, progress, drawer)
         else:
@@ -202,32 +203,39 @@ def publish_all(project: Project, options: BuildOptions,
     computed (in worker processes when many are not cached) and protected."""
     jobs = uncomputed(project.stats, options, resources)
     computed_here = set() if not jobs or precompute(options.root, jobs, options, resources) else set(jobs)
-    if computed_here and not drawn_before(resources.cache):
+    if computed_here and not drawing.drawn_before(resources.cache):
         # This process draws their charts, and nothing was drawn before (a cold build, an audit):
-        # the drawer starts while it computes. Otherwise it starts when a chart first misses the
+        # the drawer starts while it computes, if the command line has not started it already
+        # (drawing.Helper.for_cold_build). Otherwise it starts when a chart first misses the
         # cache (charts.remembered): a changed title or note leaves the charts as they were, and
         # starting vl-convert for nothing took half a second of the other core, which a rebuild
         # of 300 statistics keeps busy already.
         resources.drawer.start()
-    published, reports = [], []
-    for s in track(project.stats, "tables", lambda s: s.meta.name):
+    done = {}
+    for s in track(least_data_first(project.stats, {sid for sid, _ in computed_here}, resources), "tables",
+                   lambda s: s.meta.name):
         p, report = publish(s, options.now, options.preview, resources)
         if p.release is not None and (s.id, p.release.id) in computed_here:
             begin_charts(p, project.locales, resources)
-        published.append(p)
-        reports.append(report)
-    return published, reports
+        done[s.id] = p, report
+    return [done[s.id][0] for s in project.stats], [done[s.id][1] for s in project.stats]
 
 
-def drawn_before(charts: Path | None) -> bool:
-    """Does the chart cache hold any drawing? None: there is no cache (--no-cache)."""
-    if charts is None:
-        return False  # not os.scandir(None), which lists the working folder
-    try:
-        with os.scandir(charts) as entries:
-            return any(entries)
-    except OSError:  # no cache yet
-        return False
+def least_data_first(stats: list[content.Statistic], computing: set[str],
+                     resources: "Resources") -> list[content.Statistic]:
+    """The order this process takes the statistics in: those whose tables it reads from the cache
+    first, then those it computes (`computing`), by the bytes of data they read, fewest first.
+    Each statistic's charts are asked of the drawer once its tables are made, and drawn while this
+    process computes the next: the quickest to compute first sets the drawer to work soonest (a
+    two-stage pipeline finishes soonest with the short first stages first: Johnson's rule). The
+    site is the same in any order (tests/test_drawing.py)."""
+    def data_read(s: content.Statistic) -> int:
+        if s.id not in computing:
+            return 0
+        catalog = resources.catalog
+        return sum(catalog.size(name) for name in tables.outline(catalog.root / "stats", s.id,
+                                                                 catalog.spec.datasets).datasets)
+    return sorted(stats, key=data_read)
 
 
 def begin_charts(p: Published, locales: dict[str, Locale], resources: "Resources") -> None:

@@ -296,11 +296,11 @@ def test_the_drawer_starts_only_when_a_chart_must_be_drawn(project, monkeypatch)
     started = []
     real = drawing.Helper.start
     monkeypatch.setattr(drawing.Helper, "start", lambda self: started.append(self.process is None) or real(self))
-    assert not pipeline.drawn_before(project / ".cache" / "charts")
+    assert not drawing.drawn_before(project / ".cache" / "charts")
     build_site(project, project / "site")
     assert started[:1] == [True]
-    assert pipeline.drawn_before(project / ".cache" / "charts")
-    assert not pipeline.drawn_before(None)  # an audit (--no-cache) starts it early too
+    assert drawing.drawn_before(project / ".cache" / "charts")
+    assert not drawing.drawn_before(None)  # an audit (--no-cache) starts it early too
     first = (project / "site" / "migration" / "charts" / "net-by-county.svg").read_bytes()
     tables = project / "stats" / "migration" / "tables.toml"
     edit(tables, 'title = "In-migration and out-migration, by citizenship"',

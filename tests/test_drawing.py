@@ -133,3 +133,42 @@ def test_each_chart_is_asked_of_the_drawer_whole_when_begun_and_finishing_asks_n
         drawn = vegalite.draw(job, drawing.call)  # from the cache now, as drawn
         assert [d.png_file for d in chart.drawings] == [drawn.drawings[layout.name][1] for layout in vegalite.LAYOUTS]
         assert chart.title == job.title
+
+
+def test_a_cold_build_starts_the_drawer_before_loading_the_engine_and_draws_with_it(project, monkeypatch):
+    """build.py starts the drawing process before it loads the engine when no chart was drawn yet,
+    and the build draws with that one; once charts are cached, it starts only if one must be drawn."""
+    from conftest import DEMO_NOW
+    from statpress import pipeline
+
+    charts = project / ".cache" / "charts"
+    early = drawing.Helper.for_cold_build(charts)
+    assert early.process is not None  # nothing drawn yet: started at once
+    made = []
+    real = drawing.Helper.__init__
+    monkeypatch.setattr(drawing.Helper, "__init__", lambda self: made.append(self) or real(self))
+    pipeline.build(pipeline.BuildOptions(project, project / "site", DEMO_NOW, allow_withdraw=True), drawer=early)
+    assert made == [] and drawing.drawn_before(charts)  # drawn by the one started early
+    assert early.process is None  # and stopped by the build
+    later = drawing.Helper.for_cold_build(charts)
+    assert later.process is None
+
+
+def test_the_statistic_that_reads_the_least_data_is_computed_first_and_the_site_is_the_same(project, monkeypatch):
+    """Its charts are drawn while the build computes the next statistic's tables; the order of
+    computing changes nothing in the site."""
+    from conftest import DEMO_NOW, digest
+    from statpress import pipeline
+
+    order = []
+    publish = pipeline.publish
+    monkeypatch.setattr(pipeline, "publish", lambda s, *args: order.append(s.id) or publish(s, *args))
+    options = dict(now=DEMO_NOW, allow_withdraw=True, use_cache=False)  # every table computed here
+    pipeline.build(pipeline.BuildOptions(project, project / "least-first", **options))
+    # naturalisations reads 237 273 records (and the population), migration 5.9 million
+    assert order == ["naturalisations", "migration"]
+    order.clear()
+    monkeypatch.setattr(pipeline, "least_data_first", lambda stats, computing, resources: stats)
+    pipeline.build(pipeline.BuildOptions(project, project / "as-listed", **options))
+    assert order == ["migration", "naturalisations"]
+    assert digest(project / "least-first") == digest(project / "as-listed")
