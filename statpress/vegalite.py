@@ -136,13 +136,15 @@ class Drawn:
 
 
 def draw(job: Job, call: Callable) -> Drawn:
-    """The chart of `job` drawn for every layout; `call` is vl-convert's (drawing.call). A layout
-    with panels is drawn once more first, to measure them (`fit_panels`)."""
-    first = {layout.name: vega_lite(job, layout) for layout in LAYOUTS}
-    specs = {layout.name: fit_panels(first[layout.name], layout, render(first[layout.name], job.cache, call, False)[0])
-             if "facet" in first[layout.name] else first[layout.name] for layout in LAYOUTS}
-    return Drawn(specs, {layout.name: render(specs[layout.name], job.cache, call, layout.png) for layout in LAYOUTS},
-                 {name: call("vega", for_the_page(spec)) for name, spec in specs.items()})
+    """The chart of `job` drawn for every layout; `call` is vl-convert's (drawing.call)."""
+    specs, drawings = {}, {}
+    for layout in LAYOUTS:
+        spec = vega_lite(job, layout)
+        if "facet" in spec:  # panels: drawn once to measure them, then fitted to the layout's width
+            spec = fit_panels(spec, layout, render(spec, job.cache, call, png=False)[0])
+        specs[layout.name] = spec
+        drawings[layout.name] = render(spec, job.cache, call, layout.png)
+    return Drawn(specs, drawings, {name: call("vega", for_the_page(spec)) for name, spec in specs.items()})
 
 
 def render(spec: dict, cache: Path | None, call: Callable, png: bool = True) -> tuple[bytes, bytes | None]:
