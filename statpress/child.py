@@ -5,8 +5,17 @@ what it said last can be told when it stops."""
 from __future__ import annotations
 
 import fcntl
+import os
 import subprocess
 import tempfile
+from pathlib import Path
+
+
+def with_engine() -> dict[str, str]:
+    """The environment for a Python child that imports statpress: this one's, with the folder that
+    holds the package first on its PYTHONPATH (the child need not start in the project)."""
+    package = str(Path(__file__).resolve().parent.parent)
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package, os.environ.get("PYTHONPATH")]))}
 
 
 class Child:

@@ -23,7 +23,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import IO, Protocol
 
-from .child import Child
+from .child import Child, with_engine
 from .errors import BuildError
 
 WARM_UP = {"mark": "point", "data": {"values": [{"x": 1}]}, "encoding": {"x": {"field": "x", "type": "quantitative"}}}
@@ -116,9 +116,7 @@ class Helper:
         """The process started: it starts vl-convert's engine at once, before the first request."""
         if self.process is not None:
             return
-        package = str(Path(__file__).resolve().parent.parent)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package, os.environ.get("PYTHONPATH")]))}
-        self.process, self.ended = Child([sys.executable, "-m", "statpress.drawing"], env), False
+        self.process, self.ended = Child([sys.executable, "-m", "statpress.drawing"], with_engine()), False
         self.reader = threading.Thread(target=self.read_answers, args=(self.process.stdout,), daemon=True)
         self.reader.start()
 

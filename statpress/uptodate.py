@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import archive, atomic, tomlfile
+from .child import with_engine
 from .instants import OSLO, parse_instant
 
 # The archive, the one input a build writes, is listed on its own (`Fingerprint`).
@@ -109,9 +110,7 @@ class ArchiveListing:
     def __init__(self, archive_dir: Path, entries: list[str] | None = None):
         self.archive_dir, self.listed, self.process = archive_dir, entries, None
         if entries is None:
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ENGINE.parent),
-                                                                             os.environ.get("PYTHONPATH")]))}
-            self.process = subprocess.Popen([sys.executable, "-c", LIST, str(archive_dir)], env=env,
+            self.process = subprocess.Popen([sys.executable, "-c", LIST, str(archive_dir)], env=with_engine(),
                                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                             stderr=subprocess.DEVNULL)
 
