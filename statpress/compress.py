@@ -8,9 +8,10 @@ site gives byte-identical files. A copy that would not be smaller is not written
 sends the file itself.
 
 Brotli's best quality (11) takes about 1 MB/s. The site's own assets (`assets/`: the Vega runtime,
-the stylesheet, the scripts) are the same in every build and on every page, so they get quality 10
-(1.7 % larger than 11 for the Vega runtime, in half the time or less: docs/performance.md), kept in a
-cache by the hash of their content and so compressed once. Everything else grows with
+the stylesheet, the scripts) are the same in every build and on every page, so they get it, kept in
+a cache by the hash of their content and so compressed once; the Vega runtime's copy is made when
+the runtime is (`vega.js.br`, committed beside it: `made_ahead`), since it alone would take a second
+of every project's first build. Everything else grows with
 the number of statistics (76 MB of text for 300 of them) and gets quality 6 and gzip's level 9,
 both about 50-70 MB/s, from the bytes in memory. A file the previous site holds unchanged keeps
 its copies: the write stage links them from there (statpress/reuse.py), so a rebuild compresses
@@ -46,7 +47,7 @@ def brotli_fast(data: bytes) -> bytes:
     return brotli.compress(data, quality=6, mode=brotli.MODE_TEXT)
 
 
-ASSETS_QUALITY = 10  # the cache's entries are named by it: a copy made at another quality is not reused
+ASSETS_QUALITY = 11  # the cache's entries are named by it: a copy made at another quality is not reused
 
 
 def brotli_assets(data: bytes) -> bytes:
@@ -63,7 +64,7 @@ def compressed(data: bytes, compressor, suffix: str, cache: Path | None) -> byte
     Brotli of the assets)."""
     if cache is None or compressor is not brotli_assets:
         return compressor(data)
-    path = cache / f"{hashlib.sha256(data).hexdigest()[:40]}-{compressor.__name__}-{ASSETS_QUALITY}{suffix}"
+    path = cached(data, compressor, suffix, cache)
     if path.exists():
         return path.read_bytes()
     result = compressor(data)
@@ -71,14 +72,29 @@ def compressed(data: bytes, compressor, suffix: str, cache: Path | None) -> byte
     return result
 
 
-def ahead(files: dict[str, bytes], cache: Path) -> threading.Thread:
+def cached(data: bytes, compressor, suffix: str, cache: Path) -> Path:
+    """Where the cache keeps the copy of `data` that `compressor` makes."""
+    return cache / f"{hashlib.sha256(data).hexdigest()[:40]}-{compressor.__name__}-{ASSETS_QUALITY}{suffix}"
+
+
+def made_ahead(folder: Path) -> dict[str, bytes]:
+    """The Brotli copies committed beside the assets in `folder` (`vega.js.br`, made with the
+    runtime by scripts/vega-runtime/build.sh), by the name of the file each is a copy of."""
+    return {path.name[:-len(".br")]: path.read_bytes() for path in sorted(folder.glob("*.br"))}
+
+
+def ahead(files: dict[str, bytes], cache: Path, made: dict[str, bytes] | None = None) -> threading.Thread:
     """Start compressing into the cache, in a thread, the copies of `files` that are slow to make
     (the assets' Brotli): begun when the build starts, this runs on the second core while the
     tables are computed and the charts drawn, instead of holding up the write stage of a build
-    that finds the cache empty (0.5 s for the Vega runtime). The write stage then reads the cache.
-    Join the thread before writing. A failure here is left for the write stage to meet and report."""
+    that finds the cache empty. A copy `made` ahead (by the name of its file) is put there as it
+    is, once it is found to decompress to the file (a few milliseconds, where compressing the Vega
+    runtime takes a second): one that does not (the runtime rebuilt without it) is made again.
+    The write stage then reads the cache. Join the thread before writing. A failure here is left
+    for the write stage to meet and report."""
     slow = {rel: data for rel, data in files.items()
             if PurePosixPath(rel).suffix in TEXT_SUFFIXES and compressors(rel)[".br"] is brotli_assets}
+    made = made or {}
 
     def work() -> None:
         try:
@@ -88,7 +104,11 @@ def ahead(files: dict[str, bytes], cache: Path) -> threading.Thread:
         except OSError:
             pass  # a system without per-thread priorities compresses at the build's
         try:
-            for data in slow.values():
+            for rel, data in slow.items():
+                copy = made.get(PurePosixPath(rel).name)
+                path = cached(data, brotli_assets, ".br", cache)
+                if copy is not None and not path.exists() and decompresses_to(copy, data):
+                    atomic.write(path, copy)
                 compressed(data, brotli_assets, ".br", cache)
         except OSError:
             pass  # the write stage compresses these itself, and says what went wrong
@@ -96,6 +116,13 @@ def ahead(files: dict[str, bytes], cache: Path) -> threading.Thread:
     thread = threading.Thread(target=work, name="compress-ahead", daemon=True)
     thread.start()
     return thread
+
+
+def decompresses_to(copy: bytes, data: bytes) -> bool:
+    try:
+        return brotli.decompress(copy) == data
+    except brotli.error:
+        return False
 
 
 def names(rel: str) -> list[str]:

@@ -13,8 +13,9 @@ import hashlib
 import multiprocessing
 import os
 import pickle
-from concurrent.futures import ProcessPoolExecutor
+import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -100,22 +101,32 @@ def build(options: BuildOptions, write: bool = True, progress: Progress | None =
                 if signatures is None and options.use_cache:  # else none: without the cache no file is reused
                     signatures = running.enter_context(reuse.Signatures.of_site(options.root, options.out))
                 report = build_stages(options, write, progress, drawer, index,
-                                      signatures if options.use_cache else None)
+                                      signatures if options.use_cache else None, compression_cache(options, running))
     return replace(report, stages=dict(progress.times))
 
 
+def compression_cache(options: BuildOptions, running: contextlib.ExitStack) -> Path:
+    """Where a writing build keeps the assets' compressed copies, which are slow to make
+    (compress.ahead): the project's cache, or for a build without it (an audit, which takes nothing
+    an earlier build made) a folder of its own, removed when it ends."""
+    if options.use_cache:
+        return options.root / ".cache" / "compressed"
+    return Path(running.enter_context(tempfile.TemporaryDirectory(prefix="statpress-copies-")))
+
+
 def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer: drawing.Drawer,
-                 index: search.Index | None = None, signatures: reuse.Signatures | None = None) -> BuildReport:
+                 index: search.Index | None = None, signatures: reuse.Signatures | None = None,
+                 copies: Path | None = None) -> BuildReport:
     """The stages; `drawer` draws the charts, `index` (a writing build's) is given each page to
-    index as soon as it is made, and `signatures` says which files of the output changed since
-    they were noted."""
+    index as soon as it is made, `signatures` says which files of the output changed since
+    they were noted, and `copies` keeps the assets' compressed copies (compression_cache)."""
     start = time.perf_counter()
     root = options.root
     with progress.stage("content", "content read and checked"):
         project = read_content(options)
     compressing = None
-    if write and options.use_cache and project.site.precompress:
-        compressing = compress.ahead(render.assets(root), root / ".cache" / "compressed")
+    if write and copies is not None and project.site.precompress:
+        compressing = compress.ahead(render.assets(root), copies, compress.made_ahead(root / "templates" / "assets"))
     with progress.stage("data", "datasets and classifications declared"):
         resources = load_resources(options, project, drawer)
     with contextlib.closing(resources.catalog):  # its engines' connections, and what they spilled to disk
@@ -144,7 +155,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
                     own_archive = archive.note_frozen(root / "archive", archive_stamp(options), project.archive,
                                                       [snap for snap, _, _ in to_freeze])
                 folders = write_site(files, options.out, index=index,
-                           compress_cache=root / ".cache" / "compressed" if options.use_cache else None,
+                           compress_cache=copies,
                            precompress=project.site.precompress, notes=root / ".cache" / "written",
                            reuse_files=options.use_cache, previous=previous, signatures=signatures)
                 write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})

@@ -393,10 +393,11 @@ def site_files(root: Path, sites: list[SiteConfig], locales: list[Locale], rende
 
 
 def assets(root: Path) -> dict[str, bytes]:
-    """The site's own stylesheet, scripts and Vega runtime (templates/assets/), by their paths in it."""
+    """The site's own stylesheet, scripts and Vega runtime (templates/assets/), by their paths in it;
+    not the compressed copies committed beside them (compress.made_ahead)."""
     folder = root / "templates" / "assets"
     return {"assets/" + asset.relative_to(folder).as_posix(): asset.read_bytes()
-            for asset in sorted(folder.rglob("*")) if asset.is_file()}
+            for asset in sorted(folder.rglob("*")) if asset.is_file() and not asset.name.endswith(".br")}
 
 
 # How many published releases the calendar page and the Atom feed list, the latest first: an office

@@ -1,5 +1,9 @@
 """The same inputs give byte-identical output."""
 
+from pathlib import Path
+
+import pytest
+
 from conftest import ROOT, build_site, digest
 from statpress import compress
 
@@ -41,9 +45,64 @@ def test_assets_compressed_ahead_are_the_copies_the_write_stage_makes(tmp_path):
     compress.ahead(assets, cache).join()
     cached = sorted(p.name for p in cache.iterdir())
     slow = [rel for rel in assets if compress.names(rel) and rel.endswith((".js", ".css"))]
-    assert slow and len(cached) == len(slow)  # each text asset's Brotli (quality 10), nothing else
+    assert slow and len(cached) == len(slow)  # each text asset's Brotli (quality 11), nothing else
     for rel in slow:
         assert compress.copies(rel, assets[rel], cache) == compress.copies(rel, assets[rel]), rel
+
+
+def test_the_committed_copy_of_the_vega_runtime_is_the_one_the_build_would_make(demo_site):
+    """vega.js.br is made with vega.js (scripts/vega-runtime/build.sh): the build takes it instead
+    of compressing the runtime for a second, so it must be the very bytes it would make, and the
+    site serves it as the runtime's Brotli copy."""
+    from statpress import render
+
+    folder = ROOT / "templates" / "assets"
+    runtime = (folder / "vega.js").read_bytes()
+    assert compress.made_ahead(folder) == {"vega.js": compress.brotli_assets(runtime)}
+    assert "assets/vega.js.br" not in render.assets(ROOT)  # a copy, not an asset of its own
+    assert (demo_site / "assets" / "vega.js.br").read_bytes() == (folder / "vega.js.br").read_bytes()
+
+
+def test_a_copy_made_ahead_is_used_only_when_it_decompresses_to_its_file(tmp_path, monkeypatch):
+    import brotli
+
+    runtime = (ROOT / "templates" / "assets" / "vega.js").read_bytes()
+    small = b"function f() { return 1; }\n" * 200
+    made = {"vega.js": (ROOT / "templates" / "assets" / "vega.js.br").read_bytes(),
+            "site.js": brotli.compress(b"something else"), "search.js": b"not brotli at all"}
+    compressing = brotli.compress
+    monkeypatch.setattr(compress.brotli, "compress", lambda data, **kw: (
+        pytest.fail("the runtime was compressed again") if data == runtime else compressing(data, **kw)))
+    files = {"assets/vega.js": runtime, "assets/site.js": small, "assets/search.js": small + b"//"}
+    cache = tmp_path / "cache"
+    compress.ahead(files, cache, made).join()
+    for rel, data in files.items():
+        copy = compress.compressed(data, compress.brotli_assets, ".br", cache)
+        assert brotli.decompress(copy) == data, rel  # the stale and broken copies were not taken
+    assert compress.compressed(runtime, compress.brotli_assets, ".br", cache) == made["vega.js"]
+
+
+def test_a_build_without_the_cache_takes_the_committed_copy_too(project, monkeypatch):
+    """An audit (--no-cache) takes nothing an earlier build made, but the runtime's committed copy is
+    an input like the runtime: it is taken, not made again, and the folder the audit kept the
+    assets' copies in is gone once it ends."""
+    import tempfile
+
+    import brotli
+
+    from conftest import DEMO_NOW
+    from statpress import pipeline
+
+    assets = project / "templates" / "assets"
+    runtime = (assets / "vega.js").read_bytes()
+    compressing = brotli.compress
+    monkeypatch.setattr(compress.brotli, "compress", lambda data, **kw: (
+        pytest.fail("the runtime was compressed again") if data == runtime else compressing(data, **kw)))
+    scratch = lambda: set(Path(tempfile.gettempdir()).glob("statpress-copies-*"))  # noqa: E731
+    before = scratch()
+    pipeline.build(pipeline.BuildOptions(project, project / "site", DEMO_NOW, allow_withdraw=True, use_cache=False))
+    assert (project / "site" / "assets" / "vega.js.br").read_bytes() == (assets / "vega.js.br").read_bytes()
+    assert not (project / ".cache" / "compressed").exists() and scratch() == before
 
 
 def test_assets_are_compressed_ahead_at_the_lowest_priority(tmp_path, monkeypatch):
