@@ -104,6 +104,20 @@ def test_toml_is_parsed_as_python_parses_it_and_can_be_cached():
         assert type(parsed["releases"][0]["when"][0]["at"].tzinfo) is dt.timezone, written
 
 
+def test_a_converter_kept_for_many_texts_converts_each_as_if_alone():
+    """A renderer keeps one Markdown converter for every About text: footnotes, abbreviations and
+    heading ids of one text must not carry over to the next."""
+    from statpress.render import markdown_converter, markdown_html
+
+    texts = ["## Sources\n\nThe NPR holds it.[^1]\n\n[^1]: The register.\n\n*[NPR]: National Population Register\n",
+             "## Sources\n\nThe NPR again.[^1]\n\n[^1]: Another note.\n",
+             "Plain text, no NPR here.\n"]
+    convert = markdown_converter()
+    alone = [markdown_html(text) for text in texts]
+    assert [convert(text) for text in texts] == alone
+    assert "<abbr" in alone[0] and "<abbr" not in alone[1] + alone[2]
+
+
 def test_about_headings_nest_under_the_page_and_stop_at_h6():
     from statpress.render import markdown_html
 
