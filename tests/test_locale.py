@@ -36,3 +36,14 @@ def test_plain_numbers_for_downloads():
 
 def test_dates():
     assert en.date(dt.date(2025, 3, 13)) == "13 March 2025"
+
+
+def test_marks_that_swap_the_cldrs_are_each_put_once():
+    """A catalogue may choose the CLDR's decimal mark as its group mark and the other way round
+    (English figures written the continental way): each mark is translated once, not twice."""
+    from statpress.locale import Locale
+
+    continental = Locale(en.path, en.catalogue.model_copy(update={"group_symbol": ".", "decimal_symbol": ","}))
+    assert continental.number(1234567.25, 1) == "1.234.567,3"
+    assert continental.number(-0.5, 2) == "\u22120,50"
+    assert en.number(1234567.25, 1) == "1\u00a0234\u00a0567.3"  # the catalogue's own marks, untouched
