@@ -28,12 +28,12 @@ FORMATS = (
 EU_FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"
 
 
-def provenance(site: SiteConfig, p) -> Provenance:
-    """Where a published release's figures come from, for its downloads."""
-    meta = p.statistic.meta
+def provenance(site: SiteConfig, meta, release) -> Provenance:
+    """Where a release's figures come from, for its downloads: the site and the statistic's
+    metadata (`statistic.toml`) in the downloads' language."""
     base = meta.confidentiality.base if meta.confidentiality is not None else None
-    return Provenance(site.publisher, meta.name, meta.short_name, meta.topic, p.release.id,
-                      p.release.time_of_publication, base)
+    return Provenance(site.publisher, meta.name, meta.short_name, meta.topic, release.id,
+                      release.time_of_publication, base)
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from . import (__version__, archive, cache, calendar, charts, compress, confidentiality, content, data, drawing, lock,
-               metadata, pagecache, render, reuse, search, tables)
+from . import (__version__, archive, cache, calendar, charts, compress, confidentiality, content, data, downloads,
+               drawing, lock, metadata, pagecache, render, reuse, search, tables)
 from .errors import BuildError
 from .i18n import Localiser, missing, require_translations
 from .locale import Locale, load_locale
@@ -501,13 +501,16 @@ def precompute(root: Path, jobs: list[tuple[str, str]], options: BuildOptions, r
 
 
 def compute_in_worker(root: str, jobs: list[tuple[str, str]]) -> None:
-    """Each (statistic, release) of `jobs` computed, protected and charted in every language into
-    the caches (a worker's job). The main process has checked the content as a whole already, so
-    only these statistics' folders are read."""
+    """Each (statistic, release) of `jobs` computed, protected, charted and made into downloads
+    (XLSX, JSON-stat, PX) in every language, into the caches (a worker's job): the pages stage,
+    which runs in one process, then finds them there. The main process has checked the content as
+    a whole already, so only these statistics' folders are read."""
     root_path = Path(root)
     site = content.parse(root_path / "site.toml", content.SiteConfig)
     locales = load_locales(root_path, site)
+    sites = {lang: in_language(site, lang, site) for lang in site.languages}
     headings = content.project_headings(root_path)
+    kept = cache.PickleCache(root_path / ".cache" / "downloads")
     with contextlib.closing(data.load_catalog(root_path)) as catalog:
         for statistic_id, release_id in jobs:
             s = content.load_statistic(root_path / "content" / statistic_id, headings)
@@ -515,9 +518,13 @@ def compute_in_worker(root: str, jobs: list[tuple[str, str]]) -> None:
             computed, _ = compute_release(s, catalog, release, cache.PickleCache(root_path / ".cache" / "tables"))
             for lang in site.languages:
                 language = Localiser(lang, site.language, s.meta.fallback)
+                shown = language(computed.tables)
                 # every core has a worker: vl-convert is called in this process
-                draw(s, computed.charts, language(computed.tables), locales[lang], release.period,
+                draw(s, computed.charts, shown, locales[lang], release.period,
                      root_path / ".cache" / "charts", drawing.InProcess(), language)
+                prov = metadata.provenance(sites[lang], language(s.meta), release)
+                for table in shown:  # XLSX was half of the corpus's pages stage, in one process
+                    downloads.cached_downloads(table, prov, locales[lang], kept)
 
 
 def check_calendar(stats: list[content.Statistic], strict: bool) -> list[str]:

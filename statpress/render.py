@@ -291,7 +291,7 @@ def release_files(site: SiteConfig, locale: Locale, p: Published, url: str,
     table downloads between builds."""
     files: dict[str, bytes] = {}
     if p.release is not None:
-        prov = metadata.provenance(site, p)
+        prov = metadata.provenance(site, p.statistic.meta, p.release)
         for t in p.tables:
             files[f"tables/{t.id}.csv"] = table_csv(t, locale)
             files.update(downloads.cached_downloads(t, prov, locale, cache))

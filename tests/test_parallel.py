@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 
 from conftest import DEMO_NOW, digest
-from statpress import calendar, content, pipeline
+from statpress import calendar, content, downloads, pipeline
 
 
 def add_copies(project, source: str, count: int) -> list[str]:
@@ -37,10 +37,17 @@ def test_statistics_computed_in_workers_equal_a_serial_build(project, tmp_path, 
         return real(s, catalog, period)
 
     monkeypatch.setattr(pipeline, "protect_release", in_this_process)
+    released = {calendar.due(s, DEMO_NOW).id for s in content.load_all(project / "content")}
+    downloads_here = []
+    made = downloads.table_downloads
+    monkeypatch.setattr(downloads, "table_downloads", lambda table, prov, locale: (
+        downloads_here.append(prov.release), made(table, prov, locale))[1])
     options = dict(now=DEMO_NOW, allow_withdraw=True, freeze=False)
     pipeline.build(pipeline.BuildOptions(project, tmp_path / "parallel", workers=2, **options))
     # the workers computed every statistic's latest release; older ones (for new snapshots) are computed here
     assert len(latest) == 4 and not latest & set(computed_here)
+    # and made its downloads in every language: the pages stage found them in the cache
+    assert released and not released & set(downloads_here)
 
     pipeline.build(pipeline.BuildOptions(project, tmp_path / "serial", use_cache=False, **options))
     assert digest(tmp_path / "parallel") == digest(tmp_path / "serial")
