@@ -105,11 +105,14 @@ def ahead(files: dict[str, bytes], cache: Path, made: dict[str, bytes] | None = 
             pass  # a system without per-thread priorities compresses at the build's
         try:
             for rel, data in slow.items():
-                copy = made.get(PurePosixPath(rel).name)
                 path = cached(data, brotli_assets, ".br", cache)
-                if copy is not None and not path.exists() and decompresses_to(copy, data):
+                if path.exists():
+                    continue  # made by an earlier build: nothing to read back here
+                copy = made.get(PurePosixPath(rel).name)
+                if copy is not None and decompresses_to(copy, data):
                     atomic.write(path, copy)
-                compressed(data, brotli_assets, ".br", cache)
+                else:
+                    compressed(data, brotli_assets, ".br", cache)
         except OSError:
             pass  # the write stage compresses these itself, and says what went wrong
 
