@@ -38,9 +38,32 @@ def demo_site(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def project(tmp_path) -> Path:
-    """A copy of the repository's inputs to break; the big data files are linked, not copied."""
-    return copy_project(tmp_path / "project")
+def project(tmp_path, request) -> Path:
+    """A copy of the repository's inputs to break; the big data files are linked, not copied.
+
+    Marked `built_before` (a test, or a module by `pytestmark`), the copy also holds the table and
+    chart caches of an earlier build of the same inputs, as an editor's working copy does: its
+    first build renders and writes every page, but computes no table and draws no chart. Their
+    keys are hashes of the inputs (cache.py), so any change a test then makes misses them as it
+    would in a working copy. Most tests that change one thing start from a built site, and
+    computing it cold each time took a fifth of the test run."""
+    dest = copy_project(tmp_path / "project")
+    if request.node.get_closest_marker("built_before"):
+        earlier = request.getfixturevalue("earlier_caches")
+        for name in CACHES_OF_AN_EARLIER_BUILD:
+            shutil.copytree(earlier / name, dest / ".cache" / name)
+    return dest
+
+
+CACHES_OF_AN_EARLIER_BUILD = ("tables", "charts")
+
+
+@pytest.fixture(scope="session")
+def earlier_caches(tmp_path_factory) -> Path:
+    """The `.cache` folder of one cold build of a copy of the repository (see `project`)."""
+    dest = copy_project(tmp_path_factory.mktemp("built-before") / "project")
+    build_site(dest, dest.parent / "site")
+    return dest / ".cache"
 
 
 def copy_project(dest: Path) -> Path:

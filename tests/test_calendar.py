@@ -115,8 +115,11 @@ KINDS = {"page": r"^[a-z-]+/index\.html$", "csv": r"/tables/.*\.csv$", "xlsx": r
          "Norwegian xlsx": r"^nb/.*/tables/.*\.xlsx$", "Norwegian px": r"^nb/.*/tables/.*\.px$"}
 
 
-def contains(text, number):
-    return re.search(rf"(?<![\d.,]){number}(?![\d])", text) is not None
+def numbers(text):
+    """Every whole number a text shows, as digit strings: each run of digits that is not the end of
+    a longer number (after a digit, a decimal point or a comma). One pass: searching the text once
+    per figure took ten seconds a site."""
+    return set(re.findall(r"(?<![\d.,])\d+", text))
 
 
 @pytest.mark.parametrize("stat_id, release_id, previous_period", [
@@ -137,15 +140,14 @@ def test_no_figure_of_a_release_appears_one_second_before_it(tmp_path, stat_id, 
     build_site(ROOT, before, r.time_of_publication - SECOND)
     build_site(ROOT, at, r.time_of_publication)
     texts_before, texts_at = site_texts(before), site_texts(at)
-    text_before, text_at = "\n".join(texts_before.values()), "\n".join(texts_at.values())
-    leaked = sorted(n for n in new if contains(text_before, n))
+    leaked = sorted(new & numbers("\n".join(texts_before.values())))
     assert leaked == [], f"figures of {release_id} published early: {leaked[:10]}"
-    missing = sorted(n for n in new if not contains(text_at, n))
+    missing = sorted(new - numbers("\n".join(texts_at.values())))
     assert missing == [], f"figures of {release_id} missing at release time: {missing[:10]}"
     # the test reads every kind of file: at release time, each kind shows figures of the release
     for kind, pattern in KINDS.items():
         text = "\n".join(t for path, t in texts_at.items() if re.search(pattern, path))
-        assert any(contains(text, n) for n in new), f"no figure of {release_id} found in any {kind} file"
+        assert new & numbers(text), f"no figure of {release_id} found in any {kind} file"
 
 
 def test_the_calendar_file_parses_and_has_stable_uids(demo_site):

@@ -17,6 +17,9 @@ from statpress import archive, atomic, downloads, pipeline, reuse, search, write
 from statpress.errors import BuildError
 from statpress.write import MARKER
 
+# each test changes something in a project built before (conftest.project)
+pytestmark = pytest.mark.built_before
+
 ALWAYS_NEW = (MARKER,)  # written by every build
 
 

@@ -13,6 +13,9 @@ from conftest import build_site, drop_snapshot, edit
 from statpress import content
 from statpress.errors import BuildError
 
+# each test changes something in a project built before (conftest.project)
+pytestmark = pytest.mark.built_before
+
 BASE = "https://statistics.example.org/"
 STATISTICS = ("migration", "naturalisations")
 

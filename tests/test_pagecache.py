@@ -11,6 +11,9 @@ from conftest import DEMO_NOW, digest, drop_snapshot, edit
 from statpress import pipeline, render
 from statpress.instants import OSLO
 
+# each test changes something in a project built before (conftest.project)
+pytestmark = pytest.mark.built_before
+
 
 def build(project, out, use_cache=True, now=DEMO_NOW) -> dict[str, str]:
     # freeze=False: a look back at an earlier instant leaves the archive as it is

@@ -15,6 +15,9 @@ from conftest import DEMO_NOW, ROOT, build_site, digest
 from statpress import pipeline, reuse, search
 from statpress.errors import BuildError
 
+# each test changes something in a project built before (conftest.project)
+pytestmark = pytest.mark.built_before
+
 
 def fragments(site: Path, part: str = "") -> list[dict]:
     """The pages indexed in the first part of the site's search index, or in the part `part`."""

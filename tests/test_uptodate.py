@@ -3,7 +3,12 @@ input, an option, the output or the releases due at its instant means a full bui
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import edit, run, runnable
+
+# each test changes something in a project built before (conftest.project)
+pytestmark = pytest.mark.built_before
 
 NOW = "2026-11-23T12:00:00+01:00"
 LATER = "2026-11-24T12:00:00+01:00"  # no release is due, announced or postponed in between
