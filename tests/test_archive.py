@@ -26,6 +26,7 @@ def fresh(project):
     return project
 
 
+@pytest.mark.built_before
 def test_a_release_stays_byte_identical_after_later_releases_and_a_new_template(fresh, tmp_path):
     build_site(fresh, tmp_path / "one", RELEASE_1)
     snap = fresh / "archive" / "migration" / "migration-2023"
@@ -169,6 +170,7 @@ def test_check_warns_before_a_build_freezes_a_release_and_the_build_says_it_did(
     assert "froze" not in pipeline.describe(again)
 
 
+@pytest.mark.built_before
 def test_releases_frozen_together_are_each_recorded_once_from_one_reading_of_the_ledger(fresh, tmp_path, monkeypatch):
     """A publication day of many statistics reads the ledger once, not once per release (300
     readings of 3 300 lines took 1.7 s), and every release is still recorded, once."""

@@ -51,6 +51,7 @@ def test_missing_file_says_how_to_generate_it(project):
     assert "generate it with: python stats/demo/generate.py" in error_loading(project, "population")
 
 
+@pytest.mark.built_before
 @pytest.mark.parametrize("breakage", ["data", "template", "content"])
 def test_a_failed_build_leaves_the_previous_site_untouched(project, tmp_path, breakage):
     out = tmp_path / "site"

@@ -6,6 +6,8 @@ import json
 import threading
 import urllib.request
 
+import pytest
+
 from conftest import DEMO_NOW, drop_snapshot, edit
 from statpress.serve import LivePreview
 
@@ -42,6 +44,7 @@ def test_html_gets_the_reload_script_and_the_version_endpoint_reports_errors(pro
         server.server_close()
 
 
+@pytest.mark.built_before
 def test_a_replaced_data_file_triggers_a_rebuild(project):
     preview = LivePreview(project, now=DEMO_NOW, log=lambda m: None)
     paths, datasets = preview.watched()
