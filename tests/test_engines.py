@@ -7,9 +7,11 @@ import textwrap
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from statpress.data import load_catalog
+from statpress.engines import Derived, DuckDB, Source
 from statpress.errors import BuildError
 from statpress.tables import compute
 
@@ -102,6 +104,23 @@ def test_the_engine_groups_and_the_microdata_stay_in_it(tmp_path):
     frame = load_catalog(make(tmp_path, "events.parquet")).aggregate("events", ["region", "sex", "year"], [])
     assert len(frame) == 4 and frame["_n"].sum() == 5000  # N-M, N-F, S-M in 2021; S-M in 2020
     assert list(frame.columns) == ["region", "sex", "year", "_n"]
+
+
+def test_keys_mapped_from_one_column_each_keep_their_own_codes(tmp_path):
+    """Every key mapped from the same column comes from one join (engines.DuckDB.mapping_table);
+    a code one mapping lacks is a null in that key alone, as a join with that mapping would give."""
+    write_parquet(tmp_path / "events.parquet", ROWS)
+    source = Source("events", tmp_path / "events.parquet", {"year": "integer", "place": "code", "sex": "code"})
+    keys = [Derived("a", "place", mapping=(("p1", "x"), ("p2", "y"))),
+            Derived("b", "place", mapping=(("p2", "u"), ("p3", "v"))), "year"]
+    engine = DuckDB(threads=1)
+    try:
+        frame = engine.aggregate(source, keys, [], None)
+    finally:
+        engine.close()
+    found = {(None if pd.isna(a) else a, None if pd.isna(b) else b, year): n
+             for a, b, year, n in frame.itertuples(index=False)}
+    assert found == {("x", None, 2021): 2, ("y", "u", 2021): 1, (None, "v", 2021): 1, (None, "v", 2020): 1}
 
 
 def error(root: Path) -> str:
