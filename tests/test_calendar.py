@@ -10,9 +10,10 @@ import zipfile
 import feedparser
 import icalendar
 import pytest
+from lxml import etree
 
 from conftest import ROOT, build_site, edit
-from statpress import calendar, compress, pipeline, render
+from statpress import calendar, compress, feeds, pipeline, render
 from statpress.content import OSLO, load_all
 from statpress.data import load_catalog
 from statpress.errors import BuildError
@@ -264,3 +265,10 @@ def test_a_cancelled_release_is_announced_as_cancelled_and_never_published(proje
     assert "Next update:</dt> <dd>Not yet determined" in stat_page
     s = next(s for s in load_all(project / "content") if s.id == "naturalisations")
     assert calendar.due(s, dt.datetime(2030, 1, 1, tzinfo=OSLO)).id == "naturalisations-2023"
+
+
+def test_the_sitemap_escapes_what_xml_must_in_an_address():
+    xml = feeds.sitemap([("https://statistics.example.org/a?b=1&c=<2>", dt.date(2025, 3, 13))])
+    assert b"<loc>https://statistics.example.org/a?b=1&amp;c=&lt;2&gt;</loc>" in xml
+    loc = etree.fromstring(xml).find(".//{http://www.sitemaps.org/schemas/sitemap/0.9}loc")
+    assert loc.text == "https://statistics.example.org/a?b=1&c=<2>"
