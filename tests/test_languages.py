@@ -193,6 +193,7 @@ def test_a_missing_about_translation_and_classification_label_are_errors(project
         build_site(project, tmp_path / "out")
 
 
+@pytest.mark.built_before
 def test_a_declared_fallback_shows_a_notice_and_marks_the_passage(project, tmp_path):
     edit(project / "content" / "naturalisations" / "statistic.toml", "summary_nb = ", "summary_draft = ")
     edit(project / "content" / "naturalisations" / "statistic.toml", "summary_draft = ", "# summary_nb = ")
@@ -235,6 +236,7 @@ def test_a_third_language_is_files_only(project, tmp_path):
     assert '<p class="lead" lang="nb">' in page
 
 
+@pytest.mark.built_before
 def test_a_newly_frozen_release_is_archived_in_every_language(project, tmp_path):
     from conftest import drop_snapshot
 
