@@ -29,6 +29,7 @@ from .i18n import Text
 from .lazyimport import lazy
 
 pd = lazy("pandas")  # imported when first used: see lazyimport.py
+np = lazy("numpy")
 
 
 class Strict(BaseModel):
@@ -271,15 +272,25 @@ class Catalog:
         with progress.stage("data"):
             frame = self.engine(name).aggregate(self.source(name), [self.key(name, k) for k in keys if k not in later],
                                           sums, spec.frequency, keep)
+        # the dtypes that order the inner cells: codes in their classification's order
+        own = [k for k in keys if k in spec.columns and self.domain(name, k).kind == "code"]
+        for k in own:
+            frame[k] = frame[k].astype(pd.CategoricalDtype(allowed_codes(spec.columns[k], self)))
         for k in later:
-            raw = self.raw_column(name, k)
-            c = spec.columns[raw]
-            frame[k] = frame[raw].map(self.attribute_map(c.classification, k[len(c.prefix):])).fillna("")
-        for k in keys:  # the dtypes that order the inner cells: codes in their classification's order
+            column = frame[self.raw_column(name, k)]
+            c = spec.columns[column.name]
+            mapping = self.attribute_map(c.classification, k[len(c.prefix):])
+            if isinstance(column.dtype, pd.CategoricalDtype):  # each code looked up once, not each row
+                looked = pd.Series(column.cat.categories).map(mapping).fillna("").tolist() + [""]
+                frame[k] = pd.Series(np.array(looked, dtype=object)[column.cat.codes.to_numpy()], index=frame.index,
+                                     dtype=object)
+            else:
+                frame[k] = column.map(mapping).fillna("")
+        for k in keys:
+            if k in own or k in later:
+                continue
             kind = self.domain(name, k)
-            if k in spec.columns and kind.kind == "code":
-                frame[k] = frame[k].astype(pd.CategoricalDtype(allowed_codes(spec.columns[k], self)))
-            elif kind.kind == "code" and self.band_of(name, k):
+            if kind.kind == "code" and self.band_of(name, k):
                 frame[k] = frame[k].astype(pd.CategoricalDtype([code for _, _, code in self.band_of(name, k)]))
             elif kind.kind == "code":
                 frame[k] = frame[k].fillna("").astype(object)
