@@ -37,6 +37,10 @@ def demo_site(tmp_path_factory) -> Path:
     return out
 
 
+# what the `project` fixture copies of an earlier build, when a test is marked `built_before`
+CACHES_OF_AN_EARLIER_BUILD = ("tables", "charts")
+
+
 @pytest.fixture
 def project(tmp_path, request) -> Path:
     """A copy of the repository's inputs to break; the big data files are linked, not copied.
@@ -53,9 +57,6 @@ def project(tmp_path, request) -> Path:
         for name in CACHES_OF_AN_EARLIER_BUILD:
             shutil.copytree(earlier / name, dest / ".cache" / name)
     return dest
-
-
-CACHES_OF_AN_EARLIER_BUILD = ("tables", "charts")
 
 
 @pytest.fixture(scope="session")
