@@ -173,7 +173,8 @@ class Catalog:
             hint = f" (generate it with: python {spec.generated_by})" if spec.generated_by else (
                 f" (put the data there, or change datasets.{name}.file in {self.path})")
             raise BuildError(f"{path}: data file not found{hint}")
-        return Source(name, path, columns, setting=setting)
+        codes = {col: tuple(allowed_codes(c, self)) for col, c in spec.columns.items() if c.type == "code"}
+        return Source(name, path, columns, setting=setting, codes=codes)
 
     def size(self, name: str) -> int:
         """Bytes of a dataset's files (0 for data on a cluster): roughly how much reading it takes."""

@@ -20,7 +20,7 @@ import gzip
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Callable, Literal, Protocol
@@ -38,13 +38,16 @@ class Source:
 
     On this machine, a file or a folder (`path`). On a cluster (the Spark engine only), a path
     there (`uri`: hdfs://, gs://, s3a://) or a table of its catalogue (`table`); neither is ever
-    read here. `setting` names where datasets.toml declares it, for messages."""
+    read here. `setting` names where datasets.toml declares it, for messages. `codes`: the codes a
+    code column may hold, in order, as the dataset's check made sure of before any aggregate: an
+    engine may give such a key as a categorical of them."""
     name: str
     path: Path | None
     columns: dict[str, Literal["integer", "code"]]
     table: str | None = None
     uri: str | None = None
     setting: str = ""
+    codes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def location(self) -> str:
@@ -298,11 +301,21 @@ class DuckDB:
                 f"FROM {self.relation(source)} AS _d {' '.join(joins)}{where}" if selected else \
                 f"SELECT * FROM {self.relation(source)} AS _d{where}"
         group = f" GROUP BY {', '.join(quote(n) for n in names)}" if names else ""
-        sql = f"SELECT {', '.join([quote(n) for n in names] + measures)} FROM ({inner}){group}"
+        sql = f"SELECT {', '.join([self.grouped(source, n) for n in names] + measures)} FROM ({inner}){group}"
         try:
             return self.con.execute(sql).df()
         except duckdb.Error as exc:
             raise BuildError(f"{source.path}: cannot aggregate: {first_line(exc)}") from None
+
+    @staticmethod
+    def grouped(source: Source, name: str) -> str:
+        """A key of the aggregate. A column of known codes comes as a categorical of them (an ENUM,
+        cast after grouping): pandas then gets each row's code as a number, not as text to convert
+        (a third of migration's aggregate, 139 000 rows)."""
+        codes = source.codes.get(name)
+        if not codes:
+            return quote(name)
+        return f"CAST({quote(name)} AS ENUM ({', '.join(map(literal, codes))})) AS {quote(name)}"
 
     def mapping_table(self, mappings: tuple[tuple[tuple[str, str], ...], ...]) -> str:
         """A temporary table of codes, `code`, and what each mapping maps them to, `v0`, `v1`, …:

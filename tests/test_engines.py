@@ -129,6 +129,29 @@ def error(root: Path) -> str:
     return str(err.value)
 
 
+def test_a_key_of_known_codes_comes_as_a_categorical_of_them(tmp_path):
+    """A code column whose codes the source lists (checked before any aggregate) comes from
+    DuckDB as a categorical of those codes, in their order, with the counts a plain key has;
+    a code never met is a category all the same, and a column without listed codes stays text."""
+    write_parquet(tmp_path / "events.parquet", ROWS)
+    columns = {"year": "integer", "place": "code", "sex": "code"}
+    plain = Source("events", tmp_path / "events.parquet", columns)
+    coded = Source("events", tmp_path / "events.parquet", columns, codes={"sex": ("M", "F", "X")})
+    engine = DuckDB(threads=1)
+    try:
+        frames = [engine.aggregate(source, ["sex", "place"], [], None) for source in (plain, coded)]
+    finally:
+        engine.close()
+    assert isinstance(frames[1]["sex"].dtype, pd.CategoricalDtype)
+    assert list(frames[1]["sex"].cat.categories) == ["M", "F", "X"]
+    assert not isinstance(frames[0]["sex"].dtype, pd.CategoricalDtype)
+    assert not isinstance(frames[1]["place"].dtype, pd.CategoricalDtype)
+
+    def counts(frame):
+        return {(str(sex), place): n for sex, place, n in frame.itertuples(index=False)}
+    assert counts(frames[1]) == counts(frames[0]) == {("M", "p1"): 1, ("F", "p1"): 1, ("F", "p2"): 1, ("M", "p3"): 2}
+
+
 def test_a_parquet_file_without_a_declared_column(tmp_path):
     write_parquet(tmp_path / "events.parquet", [(2021, "p1")], columns="year BIGINT, place VARCHAR")
     message = error(make(tmp_path, "events.parquet"))
