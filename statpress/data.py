@@ -294,7 +294,7 @@ class Catalog:
             if kind.kind == "code" and self.band_of(name, k):
                 frame[k] = frame[k].astype(pd.CategoricalDtype([code for _, _, code in self.band_of(name, k)]))
             elif kind.kind == "code":
-                frame[k] = frame[k].fillna("").astype(object)
+                frame[k] = frame[k].astype(object).fillna("")
         values = ["_n"] + ["_sum_" + v for v in sums]
         if not keys:
             return frame[values].astype("int64")

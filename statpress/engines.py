@@ -301,21 +301,11 @@ class DuckDB:
                 f"FROM {self.relation(source)} AS _d {' '.join(joins)}{where}" if selected else \
                 f"SELECT * FROM {self.relation(source)} AS _d{where}"
         group = f" GROUP BY {', '.join(quote(n) for n in names)}" if names else ""
-        sql = f"SELECT {', '.join([self.grouped(source, n) for n in names] + measures)} FROM ({inner}){group}"
+        sql = f"SELECT {', '.join([grouped(source, key) for key in keys] + measures)} FROM ({inner}){group}"
         try:
             return self.con.execute(sql).df()
         except duckdb.Error as exc:
             raise BuildError(f"{source.path}: cannot aggregate: {first_line(exc)}") from None
-
-    @staticmethod
-    def grouped(source: Source, name: str) -> str:
-        """A key of the aggregate. A column of known codes comes as a categorical of them (an ENUM,
-        cast after grouping): pandas then gets each row's code as a number, not as text to convert
-        (a third of migration's aggregate, 139 000 rows)."""
-        codes = source.codes.get(name)
-        if not codes:
-            return quote(name)
-        return f"CAST({quote(name)} AS ENUM ({', '.join(map(literal, codes))})) AS {quote(name)}"
 
     def mapping_table(self, mappings: tuple[tuple[tuple[str, str], ...], ...]) -> str:
         """A temporary table of codes, `code`, and what each mapping maps them to, `v0`, `v1`, …:
@@ -330,6 +320,22 @@ class DuckDB:
                              [codes, *values])
             self.tables.add(name)
         return name
+
+
+def grouped(source: Source, key: str | Derived) -> str:
+    """A key of an aggregate, named. One of known codes (a code column of the source, a band, a
+    classification's attribute) comes as a categorical of them, an ENUM cast after grouping:
+    pandas then gets each row's code as a number, not as text to convert (a third of migration's
+    aggregate, 139 000 rows). The dataset's check made sure of the source's codes before."""
+    if isinstance(key, str):
+        name, codes = key, source.codes.get(key, ())
+    elif key.bands:
+        name, codes = key.name, tuple(dict.fromkeys(code for _, _, code in key.bands))
+    else:
+        name, codes = key.name, tuple(sorted({value for _, value in key.mapping}))
+    if not codes:
+        return quote(name)
+    return f"CAST({quote(name)} AS ENUM ({', '.join(map(literal, codes))})) AS {quote(name)}"
 
 
 SQL_OPERATORS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}

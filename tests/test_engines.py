@@ -121,6 +121,8 @@ def test_keys_mapped_from_one_column_each_keep_their_own_codes(tmp_path):
     found = {(None if pd.isna(a) else a, None if pd.isna(b) else b, year): n
              for a, b, year, n in frame.itertuples(index=False)}
     assert found == {("x", None, 2021): 2, ("y", "u", 2021): 1, (None, "v", 2021): 1, (None, "v", 2020): 1}
+    # each comes as a categorical of what it maps to (engines.grouped), its nulls nulls
+    assert [list(frame[k].cat.categories) for k in ("a", "b")] == [["x", "y"], ["u", "v"]]
 
 
 def error(root: Path) -> str:
