@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from babel import Locale as BabelLocale
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from . import expressions as ex, progress
 from .content import parse, project_catalogues
@@ -49,6 +49,15 @@ class ColumnSpec(Strict):
     classification: str | None = None
     prefix: str = ""
     bands: dict[str, str] = {}  # for integers: new column → banded classification (from, to)
+
+    @field_validator("values")
+    @classmethod
+    def _each_code_once(cls, values):
+        # the codes are the column's categories, in this order: a code listed twice is a mistake
+        twice = next((code for i, code in enumerate(values or []) if code in values[:i]), None)
+        if twice is not None:
+            raise ValueError(f"{twice!r} is listed twice; list each code once")
+        return values
 
 
 EngineName = Literal["duckdb", "spark"]

@@ -125,6 +125,19 @@ def test_keys_mapped_from_one_column_each_keep_their_own_codes(tmp_path):
     assert [list(frame[k].cat.categories) for k in ("a", "b")] == [["x", "y"], ["u", "v"]]
 
 
+def test_a_code_listed_twice_in_a_column_s_values_is_named(tmp_path):
+    """A column's listed codes are its categories, in order (engines.grouped): a code given twice
+    stops the build at datasets.toml, naming the column and the code."""
+    root = make(tmp_path, "events.parquet")
+    path = root / "stats" / "datasets.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace('values = ["M", "F"]', 'values = ["M", "F", "M"]'),
+                    encoding="utf-8")
+    with pytest.raises(BuildError) as err:
+        load_catalog(root)
+    assert "datasets.toml" in str(err.value) and "datasets.events.columns.sex.values" in str(err.value)
+    assert "'M' is listed twice" in str(err.value)
+
+
 def error(root: Path) -> str:
     with pytest.raises(BuildError) as err:
         load_catalog(root).check("events")
