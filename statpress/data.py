@@ -168,21 +168,21 @@ class Catalog:
             raise BuildError(f"{self.path}: unknown dataset {name!r}")
         spec = self.spec.datasets[name]
         columns = {col: c.type for col, c in spec.columns.items()}
+        codes = {col: tuple(allowed_codes(c, self)) for col, c in spec.columns.items() if c.type == "code"}
         setting = f"{self.path}: datasets.{name}.{'table' if spec.table else 'file'}"
         remote = spec.table or (spec.file and "://" in spec.file and name not in self._paths)
         if remote and self.engine_name(name) != "spark":
             raise BuildError(f"{setting}: {spec.table or spec.file!r} is on a cluster, which only the Spark engine "
                              f"reads: set engine = \"spark\" in datasets.{name} (or in site.toml)")
         if spec.table:
-            return Source(name, None, columns, table=spec.table, setting=setting)
+            return Source(name, None, columns, table=spec.table, setting=setting, codes=codes)
         if remote:  # a path on the cluster: only Spark sees it, and it says when it is missing
-            return Source(name, None, columns, uri=spec.file, setting=setting)
+            return Source(name, None, columns, uri=spec.file, setting=setting, codes=codes)
         path = self._paths.get(name, self.root / spec.file)
         if not path.exists():
             hint = f" (generate it with: python {spec.generated_by})" if spec.generated_by else (
                 f" (put the data there, or change datasets.{name}.file in {self.path})")
             raise BuildError(f"{path}: data file not found{hint}")
-        codes = {col: tuple(allowed_codes(c, self)) for col, c in spec.columns.items() if c.type == "code"}
         return Source(name, path, columns, setting=setting, codes=codes)
 
     def size(self, name: str) -> int:
@@ -279,13 +279,14 @@ class Catalog:
         # aggregate afterwards: the engine then groups by no more than it must
         later = [k for k in keys if k not in spec.columns and not self.band_of(name, k)
                  and self.raw_column(name, k) in keys]
+        source = self.source(name)
         with progress.stage("data"):
-            frame = self.engine(name).aggregate(self.source(name), [self.key(name, k) for k in keys if k not in later],
+            frame = self.engine(name).aggregate(source, [self.key(name, k) for k in keys if k not in later],
                                           sums, spec.frequency, keep)
         # the dtypes that order the inner cells: codes in their classification's order
-        own = [k for k in keys if k in spec.columns and self.domain(name, k).kind == "code"]
+        own = [k for k in keys if k in source.codes]
         for k in own:
-            frame[k] = frame[k].astype(pd.CategoricalDtype(allowed_codes(spec.columns[k], self)))
+            frame[k] = frame[k].astype(pd.CategoricalDtype(source.codes[k]))
         for k in later:
             column = frame[self.raw_column(name, k)]
             c = spec.columns[column.name]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import textwrap
+from contextlib import closing
 from pathlib import Path
 
 import duckdb
@@ -113,11 +114,8 @@ def test_keys_mapped_from_one_column_each_keep_their_own_codes(tmp_path):
     source = Source("events", tmp_path / "events.parquet", {"year": "integer", "place": "code", "sex": "code"})
     keys = [Derived("a", "place", mapping=(("p1", "x"), ("p2", "y"))),
             Derived("b", "place", mapping=(("p2", "u"), ("p3", "v"))), "year"]
-    engine = DuckDB(threads=1)
-    try:
+    with closing(DuckDB(threads=1)) as engine:
         frame = engine.aggregate(source, keys, [], None)
-    finally:
-        engine.close()
     found = {(None if pd.isna(a) else a, None if pd.isna(b) else b, year): n
              for a, b, year, n in frame.itertuples(index=False)}
     assert found == {("x", None, 2021): 2, ("y", "u", 2021): 1, (None, "v", 2021): 1, (None, "v", 2020): 1}
@@ -152,11 +150,8 @@ def test_a_key_of_known_codes_comes_as_a_categorical_of_them(tmp_path):
     columns = {"year": "integer", "place": "code", "sex": "code"}
     plain = Source("events", tmp_path / "events.parquet", columns)
     coded = Source("events", tmp_path / "events.parquet", columns, codes={"sex": ("M", "F", "X")})
-    engine = DuckDB(threads=1)
-    try:
+    with closing(DuckDB(threads=1)) as engine:
         frames = [engine.aggregate(source, ["sex", "place"], [], None) for source in (plain, coded)]
-    finally:
-        engine.close()
     assert isinstance(frames[1]["sex"].dtype, pd.CategoricalDtype)
     assert list(frames[1]["sex"].cat.categories) == ["M", "F", "X"]
     assert not isinstance(frames[0]["sex"].dtype, pd.CategoricalDtype)
