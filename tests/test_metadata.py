@@ -7,7 +7,7 @@ import json
 import pytest
 import rdflib
 from lxml import html as lxml_html
-from rdflib.namespace import DCAT, DCTERMS, RDF
+from rdflib import namespace
 
 from conftest import build_site, drop_snapshot, edit
 from statpress import content
@@ -71,6 +71,9 @@ def test_robots_txt_names_the_sitemap(demo_site):
 
 def test_dcat_catalogue_parses_and_lists_each_statistic_with_its_distributions(demo_site):
     g = rdflib.Graph().parse(demo_site / "catalog.jsonld", format="json-ld")
+    # looked up here, not imported: pytest's collection asks a module's names for attributes,
+    # which rdflib's namespaces answer with a warning
+    DCAT, DCTERMS, RDF = namespace.DCAT, namespace.DCTERMS, namespace.RDF
     catalogs = list(g.subjects(RDF.type, DCAT.Catalog))
     assert len(catalogs) == 1
     datasets = set(g.subjects(RDF.type, DCAT.Dataset))
