@@ -37,6 +37,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import speed
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "bench" / "corpus"
 DATASETS, ROWS, YEAR, ARCHIVED = 10, 1_000_000, 2024, 10
@@ -229,6 +231,7 @@ def main(argv=None) -> int:
           f"{DATASETS} datasets × {ROWS:,} rows (ready in {time.perf_counter() - start:.0f} s)")
     shutil.rmtree(root / ".cache", ignore_errors=True)
     out = root / "site"
+    print(speed.describe("before the builds"))
     results = {"cold": timed_build(root, out, args.jobs), "no change": timed_build(root, out, args.jobs)}
     spread = {}
     # Each rebuild changes one file since the build before it, each time another statistic's;
@@ -259,6 +262,7 @@ def main(argv=None) -> int:
               f"≤ {TARGET_PEAK_MIB} MiB: {'met' if met else 'NOT met'})" + (f"; {spread[label]}" if label in spread else ""))
         if stages:
             print(f"{'':24} {stages}")
+    print(speed.describe("after them"))
     print("(the cold build leaves a spare of the site it wrote, hard links in folders of their own; each "
           "rebuild brings the spare up to date and swaps it in, and the site it replaced becomes the next spare)")
     # "as many pages": every HTML page of the corpus's site, archived snapshots included, since

@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import speed
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -67,14 +69,17 @@ def demo_builds(tmp: Path) -> list[list[tuple[str, float, float, float]]]:
 
 
 def main() -> int:
+    before = speed.describe("before the demo's builds")  # timed in this process: no child's peak memory holds it
     with tempfile.TemporaryDirectory() as tmp:
         # first: a child's peak memory is reported as the largest of any child's so far
         runs = demo_builds(Path(tmp))
+        after = speed.describe("after them")
         rows = [measure("generate demo microdata", ["stats/demo/generate.py", f"{tmp}/data"]),
                 measure("full build (demo, as of today)", ["build.py", "build", "--out", f"{tmp}/site"]),
                 measure("full build again (same inputs)", ["build.py", "build", "--out", f"{tmp}/site"])]
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
           f"{len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}")
+    print(f"{before}; {after}")
     print(f"{'step':40} {'seconds':>8} {'CPU s':>6} {'peak MiB':>9}")
     for label, seconds, cpu, mib in rows:
         print(f"{label:40} {seconds:8.1f} {cpu:6.1f} {mib:9.0f}")
