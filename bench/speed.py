@@ -4,8 +4,10 @@ The virtual machine the benchmarks run on gives the same build 1.5-1.7 times its
 hour as in a fast one, minutes apart (docs/benchmarks.md). A benchmark's seconds mean little
 without saying which hour they were taken in, so each benchmark times a fixed piece of work of
 the kind a build does (the interpreter running Python, zlib compressing) before and after its
-builds: a run whose fixed work took longer than another's ran on a slower machine, and its build
-times are to be read with that ratio. docs/benchmarks.md records it beside the runs."""
+builds. Its objects are more than a processor's caches hold: a tight loop ran as fast in the slow
+minutes as in the fast ones (docs/scaling.md). It follows the hour roughly, not run by run: a hint
+of which hour a run had, not a factor to correct its times by. docs/benchmarks.md records it
+beside the runs."""
 
 from __future__ import annotations
 
