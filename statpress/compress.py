@@ -110,6 +110,8 @@ class Ahead:
         self.close()
 
     def close(self) -> None:
+        # waits for the copies being made, a file each at most: an audit's cache folder is removed
+        # once the build ends, and no thread may write into it after
         self.pool.shutdown(cancel_futures=True)
         self.underway = {}
 
