@@ -25,7 +25,6 @@ import gzip
 import hashlib
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 import brotli
@@ -84,66 +83,42 @@ def made_ahead(folder: Path) -> dict[str, bytes]:
     return {path.name[:-len(".br")]: path.read_bytes() for path in sorted(folder.glob("*.br"))}
 
 
-class Ahead:
-    """Copies made before the write stage asks for them. The build hands over each file as soon as
-    it has made it (the assets when it starts, each statistic's pages as they are rendered, the
-    site's own files at the end), and threads at the lowest priority compress the text files in
-    the time the build leaves a core idle: the second core while a rebuild renders, the build's
-    own while it waits for drawings. The slow ones, the assets' Brotli, land in `cache` for later
-    builds too (`compressed`); a copy `made` ahead (by the name of its file) is put there as it is,
-    once it is found to decompress to the file (a few milliseconds, where compressing the Vega
-    runtime takes a second). The write stage then takes each file's copies (`take`) if they were
-    made from the very bytes it stages, and compresses anything else itself; a failure here (the
-    cache's disk) is met there, when it takes them. Leaving it as a context manager drops the copies
-    not taken."""
+def ahead(files: dict[str, bytes], cache: Path, made: dict[str, bytes] | None = None) -> threading.Thread:
+    """Start compressing into the cache, in a thread, the copies of `files` that are slow to make
+    (the assets' Brotli): begun when the build starts, this runs on the second core while the
+    tables are computed and the charts drawn, instead of holding up the write stage of a build
+    that finds the cache empty. A copy `made` ahead (by the name of its file) is put there as it
+    is, once it is found to decompress to the file (a few milliseconds, where compressing the Vega
+    runtime takes a second): one that does not (the runtime rebuilt without it) is made again.
+    The write stage then reads the cache. Join the thread before writing. A failure here is left
+    for the write stage to meet and report."""
+    slow = {rel: data for rel, data in files.items()
+            if PurePosixPath(rel).suffix in TEXT_SUFFIXES and compressors(rel)[".br"] is brotli_assets}
+    made = made or {}
 
-    def __init__(self, cache: Path | None, made: dict[str, bytes] | None = None):
-        self.cache, self.made = cache, made or {}
-        self.pool = ThreadPoolExecutor(len(os.sched_getaffinity(0)), thread_name_prefix="compress-ahead",
-                                       initializer=lowest_priority)
-        self.underway: dict[str, tuple[bytes, Future]] = {}
+    def work() -> None:
+        try:
+            # the lowest priority: the build's own work (DuckDB, drawing the charts) goes first on
+            # the second core, and this fills the time it leaves idle (measured: docs/scaling.md)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except OSError:
+            pass  # a system without per-thread priorities compresses at the build's
+        try:
+            for rel, data in slow.items():
+                path = cached(data, brotli_assets, ".br", cache)
+                if path.exists():
+                    continue  # made by an earlier build: nothing to read back here
+                copy = made.get(PurePosixPath(rel).name)
+                if copy is not None and decompresses_to(copy, data):
+                    atomic.write(path, copy)
+                else:
+                    compressed(data, brotli_assets, ".br", cache)
+        except OSError:
+            pass  # the write stage compresses these itself, and says what went wrong
 
-    def __enter__(self) -> "Ahead":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        # waits for the copies being made, a file each at most: an audit's cache folder is removed
-        # once the build ends, and no thread may write into it after
-        self.pool.shutdown(cancel_futures=True)
-        self.underway = {}
-
-    def add(self, files: dict) -> None:
-        """The text files among `files` to compress, unless handed over already: those made by this
-        build (bytes), not those taken from the live site (reuse.Known), which has their copies."""
-        for rel, data in files.items():
-            if data.__class__ is bytes and rel.endswith(TEXT_ENDINGS) and rel not in self.underway:
-                self.underway[rel] = data, self.pool.submit(self.copies, rel, data)
-
-    def copies(self, rel: str, data: bytes) -> dict[str, bytes]:
-        made = self.made.get(PurePosixPath(rel).name) if rel.startswith("assets/") else None
-        if made is not None and self.cache is not None and decompresses_to(made, data):
-            path = cached(data, brotli_assets, ".br", self.cache)
-            if not path.exists():
-                atomic.write(path, made)
-        return copies(rel, data, self.cache)
-
-    def take(self, rel: str, data: bytes) -> Future | None:
-        """The copies of `rel` being made ahead (a future of `copies`' answer), if they are being
-        made of these bytes; else None, and the write stage makes them."""
-        found = self.underway.pop(rel, None)
-        return found[1] if found is not None and found[0] == data else None
-
-
-def lowest_priority() -> None:
-    """The calling thread at the lowest priority: the build's own work (DuckDB, drawing the charts,
-    rendering) goes first, and compressing fills the time it leaves idle (measured: docs/scaling.md)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    except OSError:
-        pass  # a system without per-thread priorities compresses at the build's
+    thread = threading.Thread(target=work, name="compress-ahead", daemon=True)
+    thread.start()
+    return thread
 
 
 def decompresses_to(copy: bytes, data: bytes) -> bool:

@@ -107,7 +107,7 @@ def build(options: BuildOptions, write: bool = True, progress: Progress | None =
 
 def compression_cache(options: BuildOptions, running: contextlib.ExitStack) -> Path:
     """Where a writing build keeps the assets' compressed copies, which are slow to make
-    (compress.Ahead): the project's cache, or for a build without it (an audit, which takes nothing
+    (compress.ahead): the project's cache, or for a build without it (an audit, which takes nothing
     an earlier build made) a folder of its own, removed when it ends."""
     if options.use_cache:
         return options.root / ".cache" / "compressed"
@@ -124,20 +124,18 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
     root = options.root
     with progress.stage("content", "content read and checked"):
         project = read_content(options)
-    ahead = None  # each text file's compressed copies, made as soon as the file is (compress.Ahead)
+    compressing = None
     if write and copies is not None and project.site.precompress:
-        ahead = compress.Ahead(copies, compress.made_ahead(root / "templates" / "assets"))
-        ahead.add(render.assets(root))
+        compressing = compress.ahead(render.assets(root), copies, compress.made_ahead(root / "templates" / "assets"))
     with progress.stage("data", "datasets and classifications declared"):
         resources = load_resources(options, project, drawer)
-    # the catalogue's engines' connections, and what they spilled to disk; the copies not taken
-    with contextlib.closing(resources.catalog), ahead or contextlib.nullcontext():
+    with contextlib.closing(resources.catalog):  # its engines' connections, and what they spilled to disk
         with progress.stage("tables", f"tables of {len(project.stats)} statistics computed"):
             published, reports = publish_all(project, options, resources)
         previous = previous_site(options.out, root / ".cache" / "written", project.site.precompress,
                                  options.use_cache and write, signatures)
         with progress.stage("pages", "pages rendered"):
-            files, renderers = render_pages(project, published, options, resources, previous, write, index, ahead)
+            files, renderers = render_pages(project, published, options, resources, previous, write, index)
         new_snapshots = []  # releases this build publishes for the first time
         if not options.preview:
             with progress.stage("archive", "archive copied (and newly due releases frozen)"):
@@ -149,6 +147,8 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
         to_freeze = [n for n in new_snapshots if due_by_the_clock(n[2], options)]
         if write:
             with progress.stage("write", f"{len(files)} files written"):
+                if compressing is not None:
+                    compressing.join()
                 if freezes:
                     # only now that every page has rendered
                     archive.freeze_all([(snap, snapshot) for snap, snapshot, _ in to_freeze])
@@ -157,8 +157,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
                 folders = write_site(files, options.out, index=index,
                            compress_cache=copies,
                            precompress=project.site.precompress, notes=root / ".cache" / "written",
-                           reuse_files=options.use_cache, previous=previous, signatures=signatures,
-                           ahead=ahead)
+                           reuse_files=options.use_cache, previous=previous, signatures=signatures)
                 write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     frozen = [f"{snap.parent.name}/{snap.name}" for snap, _, _ in to_freeze]
     return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start,
@@ -262,12 +261,12 @@ def begin_charts(p: Published, locales: dict[str, Locale], resources: "Resources
 
 
 def render_pages(project: Project, published: list[Published], options: BuildOptions, resources: "Resources",
-                 previous: reuse.Previous, write: bool, index: search.Index | None,
-                 ahead: compress.Ahead | None = None) -> tuple[dict[str, bytes | reuse.Known], dict[str, render.Renderer]]:
+                 previous: reuse.Previous, write: bool,
+                 index: search.Index | None) -> tuple[dict[str, bytes | reuse.Known], dict[str, render.Renderer]]:
     """The pages stage: every page of every language, the statistics' own from the page cache when
     `previous` (the live site) holds them as they would be rendered, and the files the site has
-    once (sitemap, data catalogue, assets); each page handed to `index` and `ahead` (which makes
-    its compressed copies) as it is made. Also the renderers, which draw the archived snapshots next."""
+    once (sitemap, data catalogue, assets); each page handed to `index` as it is made. Also the
+    renderers, which draw the archived snapshots next."""
     root, site, locales = options.root, project.site, project.locales
     if index is not None:
         index.start(site.language, tuple(site.languages[1:]), len(project.stats), previous,
@@ -281,7 +280,7 @@ def render_pages(project: Project, published: list[Published], options: BuildOpt
     for lang in site.languages:
         pages = Pages(renderers[lang], sites[lang], lang, resources, options.preview, previous,
                       cache.PickleCache(root / ".cache" / "pages", options.use_cache and write), digests, index,
-                      ahead, Texts(published, lang, resources), {s.meta.short_name: s for s in project.stats})
+                      Texts(published, lang, resources), {s.meta.short_name: s for s in project.stats})
         own = [pages.of(p) for p in published]
         rendered.append(render.render_language(renderers[lang], pages.site, pages.listing(published, options.now), own))
     files = {name: content for r in rendered for name, content in r.files.items()}
@@ -292,8 +291,6 @@ def render_pages(project: Project, published: list[Published], options: BuildOpt
                                    [locales[lang] for lang in site.languages], rendered, options.preview, fragments))
     if fragments.used != fragments.known:
         kept.put("fragments", fragments.used)
-    if ahead is not None:
-        ahead.add(files)  # the listing pages and the site's own files: the statistics' are underway
     if index is not None:
         index.add(files)
         # Every page Pagefind reads is made (snapshots lie deeper: search.reads): it makes the
@@ -418,7 +415,6 @@ class Pages:
     cache: cache.PickleCache
     digests: pagecache.Digests  # the files pages are keyed by, read once for every language
     index: search.Index | None  # given each statistic's pages as soon as they are made
-    ahead: compress.Ahead | None  # the same, to make their compressed copies
     texts: Texts  # the statistics' metadata and releases in the language, for the pages that list them
     statistics: dict[str, content.Statistic]  # every statistic by its short name, as read
 
@@ -440,8 +436,6 @@ class Pages:
                 self.cache.put(key, pagecache.entry(pages))
         if self.index is not None:
             self.index.add(pages.files)
-        if self.ahead is not None:
-            self.ahead.add(pages.files)
         return replace(pages, key=key)
 
     def entry_key(self, p: Published) -> str | None:

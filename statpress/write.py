@@ -61,8 +61,7 @@ def is_site(folder: Path) -> bool:
 def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.Index | None = None,
                compress_cache: Path | None = None, precompress: bool = True, notes: Path | None = None,
                reuse_files: bool = True, previous: reuse.Previous | None = None,
-               signatures: reuse.Signatures | None = None,
-               ahead: compress.Ahead | None = None) -> dict[str, tuple[int, int]] | None:
+               signatures: reuse.Signatures | None = None) -> dict[str, tuple[int, int]] | None:
     """Write the site beside the output, then swap it in. The caller holds the output's lock.
 
     The site is written into the spare (the site before the live one, see `spare_site`) when
@@ -70,8 +69,7 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.I
     index, statpress/search.py) is given any page it was not given yet, and its files are staged
     with the rest before the swap.
     With `precompress`, every text file gets its compressed copies there too, so the output is
-    never partly compressed; `compress_cache` keeps the slow ones by content between builds, and
-    `ahead` has those the build had made while it rendered (compress.Ahead).
+    never partly compressed; `compress_cache` keeps the slow ones by content between builds.
     `notes` (.cache/written) says what the previous site holds: a file it has unchanged is linked
     from it, not written (statpress/reuse.py); without `reuse_files` every file is written and
     the notes dropped (--no-cache). `previous` is that note as previous_site read it, if the
@@ -90,7 +88,7 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.I
     written = None
     if spare is not None:
         try:  # on any other error the spare, which has no note now, is removed by the next build
-            written = stage_site(spare.out, files, previous, copies_cache, index, spare, ahead)
+            written = stage_site(spare.out, files, previous, copies_cache, index, spare)
             folder = spare.out
         except OSError:
             # whatever went wrong there (a file where the new site has a folder, a full disk),
@@ -103,7 +101,7 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.I
         except OSError as exc:
             raise write_error(exc, out) from None
         try:
-            written = stage_site(folder, files, previous, copies_cache, index, ahead=ahead)
+            written = stage_site(folder, files, previous, copies_cache, index)
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise write_error(exc, out) from None
@@ -159,13 +157,13 @@ def make_spare(out: Path, notes: Path, written: dict[str, str], copies: str) -> 
 
 def stage_site(folder: Path, files: dict[str, bytes | reuse.Known], previous: reuse.Previous,
                copies_cache: Path | None | bool, index: search.Index | None,
-               spare: reuse.Previous | None = None, ahead: compress.Ahead | None = None) -> dict[str, str]:
+               spare: reuse.Previous | None = None) -> dict[str, str]:
     """`folder` made to hold exactly `files`, their compressed copies and the search index: a new
     staging folder, or the `spare` site (its note) brought up to date. The note of each file."""
     if index is not None:  # any page not given to it yet; it makes its files while the site is staged
         index.add(files)
         index.finish()
-    written = stage_files(files, folder, previous, copies_cache, spare, ahead)
+    written = stage_files(files, folder, previous, copies_cache, spare)
     if index is not None:
         written.update(stage_files(index.files(), folder, previous, copies_cache, spare))
     if spare is not None:
@@ -282,8 +280,7 @@ def previous_site(out: Path, notes: Path | None, precompress: bool, reuse_files:
 
 
 def stage_files(files: dict[str, bytes | reuse.Known], staging: Path, previous: reuse.Previous,
-                compress_cache: Path | None | bool, spare: reuse.Previous | None = None,
-                ahead: compress.Ahead | None = None) -> dict[str, str]:
+                compress_cache: Path | None | bool, spare: reuse.Previous | None = None) -> dict[str, str]:
     """Each file (and its compressed copies, unless `compress_cache` is False) into the staging
     folder: kept when it is the `spare` site that holds it already, linked from the previous site
     when unchanged, else written; the note of each file staged (reuse.py)."""
@@ -292,7 +289,7 @@ def stage_files(files: dict[str, bytes | reuse.Known], staging: Path, previous: 
     # a file in it fail, and the build stages a new folder instead), 10 000 calls fewer
     folders = {f"{staging}/{rel}" for rel in spare.folders} | {str(staging)} if spare is not None else set()
     armed = faults.armed("write-site")  # looked up once: the environment is slow to ask 100 000 times
-    with Compressor(staging, previous, compress_cache, spare, ahead) as copies:
+    with Compressor(staging, previous, compress_cache, spare) as copies:
         for rel in sorted(files.keys() - written.keys()):
             target = f"{staging}/{rel}"  # plain strings: pathlib's joins cost seconds over 100 000 files
             folder = os.path.dirname(target)
@@ -332,13 +329,13 @@ def kept_in_spare(files: dict[str, bytes | reuse.Known], spare: reuse.Previous |
 
 class Compressor:
     """The compressed copies of staged files: linked from the previous site when it has them for
-    the same bytes, else taken from those made `ahead` while the build rendered, else compressed
-    (from memory: reading the file back costs more) in threads, one per core, since gzip and Brotli
-    let go of the interpreter while they work. Off when `cache` is False."""
+    the same bytes, else compressed (from memory: reading the file back costs more) in threads,
+    one per core, since gzip and Brotli let go of the interpreter while they work. Off when
+    `cache` is False."""
 
     def __init__(self, staging: Path, previous: reuse.Previous, cache: Path | None | bool,
-                 spare: reuse.Previous | None = None, ahead: compress.Ahead | None = None):
-        self.staging, self.previous, self.cache, self.spare, self.ahead = staging, previous, cache, spare, ahead
+                 spare: reuse.Previous | None = None):
+        self.staging, self.previous, self.cache, self.spare = staging, previous, cache, spare
         self.pool = ThreadPoolExecutor(len(os.sched_getaffinity(0)))
         self.linked: dict[str, str] = {}
         self.pending: list[tuple[str, Future]] = []
@@ -362,10 +359,8 @@ class Compressor:
         linked = self.previous.link_copies(rel, sha, names, self.staging)
         if linked is not None:
             self.linked.update(linked)
-            return
-        data = reuse.content(data)
-        made = self.ahead.take(rel, data) if self.ahead is not None else None
-        self.pending.append((sha, made or self.pool.submit(compress.copies, rel, data, self.cache)))
+        else:
+            self.pending.append((sha, self.pool.submit(compress.copies, rel, reuse.content(data), self.cache)))
 
     def staged(self) -> dict[str, str]:
         """Every copy added so far, written into the staging folder; the note of each."""

@@ -36,21 +36,15 @@ def test_every_text_file_has_deterministic_precompressed_copies_equal_to_it(demo
 
 
 def test_assets_compressed_ahead_are_the_copies_the_write_stage_makes(tmp_path):
-    """compress.Ahead makes the copies the write stage would make, and fills the cache later
-    builds read with the slow ones: a cold build gives the same copies whether or not they were
-    made ahead. The write stage takes them only for the very bytes it stages."""
+    """compress.ahead fills the cache the write stage reads, with the very bytes it would make:
+    a cold build gives the same copies whether or not the compression ahead finished first."""
     from statpress import render
 
     assets = render.assets(ROOT)
     cache = tmp_path / "cache"
-    slow = [rel for rel in assets if compress.names(rel) and rel.endswith((".js", ".css"))]
-    with compress.Ahead(cache) as ahead:
-        ahead.add(assets)
-        assert ahead.take(slow[0], assets[slow[0]] + b" ") is None  # other bytes: made by the write stage
-        for rel in slow[1:]:
-            assert ahead.take(rel, assets[rel]).result() == compress.copies(rel, assets[rel]), rel
-        assert ahead.take(slow[1], assets[slow[1]]) is None  # taken once
+    compress.ahead(assets, cache).join()
     cached = sorted(p.name for p in cache.iterdir())
+    slow = [rel for rel in assets if compress.names(rel) and rel.endswith((".js", ".css"))]
     assert slow and len(cached) == len(slow)  # each text asset's Brotli (quality 11), nothing else
     for rel in slow:
         assert compress.copies(rel, assets[rel], cache) == compress.copies(rel, assets[rel]), rel
@@ -81,10 +75,7 @@ def test_a_copy_made_ahead_is_used_only_when_it_decompresses_to_its_file(tmp_pat
         pytest.fail("the runtime was compressed again") if data == runtime else compressing(data, **kw)))
     files = {"assets/vega.js": runtime, "assets/site.js": small, "assets/search.js": small + b"//"}
     cache = tmp_path / "cache"
-    with compress.Ahead(cache, made) as ahead:
-        ahead.add(files)
-        for rel, data in files.items():
-            ahead.take(rel, data).result()
+    compress.ahead(files, cache, made).join()
     for rel, data in files.items():
         copy = compress.compressed(data, compress.brotli_assets, ".br", cache)
         assert brotli.decompress(copy) == data, rel  # the stale and broken copies were not taken
@@ -115,8 +106,8 @@ def test_a_build_without_the_cache_takes_the_committed_copy_too(project, monkeyp
 
 
 def test_assets_are_compressed_ahead_at_the_lowest_priority(tmp_path, monkeypatch):
-    """The compression ahead is background work: its threads yield the cores to the build's own
-    (DuckDB's threads, the drawing process, the rendering) and use what they leave idle."""
+    """The compression ahead is background work: its thread yields the second core to the build's
+    own (DuckDB's threads, the drawing process) and uses what they leave idle."""
     import os
     import threading
 
@@ -126,39 +117,5 @@ def test_assets_are_compressed_ahead_at_the_lowest_priority(tmp_path, monkeypatc
     monkeypatch.setattr(compress.os, "setpriority", lambda which, who, value: seen.append(
         (which, who == threading.get_native_id() and threading.current_thread() is not threading.main_thread(),
          value)))
-    assets = render.assets(ROOT)
-    with compress.Ahead(tmp_path / "cache") as ahead:
-        ahead.add(assets)
-        for rel, data in assets.items():
-            if compress.names(rel):
-                ahead.take(rel, data).result()
-    assert seen and set(seen) == {(os.PRIO_PROCESS, True, 19)}  # each thread of its pool
-
-
-@pytest.mark.built_before
-def test_pages_are_compressed_as_they_are_rendered_and_the_write_stage_takes_those_copies(project, monkeypatch):
-    """Each text file's copies are made by compress.Ahead as soon as the build has made the file
-    (the assets at the start, each statistic's pages as they are rendered, the site's own files at
-    the end), in the time the build leaves a core idle; the write stage takes them instead of
-    compressing the file again. Only what is made after the pages (the search index) is
-    compressed by the write stage itself. Each file is compressed once."""
-    import threading
-
-    from conftest import DEMO_NOW
-    from statpress import pipeline
-
-    made = []
-    compressing = compress.copies
-    monkeypatch.setattr(compress, "copies", lambda rel, data, cache=None: (
-        made.append((rel, threading.current_thread().name)), compressing(rel, data, cache))[1])
-    pipeline.build(pipeline.BuildOptions(project, project / "site", DEMO_NOW, allow_withdraw=True))
-    by = dict(made)
-    assert len(by) == len(made)  # none twice
-    for rel in ("migration/index.html", "nb/naturalisations/index.html", "migration/tables/by-citizenship.csv",
-                "index.html", "sitemap.xml", "catalog.jsonld", "assets/style.css"):
-        assert by[rel].startswith("compress-ahead"), (rel, by.get(rel))
-    search = [rel for rel in by if rel.startswith("pagefind/")]
-    assert search and not any(by[rel].startswith("compress-ahead") for rel in search)
-    site = project / "site"
-    assert (site / "migration" / "index.html.br").read_bytes() == compress.brotli_fast(
-        (site / "migration" / "index.html").read_bytes())
+    compress.ahead(render.assets(ROOT), tmp_path / "cache").join()
+    assert seen == [(os.PRIO_PROCESS, True, 19)]
