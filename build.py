@@ -12,24 +12,39 @@ import sys
 import tempfile
 from pathlib import Path
 
-from statpress import drawing, reuse, uptodate
+from statpress import buildserver, drawing, reuse, uptodate
 
 ROOT = Path(__file__).resolve().parent
 
-# A build whose inputs have not changed since it last wrote its output stops here, before the
-# engine is loaded (statpress/uptodate.py): the rest of this file needs the engine.
-CHECKED = uptodate.from_command_line(ROOT, sys.argv[1:]) if __name__ == "__main__" else None
-if CHECKED is not None and CHECKED.fresh:
+# A build server of this project, if one runs, builds with the engine loaded already
+# (statpress/buildserver.py); this process then only waits for it.
+if __name__ == "__main__" and (SERVED := buildserver.forward(ROOT, sys.argv[1:])) is not None:
+    sys.exit(SERVED)
+
+
+def begin(argv: list[str]) -> tuple | None:
+    """What a command line does before the engine is loaded: None when it is a build whose inputs
+    have not changed since it last wrote its output (statpress/uptodate.py: nothing to do); else
+    what the up-to-date check found, and, for a build, the children started early (all None for
+    another command)."""
+    checked = uptodate.from_command_line(ROOT, argv)
+    if checked is None:
+        return None, None, None
+    if checked.fresh:
+        return None
+    # The build will run: the child that checks the output's files against their notes starts now,
+    # on the other core while this one loads the engine, so that its answer is ready when the pages
+    # need it (statpress/reuse.py; it only reads, and an answer for a note that changed since is
+    # not used). A build that finds no chart drawn yet (a cold one) will draw them: vl-convert's
+    # process starts now as well, and is ready when the first statistic's tables are
+    # (statpress/drawing.py).
+    return checked, reuse.Signatures.of_site(ROOT, checked.out), drawing.Helper.for_cold_build(ROOT / ".cache" / "charts")
+
+
+BEGUN = begin(sys.argv[1:]) if __name__ == "__main__" else (None, None, None)
+if BEGUN is None:
     sys.exit(0)
-
-# The build will run: the child that checks the output's files against their notes starts now, on
-# the other core while this one loads the engine, so that its answer is ready when the pages need
-# it (statpress/reuse.py; it only reads, and an answer for a note that changed since is not used).
-SIGNATURES = reuse.Signatures.of_site(ROOT, CHECKED.out) if CHECKED is not None else None
-
-# A build that finds no chart drawn yet (a cold one) will draw them: vl-convert's process starts
-# now as well, and is ready when the first statistic's tables are (statpress/drawing.py).
-DRAWER = drawing.Helper.for_cold_build(ROOT / ".cache" / "charts") if CHECKED is not None else None
+CHECKED, SIGNATURES, DRAWER = BEGUN
 
 # A build makes a great many objects that live to its end (content, tables, pages). With Python's
 # default thresholds the collector scanned them again and again: a second of a 7 s rebuild of
@@ -105,6 +120,11 @@ def parser() -> argparse.ArgumentParser:
     adhoc.add_arguments(r)
     r.set_defaults(run=adhoc.run)
     sub.add_parser("verify", help="check every archived snapshot against its manifest").set_defaults(run=verify)
+    sv = sub.add_parser("server", help="build this project's builds with the engine loaded already, until "
+                                       "Ctrl+C: `build.py build` then hands its work to it")
+    sv.add_argument("--idle", type=float, default=buildserver.IDLE / 60,
+                    help="minutes without a build after which it stops (default: 30)")
+    sv.set_defaults(run=server)
     sn = sub.add_parser("snapshot", help="write the whole site as it was at an instant to a tar.gz")
     sn.add_argument("--now", type=parse_now, required=True, help="the instant (ISO 8601)")
     sn.add_argument("--out", type=Path, default=None, help="the tar.gz file (default: snapshots/site-<instant>.tar.gz)")
@@ -226,12 +246,32 @@ def serve_folder(directory: Path, port: int) -> None:
             pass
 
 
+def run(argv: list[str], begun: tuple | None) -> int:
+    """A command line, with what `begin` did for it; the helpers it started are stopped after."""
+    if begun is None:
+        return 0
+    checked, signatures, drawer = begun
+    try:
+        return main(argv, checked, signatures, drawer)
+    finally:
+        if signatures is not None:
+            signatures.close()  # stopped by the build; by this if the command failed first
+        if drawer is not None:
+            drawer.stop()
+
+
+def server(args: argparse.Namespace) -> None:
+    import duckdb  # noqa: F401  loaded once here rather than in every build it runs
+    import pandas  # noqa: F401
+
+    try:
+        buildserver.serve(ROOT, lambda argv: run(argv, begin(argv)), idle=args.idle * 60)
+    except KeyboardInterrupt:
+        pass
+
+
 if __name__ == "__main__":
-    status = main(checked=CHECKED, signatures=SIGNATURES, drawer=DRAWER)
-    if SIGNATURES is not None:
-        SIGNATURES.close()  # stopped by the build; by this if the command failed first
-    if DRAWER is not None:
-        DRAWER.stop()
+    status = run(sys.argv[1:], BEGUN)
     # The command is done: its files are written and closed, its engines and services stopped, its
     # threads joined. What is left is the interpreter freeing the build's objects one by one, 0.3-0.4 s
     # of every build (measured: docs/scaling.md); the operating system takes the memory back at once.
