@@ -70,7 +70,8 @@ def engine_state(root: Path) -> list[str]:
 def forward(root: Path, argv: list[str]) -> int | None:
     """`build.py ARGV` run by the project's build server: the build's exit status, or None when
     there is no server, or it will not build this (then the caller builds itself)."""
-    if argv[:1] != ["build"] or "--no-cache" in argv or os.environ.get("STATPRESS_BUILD_SERVER") == "off":
+    audit = any(arg.startswith("--no-c") for arg in argv)  # --no-cache, which argparse also takes abbreviated
+    if argv[:1] != ["build"] or audit or os.environ.get("STATPRESS_BUILD_SERVER") == "off":
         return None
     path = socket_path(root)
     if not path.exists():
@@ -85,8 +86,9 @@ def forward(root: Path, argv: list[str]) -> int | None:
     except (OSError, ValueError):
         conn.close()
         return None  # a server that does not answer (one left by a crash): build here
-    if "refused" in first:
-        print(f"note: the build server did not build this: {first['refused']}; building here", file=sys.stderr)
+    if "started" not in first:
+        if "refused" in first:
+            print(f"note: the build server did not build this: {first['refused']}; building here", file=sys.stderr)
         conn.close()
         return None
     with conn:
