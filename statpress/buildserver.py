@@ -175,22 +175,20 @@ def answer(conn: socket.socket, listener: socket.socket, root: Path, run: Callab
     """One client's build, in a fork; False when the server must stop (its engine changed)."""
     fds: list[int] = []
     try:
-        conn.settimeout(10)
-        data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
-        while not data.endswith(b"\n"):
-            more = conn.recv(1 << 20)
-            if not more:
-                return True
-            data += more
-        conn.settimeout(None)
-        request = json.loads(data)
-        if len(fds) != 3:
-            raise ValueError("no standard streams")
-    except (OSError, ValueError):
-        for fd in fds:
-            os.close(fd)
-        return True  # not a client of ours
-    try:
+        try:
+            conn.settimeout(10)
+            data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+            while not data.endswith(b"\n"):
+                more = conn.recv(1 << 20)
+                if not more:
+                    return True
+                data += more
+            conn.settimeout(None)
+            request = json.loads(data)
+            if len(fds) != 3:
+                raise ValueError("no standard streams")
+        except (OSError, ValueError):
+            return True  # not a client of ours
         why = refusal(request, root, engine, settings)
         if why is not None:
             conn.sendall(json.dumps({"refused": why}).encode() + b"\n")

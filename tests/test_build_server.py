@@ -3,7 +3,6 @@ must not run (another engine, another environment, an audit) is built by the cli
 
 from __future__ import annotations
 
-import filecmp
 import os
 import signal
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEMO_NOW, run, runnable
+from conftest import DEMO_NOW, digest, run, runnable
 from statpress import buildserver
 
 pytestmark = pytest.mark.built_before
@@ -59,14 +58,6 @@ def alone(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
                           cwd=project, env={**os.environ, "STATPRESS_BUILD_SERVER": "off", **env})
 
 
-def same_tree(a: Path, b: Path) -> bool:
-    compared = filecmp.dircmp(a, b)
-    if compared.left_only or compared.right_only or compared.funny_files:
-        return False
-    _, mismatch, errors = filecmp.cmpfiles(a, b, compared.common_files, shallow=False)
-    return not mismatch and not errors and all(same_tree(a / d, b / d) for d in compared.common_dirs)
-
-
 def test_a_build_handed_to_the_server_is_the_build_alone_byte_for_byte(server):
     project = server.project
     served = run(project, "build", "--now", NOW, "--out", "served")
@@ -75,7 +66,7 @@ def test_a_build_handed_to_the_server_is_the_build_alone_byte_for_byte(server):
     assert "wrote" in served.stdout and "Migration: release" in served.stdout
     by_itself = alone(project, "build", "--now", NOW, "--out", "alone")
     assert by_itself.returncode == 0, by_itself.stderr
-    assert same_tree(project / "served", project / "alone")
+    assert digest(project / "served") == digest(project / "alone")
     assert server.builds() == 1
 
     # an edit is seen by the next build the server makes: each build is a fork that reads the inputs anew
@@ -121,7 +112,7 @@ def test_what_the_server_must_not_build_the_client_builds_itself(server):
 def test_a_build_that_dies_in_the_server_says_so_and_leaves_the_site(project):
     project = runnable(project)
     assert run(project, "build", "--now", NOW).returncode == 0
-    before = {p: p.read_bytes() for p in (project / "site").rglob("*") if p.is_file()}
+    before = digest(project / "site")
     about = project / "content" / "migration" / "about" / "definitions.md"
     about.write_text(about.read_text() + "\nNever published.\n")
     env = {**os.environ, "STATPRESS_FAULT": "write-site"}  # the fork is killed while it writes
@@ -131,7 +122,7 @@ def test_a_build_that_dies_in_the_server_says_so_and_leaves_the_site(project):
                               capture_output=True, text=True, env=env)
         assert died.returncode == 1
         assert "the build server's build stopped before it ended (the previous site is unchanged)" in died.stderr
-        assert {p: p.read_bytes() for p in (project / "site").rglob("*") if p.is_file()} == before
+        assert digest(project / "site") == before
         assert server.process.poll() is None  # the server goes on
     finally:
         server.stop()
