@@ -142,12 +142,13 @@ def fingerprint() -> str:
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
-def copies(rel: str, data: bytes, cache: Path | None = None) -> dict[str, bytes]:
+def copies(rel: str, data: bytes, cache: Path | None = None, suffixes: tuple[str, ...] = ENCODINGS) -> dict[str, bytes]:
     """The precompressed copies of the file `rel` of the site (none for a file that is not text),
-    by their paths: only those smaller than the file."""
+    by their paths: only those smaller than the file. `suffixes`: only the copies of these encodings."""
     if PurePosixPath(rel).suffix not in TEXT_SUFFIXES:
         return {}
-    found = {rel + suffix: compressed(data, compressor, suffix, cache) for suffix, compressor in compressors(rel).items()}
+    found = {rel + suffix: compressed(data, compressor, suffix, cache) for suffix, compressor in compressors(rel).items()
+             if suffix in suffixes}
     return {name: copy for name, copy in found.items() if len(copy) < len(data)}
 
 

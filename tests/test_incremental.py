@@ -4,12 +4,14 @@ site is byte-identical to one built from scratch."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import time
 import tomllib
 from pathlib import Path
 
+import brotli
 import pytest
 
 from conftest import DEMO_NOW, digest, edit, served_digest
@@ -479,6 +481,35 @@ def test_the_spare_is_kept_in_one_pass_only_where_its_signatures_were_checked(tm
     assert "c.png.gz" not in write.kept_in_spare({"c.png": b"c"}, spare)
     assert write.kept_in_spare(files, reuse.Previous(site, notes, True, {}, stale=None)) == {}
     assert write.kept_in_spare(files, reuse.Previous(site, notes, False, {}, stale=set())) == {}
+
+
+def test_copies_of_new_files_are_begun_before_the_kept_ones_are_looked_up(tmp_path, monkeypatch):
+    """write.Compressor.begin starts compressing the files made in this build that neither the
+    spare nor the previous site holds (a large one an encoding per thread); the staging loop then
+    takes those copies instead of compressing again, and a file either site holds is not begun."""
+    calls = []
+    real = write.compress.copies
+    monkeypatch.setattr(write.compress, "copies", lambda rel, data, *args: calls.append(rel) or real(rel, data, *args))
+    large = b"".join(b'{"row": %d}\n' % i for i in range(write.Compressor.LARGE // 8))
+    files = {"kept.html": b"<p>in the spare</p>" * 20, "linked.html": b"<p>in the live site</p>" * 20,
+             "new.html": b"<p>new</p>" * 50, "catalog.jsonld": large, "picture.png": b"png", "old.json": reuse.Known("x", "0" * 64)}
+    made = write.made_digests(files)
+    assert made.keys() == files.keys() - {"old.json"}
+    spare = reuse.Previous(tmp_path / "spare", {"kept.html": f"{made['kept.html']}:0:0:0"}, True, {}, stale=set())
+    previous = reuse.Previous(tmp_path / "live", {"linked.html": f"{made['linked.html']}:0:0:0"}, True, {}, stale=set())
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    with write.Compressor(staging, previous, None, spare) as copies:
+        copies.begin(files, made)
+        assert copies.begun.keys() == {"new.html", "catalog.jsonld"}
+        assert len(copies.begun["catalog.jsonld"][1]) == 2 and len(copies.begun["new.html"][1]) == 1
+        for rel in ("new.html", "catalog.jsonld"):
+            copies.add(rel, files[rel], made[rel])
+        notes = copies.staged()
+    assert sorted(calls) == ["catalog.jsonld", "catalog.jsonld", "new.html"]  # none compressed twice
+    assert set(notes) == {f"{rel}{suffix}" for rel in ("new.html", "catalog.jsonld") for suffix in (".gz", ".br")}
+    assert gzip.decompress((staging / "catalog.jsonld.gz").read_bytes()) == large
+    assert brotli.decompress((staging / "new.html.br").read_bytes()) == files["new.html"]
 
 
 def test_a_rebuild_from_the_caches_does_not_load_pandas(project, tmp_path):
