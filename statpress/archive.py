@@ -348,7 +348,13 @@ class Manifests:
     def known(self, snapshot: Path) -> dict[str, bytes | Known] | None:
         """The files of a snapshot that `check` verified in this build, not read: each as its path
         and the hash its manifest gives (the write stage reads one only if the previous site lacks
-        it); None if the release was never frozen. The manifest from the file when it holds it."""
+        it); None if the release was never frozen."""
+        found = self.manifest(snapshot)
+        return None if found is None else files_of(snapshot, *found)
+
+    def manifest(self, snapshot: Path) -> tuple[bytes, dict[str, str]] | None:
+        """A snapshot's manifest, and the hash of each of its files that it gives; None if the
+        release was never frozen. From the file when it holds it."""
         found = self.found.get(str(snapshot))
         if found is None:
             found = manifest_of(snapshot)
@@ -356,7 +362,7 @@ class Manifests:
                 return None
             self.found[str(snapshot)] = found
             self.read = True
-        return files_of(snapshot, *found)
+        return found
 
     def save(self) -> None:
         if self.path is not None and self.read:

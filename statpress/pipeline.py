@@ -137,10 +137,11 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
         with progress.stage("pages", "pages rendered"):
             files, renderers = render_pages(project, published, options, resources, previous, write, index)
         new_snapshots = []  # releases this build publishes for the first time
+        parts = []  # the archived snapshots' files (reuse.Part)
         if not options.preview:
             with progress.stage("archive", "archive copied (and newly due releases frozen)"):
-                snapshot_files, new_snapshots = archive_snapshots(project, options, resources, renderers)
-                files.update(snapshot_files)
+                snapshots, new_snapshots = archive_snapshots(project, options, resources, renderers)
+                parts.append(snapshots)
         freezes = write and options.freeze and not options.preview
         own_archive = False
         folders = None
@@ -157,10 +158,12 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
                 folders = write_site(files, options.out, index=index,
                            compress_cache=copies,
                            precompress=project.site.precompress, notes=root / ".cache" / "written",
-                           reuse_files=options.use_cache, previous=previous, signatures=signatures)
+                           reuse_files=options.use_cache, previous=previous, signatures=signatures,
+                           parts=parts)
                 write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     frozen = [f"{snap.parent.name}/{snap.name}" for snap, _, _ in to_freeze]
-    return BuildReport(options.out, options.now, len(files), reports, time.perf_counter() - start,
+    return BuildReport(options.out, options.now, len(files) + sum(p.count for p in parts), reports,
+                       time.perf_counter() - start,
                        project.warnings, write, frozen=frozen, freezes=freezes, own_archive=own_archive,
                        folders=folders)
 
@@ -300,9 +303,10 @@ def render_pages(project: Project, published: list[Published], options: BuildOpt
 
 
 def archive_snapshots(project: Project, options: BuildOptions, resources: "Resources",
-                      renderers: dict[str, render.Renderer]) -> tuple[dict, list]:
-    """The archive stage: the files of every snapshot due at the build's instant, and the newly due
-    ones to freeze (see `archived`); a build that would withdraw an archived release stops here."""
+                      renderers: dict[str, render.Renderer]) -> tuple[reuse.Part, list]:
+    """The archive stage: the files of every snapshot due at the build's instant (a part of the
+    site), and the newly due ones to freeze (see `archived`); a build that would withdraw an
+    archived release stops here."""
     site = project.site
     sites = {lang: in_language(site, lang, site) for lang in site.languages}  # once, not per snapshot
     refuse_withdrawal(project.stats, options)
@@ -620,25 +624,41 @@ def unpublished(s: content.Statistic, now: dt.datetime, preview: bool, notes: li
 
 
 def archived(stats: list[content.Statistic], now: dt.datetime, resources: Resources, root: Path,
-             manifests: archive.Manifests, renderer_for_snapshot) -> tuple[dict, list]:
+             manifests: archive.Manifests, renderer_for_snapshot) -> tuple[reuse.Part, list]:
     """Every release due at `now`, from its frozen snapshot (its files not read: see
-    reuse.Known; its manifest from `manifests`); and the newly due ones, to freeze."""
+    reuse.Known; its manifest from `manifests`), as one part of the site (reuse.Part), whose
+    digest is made of the snapshots' places and manifests: a manifest gives the hash of every
+    file of its snapshot. And the newly due releases, to freeze."""
     archive_dir = root / "archive"
-    files: dict = {}
+    snapshots: list[tuple[str, Path, dict | None]] = []  # (place, snapshot, files made in this build)
+    digest = hashlib.sha256()
+    count = 0
     new = []
     for s in stats:
         short = s.meta.short_name
         for release in track(calendar.published_releases(s, now), "archive", lambda r: r.id):
             snap = archive.folder(archive_dir, short, release.id)
-            frozen = manifests.known(snap)  # archive.check verified every snapshot
-            if frozen is None:
+            place = f"archive/{short}/{release.id}/"
+            found = manifests.manifest(snap)  # archive.check verified every snapshot
+            if found is None:
                 p, _ = publish_release(s, release, resources)
                 frozen = archive.with_manifest(renderer_for_snapshot(p), short, release.id,
                                                release.time_of_publication.isoformat())
                 new.append((snap, frozen, release))
-            files.update({f"archive/{short}/{release.id}/{rel}": content for rel, content in frozen.items()})
+                snapshots.append((place, snap, frozen))
+                manifest, files = frozen[archive.MANIFEST], len(frozen)
+            else:
+                snapshots.append((place, snap, None))
+                manifest, files = found[0], len(found[1]) + 1
+            digest.update(f"{place}\0{len(manifest)}\0".encode() + manifest)
+            count += files
     manifests.save()
-    return files, new
+
+    def files() -> dict[str, bytes | reuse.Known]:
+        return {place + rel: data for place, snap, made in snapshots
+                for rel, data in (made if made is not None else manifests.known(snap)).items()}
+
+    return reuse.Part("archive", digest.hexdigest(), count, files), new
 
 
 def due_by_the_clock(release: content.Release, options: BuildOptions) -> bool:

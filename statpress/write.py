@@ -61,7 +61,8 @@ def is_site(folder: Path) -> bool:
 def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.Index | None = None,
                compress_cache: Path | None = None, precompress: bool = True, notes: Path | None = None,
                reuse_files: bool = True, previous: reuse.Previous | None = None,
-               signatures: reuse.Signatures | None = None) -> dict[str, tuple[int, int]] | None:
+               signatures: reuse.Signatures | None = None,
+               parts: list[reuse.Part] | tuple = ()) -> dict[str, tuple[int, int]] | None:
     """Write the site beside the output, then swap it in. The caller holds the output's lock.
 
     The site is written into the spare (the site before the live one, see `spare_site`) when
@@ -74,8 +75,9 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.I
     from it, not written (statpress/reuse.py); without `reuse_files` every file is written and
     the notes dropped (--no-cache). `previous` is that note as previous_site read it, if the
     caller has it; `signatures` says which files of the live site and the spare changed since
-    their notes (reuse.Signatures). Returns the site's folders as the note found them after the
-    swap (reuse.note), or None."""
+    their notes (reuse.Signatures). `parts` are more files of the site, each kept whole where the
+    spare holds it (reuse.Part). Returns the site's folders as the note found them after the swap
+    (reuse.note), or None."""
     out = out.resolve()
     copies = copies_made(precompress)
     previous = previous or previous_site(out, notes, precompress, reuse_files, signatures)
@@ -88,7 +90,7 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.I
     written = None
     if spare is not None:
         try:  # on any other error the spare, which has no note now, is removed by the next build
-            written = stage_site(spare.out, files, previous, copies_cache, index, spare)
+            written, in_parts = stage_site(spare.out, files, previous, copies_cache, index, spare, parts)
             folder = spare.out
         except OSError:
             # whatever went wrong there (a file where the new site has a folder, a full disk),
@@ -101,7 +103,7 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.I
         except OSError as exc:
             raise write_error(exc, out) from None
         try:
-            written = stage_site(folder, files, previous, copies_cache, index)
+            written, in_parts = stage_site(folder, files, previous, copies_cache, index, parts=parts)
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise write_error(exc, out) from None
@@ -118,15 +120,16 @@ def write_site(files: dict[str, bytes | reuse.Known], out: Path, index: search.I
         if folder != spare_folder(out):
             shutil.rmtree(folder, ignore_errors=True)
         raise write_error(exc, out) from None
-    folders = reuse.note(notes, out, written, copies) if reuse_files else None
+    folders = reuse.note(notes, out, written, copies, in_parts) if reuse_files else None
     if old is not None:
         keep_spare(old, out, notes, reuse_files and bool(previous.files) and old != old_folder(out))
     if folders is not None and not spare_folder(out).exists():
-        make_spare(out, notes, written, copies)
+        make_spare(out, notes, written, copies, in_parts)
     return folders
 
 
-def make_spare(out: Path, notes: Path, written: dict[str, str], copies: str) -> None:
+def make_spare(out: Path, notes: Path, written: dict[str, str], copies: str,
+               parts: dict[str, tuple[str, dict[str, str]]]) -> None:
     """A spare made of the site just written when there is none (a first build, or one that
     replaced a site without a note): its files hard-linked into a folder tree of their own, with
     their note. The next build then brings it up to date, like every later one, instead of linking
@@ -137,41 +140,66 @@ def make_spare(out: Path, notes: Path, written: dict[str, str], copies: str) -> 
     except OSError:
         return
     try:
-        made, linked = {str(folder)}, {}
-        for rel, noted in written.items():
-            target = f"{folder}/{rel}"
-            parent = os.path.dirname(target)
-            if parent not in made:
-                os.makedirs(parent, exist_ok=True)
-                made.add(parent)
-            # a link has its file's size, times and inode, so its note is the file's
-            linked[rel] = noted if reuse.place(f"{out}/{rel}", target) else reuse.entry(target, noted[:reuse.SHA])
+        made: set[str] = {str(folder)}
+        linked = link_tree(out, folder, written, made)
+        linked_parts = {name: (digest, link_tree(out, folder, entries, made)) for name, (digest, entries) in parts.items()}
         reuse.place(f"{out}/{MARKER}", f"{folder}/{MARKER}")
         os.chmod(folder, 0o755)
         os.rename(folder, spare_folder(out))
     except OSError:
         shutil.rmtree(folder, ignore_errors=True)
         return
-    reuse.note(notes, spare_folder(out), linked, copies)
+    reuse.note(notes, spare_folder(out), linked, copies, linked_parts)
+
+
+def link_tree(out: Path, folder: Path, noted: dict[str, str], made: set[str]) -> dict[str, str]:
+    """The files `noted` of the site in `out` hard-linked into `folder` (`made`: the folders made
+    there already); the note of each link."""
+    linked = {}
+    for rel, entry in noted.items():
+        target = f"{folder}/{rel}"
+        parent = os.path.dirname(target)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        # a link has its file's size, times and inode, so its note is the file's
+        linked[rel] = entry if reuse.place(f"{out}/{rel}", target) else reuse.entry(target, entry[:reuse.SHA])
+    return linked
 
 
 def stage_site(folder: Path, files: dict[str, bytes | reuse.Known], previous: reuse.Previous,
                copies_cache: Path | None | bool, index: search.Index | None,
-               spare: reuse.Previous | None = None) -> dict[str, str]:
-    """`folder` made to hold exactly `files`, their compressed copies and the search index: a new
-    staging folder, or the `spare` site (its note) brought up to date. The note of each file."""
+               spare: reuse.Previous | None = None,
+               parts: list[reuse.Part] | tuple = ()) -> tuple[dict[str, str], dict[str, tuple[str, dict[str, str]]]]:
+    """`folder` made to hold exactly `files`, the files of `parts`, their compressed copies and the
+    search index: a new staging folder, or the `spare` site (its note) brought up to date. A part
+    the spare holds whole stays as it is; any other is staged file by file. The note of each
+    file, and apart those of each part: {name: (digest, notes)}."""
     if index is not None:  # any page not given to it yet; it makes its files while the site is staged
         index.add(files)
         index.finish()
-    written = stage_files(files, folder, previous, copies_cache, spare)
+    in_parts, listed = {}, {}
+    for part in parts:
+        kept = spare.holds(part) if spare is not None else None
+        if kept is not None:
+            in_parts[part.name] = (part.digest, kept)
+        else:
+            listed[part.name] = (part.digest, part.files())
+    staged = {**files, **{rel: data for _, found in listed.values() for rel, data in found.items()}} if listed else files
+    written = stage_files(staged, folder, previous, copies_cache, spare)
     if index is not None:
         written.update(stage_files(index.files(), folder, previous, copies_cache, spare))
+    for name, (digest, found) in listed.items():
+        in_parts[name] = (digest, {n: written.pop(n) for rel in found for n in (rel, *compress.names(rel)) if n in written})
     if spare is not None:
-        sweep(folder, written, spare)
+        everything = dict(written)
+        for _, entries in in_parts.values():
+            everything.update(entries)
+        sweep(folder, everything, spare)
         spare.clear(MARKER)
     reuse.create(folder / MARKER, MARKER_TEXT)
     os.chmod(folder, 0o755)  # mkdtemp makes it private; a web server must read it
-    return written
+    return written, in_parts
 
 
 def spare_site(out: Path, notes: Path | None, copies: str,

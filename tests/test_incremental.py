@@ -9,6 +9,7 @@ import os
 import shutil
 import time
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import brotli
@@ -464,6 +465,52 @@ def test_what_the_spare_holds_unchanged_stays_and_a_copy_changed_there_is_made_a
     kept = {rel for rel in before if rel in after and after[rel] == before[rel]}
     assert "naturalisations/index.html" in kept and "naturalisations/index.html.gz" in kept
     assert len(kept) > len(before) / 2
+
+
+def test_the_archive_is_kept_whole_where_the_spare_holds_it(project, tmp_path, monkeypatch):
+    """The archived snapshots are one part of the site (reuse.Part): once the spare holds them with
+    the same digest, untouched, a rebuild keeps them there without listing their files. A file of a
+    snapshot replaced in the spare makes the build list them and stage that file again."""
+    out = tmp_path / "site"
+    about = project / "content" / "migration" / "about" / "definitions.md"
+    listed = []
+    real = pipeline.archived
+
+    def archived(*args):
+        part, new = real(*args)
+        return replace(part, files=lambda: listed.append(part.count) or part.files()), new
+
+    monkeypatch.setattr(pipeline, "archived", archived)
+    build(project, out)
+    edit(about, "\n", "\n\nEdited once.\n")
+    build(project, out)  # the first site is now the spare, with its part noted
+    listed.clear()
+    edit(about, "Edited once.", "Edited twice.")
+    site = build(project, out)
+    assert listed == []
+    assert site == build(project, tmp_path / "audit", use_cache=False)
+    snapshot = "archive/migration/migration-2023/index.html"
+    spare = write.spare_folder(out)
+    (spare / snapshot).unlink()  # replaced, not written into: the live site's link keeps its bytes
+    (spare / snapshot).write_bytes(b"not archived")
+    listed.clear()
+    edit(about, "Edited twice.", "Edited thrice.")
+    site = build(project, out)
+    assert listed and listed[0] > 0 and (out / snapshot).read_bytes() != b"not archived"
+    assert site == build(project, tmp_path / "audit2", use_cache=False)
+
+
+def test_a_part_is_held_only_with_its_digest_untouched_and_copies_made_alike(tmp_path):
+    entries = {"archive/a/index.html": f"{'1' * 64}:1:1:1", "archive/a/index.html.gz": f"{'1' * 64}:2:2:2"}
+    part = reuse.Part("archive", "d1", 1, dict)
+    spare = reuse.Previous(tmp_path, dict(entries), True, {}, stale=set(), parts={"archive": ("d1", entries)})
+    assert spare.holds(part) == entries
+    assert spare.holds(replace(part, digest="d2")) is None  # a release frozen, say
+    assert spare.holds(replace(part, name="other")) is None
+    assert replace(spare, stale={"archive/a/index.html.gz"}).holds(part) is None
+    assert replace(spare, stale={"elsewhere.html"}).holds(part) == entries
+    assert replace(spare, stale=None).holds(part) is None  # signatures not checked
+    assert replace(spare, copies=False).holds(part) is None
 
 
 def test_the_spare_is_kept_in_one_pass_only_where_its_signatures_were_checked(tmp_path):
