@@ -135,9 +135,8 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
         previous = previous_site(options.out, root / ".cache" / "written", project.site.precompress,
                                  options.use_cache and write, signatures)
         with progress.stage("pages", "pages rendered"):
-            files, renderers = render_pages(project, published, options, resources, previous, write, index)
+            files, parts, renderers = render_pages(project, published, options, resources, previous, write, index)
         new_snapshots = []  # releases this build publishes for the first time
-        parts = []  # the archived snapshots' files (reuse.Part)
         if not options.preview:
             with progress.stage("archive", "archive copied (and newly due releases frozen)"):
                 snapshots, new_snapshots = archive_snapshots(project, options, resources, renderers)
@@ -146,8 +145,9 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
         own_archive = False
         folders = None
         to_freeze = [n for n in new_snapshots if due_by_the_clock(n[2], options)]
+        count = len(files) + sum(part.count for part in parts)
         if write:
-            with progress.stage("write", f"{len(files)} files written"):
+            with progress.stage("write", f"{count} files written"):
                 if compressing is not None:
                     compressing.join()
                 if freezes:
@@ -162,8 +162,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
                            parts=parts)
                 write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
     frozen = [f"{snap.parent.name}/{snap.name}" for snap, _, _ in to_freeze]
-    return BuildReport(options.out, options.now, len(files) + sum(p.count for p in parts), reports,
-                       time.perf_counter() - start,
+    return BuildReport(options.out, options.now, count, reports, time.perf_counter() - start,
                        project.warnings, write, frozen=frozen, freezes=freezes, own_archive=own_archive,
                        folders=folders)
 
@@ -265,11 +264,14 @@ def begin_charts(p: Published, locales: dict[str, Locale], resources: "Resources
 
 def render_pages(project: Project, published: list[Published], options: BuildOptions, resources: "Resources",
                  previous: reuse.Previous, write: bool,
-                 index: search.Index | None) -> tuple[dict[str, bytes | reuse.Known], dict[str, render.Renderer]]:
+                 index: search.Index | None) -> tuple[dict[str, bytes | reuse.Known], list[reuse.Part],
+                                                      dict[str, render.Renderer]]:
     """The pages stage: every page of every language, the statistics' own from the page cache when
     `previous` (the live site) holds them as they would be rendered, and the files the site has
-    once (sitemap, data catalogue, assets); each page handed to `index` as it is made. Also the
-    renderers, which draw the archived snapshots next."""
+    once (sitemap, data catalogue, assets); each page handed to `index` as it is made. Each
+    statistic's pages in a language come as a part of the site (render.StatisticPages.part) when
+    the page cache keys them, the other files as they are. Also the renderers, which draw the
+    archived snapshots next."""
     root, site, locales = options.root, project.site, project.locales
     if index is not None:
         index.start(site.language, tuple(site.languages[1:]), len(project.stats), previous,
@@ -299,7 +301,7 @@ def render_pages(project: Project, published: list[Published], options: BuildOpt
         # Every page Pagefind reads is made (snapshots lie deeper: search.reads): it makes the
         # index's files while the archive is copied and the site staged, not after.
         index.finish()
-    return files, renderers
+    return files, [part for r in rendered for part in r.parts], renderers
 
 
 def archive_snapshots(project: Project, options: BuildOptions, resources: "Resources",
@@ -440,7 +442,7 @@ class Pages:
                 self.cache.put(key, pagecache.entry(pages))
         if self.index is not None:
             self.index.add(pages.files)
-        return replace(pages, key=key)
+        return replace(pages, key=key, name=f"{self.lang}:{p.statistic.id}")
 
     def entry_key(self, p: Published) -> str | None:
         if not self.cache.enabled:

@@ -22,7 +22,7 @@ from jinja2 import (Environment, FileSystemBytecodeCache, FileSystemLoader, Stri
                     TemplateSyntaxError)
 from markupsafe import Markup
 
-from . import calendar, downloads, feeds, metadata
+from . import calendar, downloads, feeds, metadata, reuse
 from .cache import PickleCache
 from .sanitize import clean_html
 from .content import Release, SiteConfig, Statistic, slug
@@ -309,6 +309,17 @@ class StatisticPages:
     sitemap: tuple[str, dt.date | None]
     dataset: metadata.Node | None  # its node of the data catalogue (metadata.dataset_node)
     key: str | None = None  # the page cache's key of these pages (pipeline.Pages), which decides that node too
+    name: str | None = None  # which statistic's pages in which language, as a part of the site (`part`)
+
+    def part(self) -> reuse.Part | None:
+        """These files as one part of the site (reuse.Part), their digest the page cache's key,
+        which decides every byte of them: a rebuild then keeps the pages of the statistics that did
+        not change where the spare holds them, without listing each download and chart. None
+        without a key (no page cache)."""
+        if self.key is None or self.name is None:
+            return None
+        files = self.files
+        return reuse.Part(self.name, self.key, len(files), lambda: files)
 
 
 def statistic_pages(r: Renderer, site: SiteConfig, p: Published, related: list[Statistic]) -> StatisticPages:
@@ -343,18 +354,26 @@ class Rendered:
     sitemap: list[tuple[str, dt.date | None]]
     datasets: list[metadata.Node | None]
     keys: list[str | None]  # the page cache's key of each statistic's pages (StatisticPages.key)
+    parts: list[reuse.Part] = field(default_factory=list)  # the statistics' pages that are parts of the site
 
 
 def render_language(r: Renderer, site: SiteConfig, listing: dict[str, bytes], pages: list[StatisticPages]) -> Rendered:
     """Every page of one language but the archive, with downloads and calendar files; `site` is
     the site in that language (its base_url the language's folder). `listing` are the pages that
-    list statistics (listing_files), `pages` the statistics' own (statistic_pages)."""
+    list statistics (listing_files), `pages` the statistics' own (statistic_pages): each as a part
+    of the site where it can be (StatisticPages.part), else with the other files."""
     files = dict(listing)
+    parts = []
     sitemap = [(site.base_url, None), (site.base_url + "calendar/", None), (site.base_url + "symbols/", None)]
     for statistic in pages:
-        files.update(statistic.files)
+        part = statistic.part()
+        if part is None:
+            files.update(statistic.files)
+        else:
+            parts.append(part)
         sitemap.append(statistic.sitemap)
-    return Rendered(files, sitemap, [statistic.dataset for statistic in pages], [statistic.key for statistic in pages])
+    return Rendered(files, sitemap, [statistic.dataset for statistic in pages], [statistic.key for statistic in pages],
+                    parts)
 
 
 def listing_files(r: Renderer, site: SiteConfig, published: list[Published], now: dt.datetime) -> dict[str, bytes]:

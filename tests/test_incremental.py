@@ -16,7 +16,7 @@ import brotli
 import pytest
 
 from conftest import DEMO_NOW, digest, edit, served_digest
-from statpress import archive, atomic, downloads, pipeline, reuse, search, write
+from statpress import archive, atomic, downloads, pipeline, render, reuse, search, write
 from statpress.errors import BuildError
 from statpress.write import MARKER
 
@@ -498,6 +498,31 @@ def test_the_archive_is_kept_whole_where_the_spare_holds_it(project, tmp_path, m
     site = build(project, out)
     assert listed and listed[0] > 0 and (out / snapshot).read_bytes() != b"not archived"
     assert site == build(project, tmp_path / "audit2", use_cache=False)
+
+
+def test_a_statistics_pages_are_kept_whole_where_the_spare_holds_them(project, tmp_path, monkeypatch):
+    """Each statistic's pages in a language, with their downloads and charts, are a part of the
+    site whose digest is the page cache's key (render.StatisticPages.part): after one statistic's
+    About text changed, only that statistic's files are listed and staged; the other statistic's
+    stay in the spare without a file of them being looked at."""
+    listed = []
+    real = render.StatisticPages.part
+
+    def part(self):
+        found = real(self)
+        return found and replace(found, files=lambda: listed.append(found.name) or found.files())
+
+    monkeypatch.setattr(render.StatisticPages, "part", part)
+    out = tmp_path / "site"
+    about = project / "content" / "migration" / "about" / "definitions.md"
+    build(project, out)
+    edit(about, "\n", "\n\nEdited once.\n")
+    build(project, out)  # the first site is now the spare
+    listed.clear()
+    edit(about, "Edited once.", "Edited twice.")
+    site = build(project, out)
+    assert sorted(listed) == ["en:migration", "nb:migration"]
+    assert site == build(project, tmp_path / "audit", use_cache=False)
 
 
 def test_a_part_is_held_only_with_its_digest_untouched_and_copies_made_alike(tmp_path):
