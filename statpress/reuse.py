@@ -48,7 +48,8 @@ from .errors import BuildError
 # 110 000 files and copies took 0.12 s, and 0.05 s so; twice in each rebuild, and twice in its child.
 # 7: marshalled, not pickled (the values are plain strings, numbers and dicts): written in 0.02 s
 # instead of 0.06 s, read as fast. marshal's format is this Python's, and so is the note's reader.
-# 8: the files of each part (`Part`: the archived snapshots) noted apart, under the part's digest.
+# 8: the files of each part (`Part`: the archived snapshots, a statistic's pages in a language)
+# noted apart, under the part's digest.
 FORMAT = 8
 SHA = 64  # hexadecimal digits of a SHA-256, with which a file's note starts
 
@@ -78,10 +79,12 @@ class Known:
 @dataclass(frozen=True)
 class Part:
     """Files of the site that change together, named, with a digest that changes whenever any of
-    them would: the archived snapshots, which change only when a release is frozen, and were 26 000
-    of the 44 000 files of 300 statistics' site. The write stage keeps a part the spare holds with
-    that digest, untouched, as it is, without listing its files (write.stage_site); only otherwise
-    does it ask for them (`files`) and stage them one by one, like any other file."""
+    them would: the archived snapshots, which change only when a release is frozen (26 000 of the
+    44 000 files of 300 statistics' site), and each statistic's pages, downloads and charts in a
+    language, whose digest is the page cache's key. The write stage keeps a part the spare holds
+    with that digest, untouched, as it is, without listing its files (write.stage_site); only
+    otherwise does it ask for them (`files`) and stage them one by one, like any other file. No
+    two parts, nor a part and the other files, share a path."""
     name: str
     digest: str
     count: int  # how many files `files` gives
@@ -267,8 +270,7 @@ def previous(notes: Path | None, out: Path, copies: str, signatures: "Signatures
         for _, entries in note["parts"].values():
             files.update(entries)
         return Previous(out, files, note["copies"] == copies, note["folders"],
-                        signatures.stale(out, version) if signatures is not None else None,
-                        {name: (digest, entries) for name, (digest, entries) in note["parts"].items()})
+                        signatures.stale(out, version) if signatures is not None else None, note["parts"])
     except (OSError, EOFError, ValueError, KeyError, TypeError):
         return Previous(out)  # no note, or a damaged one: write everything
 
@@ -307,8 +309,7 @@ def note(notes: Path | None, out: Path, written: dict[str, str], copies: str,
     except OSError:
         return None  # the site changed under the build: without a note the next build writes everything
     times = {rel: stat.st_mtime_ns for rel, stat in found.items() if rel}
-    body = {"format": FORMAT, "copies": copies, "files": written, "folders": times,
-            "parts": {name: (digest, entries) for name, (digest, entries) in parts.items()}}
+    body = {"format": FORMAT, "copies": copies, "files": written, "folders": times, "parts": parts}
     try:
         atomic.write(note_path(notes, out), marshal.dumps(body))
     except OSError:

@@ -395,8 +395,8 @@ class Compressor:
         if self.cache is False:
             return
         for rel, sha in made.items():
-            if rel.endswith(compress.TEXT_ENDINGS) and not holds(self.spare, rel, sha) and \
-                    not holds(self.previous, rel, sha):
+            if rel.endswith(compress.TEXT_ENDINGS) and not noted(self.spare, rel, sha) and \
+                    not noted(self.previous, rel, sha):
                 self.begun[rel] = sha, self.compress(rel, files[rel])
 
     def compress(self, rel: str, data: bytes) -> list[Future]:
@@ -443,7 +443,7 @@ class Compressor:
         return made
 
 
-def holds(site: reuse.Previous | None, rel: str, sha: str) -> bool:
+def noted(site: reuse.Previous | None, rel: str, sha: str) -> bool:
     """Does the note of `site` give the bytes `sha` at `rel` (whether the file is still as noted
     is not asked: for a guess whose only cost, when wrong, is a copy compressed for nothing)?"""
     return site is not None and site.files.get(rel, "").startswith(sha)
