@@ -642,18 +642,16 @@ def archived(stats: list[content.Statistic], now: dt.datetime, resources: Resour
             snap = archive.folder(archive_dir, short, release.id)
             place = f"archive/{short}/{release.id}/"
             found = manifests.manifest(snap)  # archive.check verified every snapshot
+            made = None
             if found is None:
                 p, _ = publish_release(s, release, resources)
-                frozen = archive.with_manifest(renderer_for_snapshot(p), short, release.id,
-                                               release.time_of_publication.isoformat())
-                new.append((snap, frozen, release))
-                snapshots.append((place, snap, frozen))
-                manifest, files = frozen[archive.MANIFEST], len(frozen)
-            else:
-                snapshots.append((place, snap, None))
-                manifest, files = found[0], len(found[1]) + 1
+                made = archive.with_manifest(renderer_for_snapshot(p), short, release.id,
+                                             release.time_of_publication.isoformat())
+                new.append((snap, made, release))
+            snapshots.append((place, snap, made))
+            manifest = made[archive.MANIFEST] if made is not None else found[0]
             digest.update(f"{place}\0{len(manifest)}\0".encode() + manifest)
-            count += files
+            count += len(made) if made is not None else len(found[1]) + 1  # its files and its manifest
     manifests.save()
 
     def files() -> dict[str, bytes | reuse.Known]:
