@@ -42,8 +42,9 @@ class BuildOptions:
     freeze_future: bool = False  # tests only: freeze releases whose time is later than the real clock
     wait: float = 60.0  # seconds to wait for another build's lock
     freeze: bool = True  # freeze newly due releases into archive/ (never while previewing with `serve`)
-    # the archive as the up-to-date check listed it just before (archive.entries): not listed again
-    archive_entries: list[str] | None = None
+    # the archive as the up-to-date check listed it just before (archive.entries), not listed again:
+    # asked for only when the archive is checked, after the pages (a child process lists it)
+    archive_entries: Callable[[], list[str]] | None = None
 
 
 @dataclass
@@ -136,6 +137,8 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
                                  options.use_cache and write, signatures)
         with progress.stage("pages", "pages rendered"):
             files, parts, renderers = render_pages(project, published, options, resources, previous, write, index)
+        with progress.stage("archive"):
+            project = check_archive(project, options)
         new_snapshots = []  # releases this build publishes for the first time
         if not options.preview:
             with progress.stage("archive", "archive copied (and newly due releases frozen)"):
@@ -170,8 +173,8 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
 @dataclass(frozen=True)
 class Project:
     """What the content stage read and checked: the site's settings, each language's catalogue,
-    the statistics, the release calendar's warnings, and the archive's entries as they were
-    verified (None without the cache: archive.check)."""
+    the statistics, the release calendar's warnings, and, once `check_archive` has verified it, the
+    archive's entries as they were then (None before, and without the cache)."""
     site: content.SiteConfig
     locales: dict[str, Locale]
     stats: list[content.Statistic]
@@ -181,7 +184,7 @@ class Project:
 
 def read_content(options: BuildOptions) -> Project:
     """The content stage: every text of the site read and checked (translations, the release
-    calendar), and the archive verified against its manifests."""
+    calendar)."""
     root = options.root
     site = content.parse(root / "site.toml", content.SiteConfig)
     require_translations(site, site.languages, str(root / "site.toml"))
@@ -192,8 +195,16 @@ def read_content(options: BuildOptions) -> Project:
         if s.meta.fallback is None:
             check_table_translations(root / "stats", s.id, site.languages)
     warnings = check_calendar(stats, options.strict)
-    verified = archive.check(root / "archive", archive_stamp(options), options.archive_entries)
-    return Project(site, locales, stats, warnings, verified)
+    return Project(site, locales, stats, warnings)
+
+
+def check_archive(project: Project, options: BuildOptions) -> Project:
+    """The project with its archive verified against the manifests (archive.check). Done once the
+    pages are rendered, not with the rest of the content: the up-to-date check's child lists the
+    archive meanwhile (uptodate.ArchiveListing), and a build handed to the build server, which
+    loads no engine, would otherwise wait for it at once. Nothing before reads a snapshot's files."""
+    listed = options.archive_entries() if options.archive_entries else None
+    return replace(project, archive=archive.check(options.root / "archive", archive_stamp(options), listed))
 
 
 def archive_stamp(options: BuildOptions) -> Path | None:

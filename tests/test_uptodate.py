@@ -118,11 +118,28 @@ def test_the_archive_listed_by_the_check_is_not_listed_again_by_the_build(projec
     entries, verify_all = archive.entries, archive.verify_all
     monkeypatch.setattr(archive, "entries", lambda folder: listed.append(folder) or entries(folder))
     monkeypatch.setattr(archive, "verify_all", lambda folder: hashed.append(folder) or verify_all(folder))
-    options = pipeline.BuildOptions(project, project / "site", DEMO_NOW, archive_entries=fingerprint.archive_entries)
+    options = pipeline.BuildOptions(project, project / "site", DEMO_NOW, archive_entries=lambda: fingerprint.archive_entries)
     pipeline.build(options)
     assert listed == [] and hashed == []
     pipeline.build(pipeline.BuildOptions(project, project / "site", DEMO_NOW))
     assert listed == [project / "archive"] and hashed == []
+
+
+def test_the_build_asks_for_the_archive_listing_only_once_its_pages_are_rendered(project, monkeypatch):
+    """The child's listing of the archive is waited for only after the pages stage: a build handed
+    to the build server, which loads no engine meanwhile, would otherwise start by waiting for it."""
+    from conftest import DEMO_NOW
+    from statpress import archive, pipeline
+
+    project = runnable(project)
+    build(project)
+    events = []
+    render_pages = pipeline.render_pages
+    monkeypatch.setattr(pipeline, "render_pages", lambda *a, **k: events.append("pages") or render_pages(*a, **k))
+    listed = archive.entries(project / "archive")
+    pipeline.build(pipeline.BuildOptions(project, project / "site", DEMO_NOW,
+                                         archive_entries=lambda: events.append("listing") or listed))
+    assert events == ["pages", "listing"]
 
 
 def test_the_archive_is_listed_by_a_child_when_the_build_will_run(project, monkeypatch):
