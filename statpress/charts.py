@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
 
-from lxml import etree
 from pydantic import ConfigDict, Field, ValidationError
 
 from .content import describe
@@ -34,6 +33,7 @@ from .vegalite import LAYOUTS, svg_size
 from .lazyimport import lazy
 
 pd = lazy("pandas")  # imported when first used: see lazyimport.py
+etree = lazy("lxml.etree")  # only to draw a chart, which a rebuild finds in its cache
 
 # a change to how charts are drawn draws them again
 SOURCE = Path(__file__).read_text(encoding="utf-8") + Path(vegalite.__file__).read_text(encoding="utf-8")

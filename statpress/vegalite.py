@@ -21,9 +21,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from lxml import etree
-
 from . import atomic
+from .lazyimport import lazy
+
+etree = lazy("lxml.etree")  # only to measure a chart being drawn, which a rebuild finds in its cache
 
 # Colours with at least 3:1 contrast against white (WCAG 1.4.11), told apart by dashes and
 # point shapes as well, never by colour alone.
