@@ -425,6 +425,37 @@ def test_the_signatures_checked_beside_the_build_are_those_of_the_noted_files(pr
         assert write.previous_site(out, notes, True, signatures=signatures).stale is None  # not checked: stat
 
 
+def test_a_spare_file_the_live_site_shares_is_judged_by_the_live_sites_stat(project, tmp_path):
+    """The spare shares most files with the live site (hard links). The signatures child stats each
+    shared file once, in the live site: a spare file whose folder has its noted time, and whose
+    noted signature the live site's file has just shown, is not looked at again. An edit in place
+    is still found in both sites, and a file replaced in the spare (its folder's time
+    changes); one replaced with its folder's time set back is taken on the note's word, as the
+    sweep takes such a folder (write.sweep), and as an audit (--no-cache) takes none."""
+    out, notes = tmp_path / "site", project / ".cache" / "written"
+    build(project, out)
+    edit(project / "content" / "migration" / "about" / "definitions.md", "\n", "\n\nEdited.\n")
+    build(project, out)  # the first site is now the spare, sharing every file that did not change
+    spare = write.spare_folder(out)
+    edited, replaced, trusted = "nb/naturalisations/index.html", "naturalisations/tables/by-country.csv", \
+        "symbols/index.html"
+    assert all((out / rel).stat().st_ino == (spare / rel).stat().st_ino for rel in (edited, replaced, trusted))
+    with open(spare / edited, "r+b") as f:  # through the spare's name: the live site's file too
+        f.write(b"<!-- edited -->")
+    for rel in (replaced, trusted):
+        folder = (spare / rel).parent
+        times = folder.stat()
+        (folder / "new").write_bytes(b"not built")
+        os.replace(folder / "new", spare / rel)
+        if rel == trusted:
+            os.utime(folder, ns=(times.st_atime_ns, times.st_mtime_ns))
+    with reuse.Signatures(notes, [out, spare]) as signatures:
+        live = write.previous_site(out, notes, True, signatures=signatures)
+        kept = reuse.previous(notes, spare, write.copies_made(True), signatures)
+        assert live.stale == {edited}
+        assert kept.stale == {edited, replaced}  # `trusted` was not looked at
+
+
 def test_a_build_asks_the_signatures_it_is_given_and_stops_them(project, tmp_path):
     """The command line starts the check of the output's files before it loads the engine
     (build.py) and hands it to the build, which asks it and stops it when done."""
