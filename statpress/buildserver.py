@@ -79,13 +79,19 @@ def forward(root: Path, argv: list[str]) -> int | None:
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect(str(path))
+        answers = conn.makefile("rb")
         request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "python": sys.executable}
         socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
-        answers = conn.makefile("rb")
-        first = json.loads(answers.readline() or b"{}")
+        first, interrupted = first_answer(conn, answers)
+    except KeyboardInterrupt:  # before the request was sent: nothing started (after it, see `answer`)
+        first, interrupted = {}, True
     except (OSError, ValueError):
         conn.close()
         return None  # a server that does not answer (one left by a crash): build here
+    if interrupted and "started" not in first:
+        conn.close()  # Ctrl+C before the server took the build: nothing is built, here or there
+        print("interrupted: the previous site is unchanged", file=sys.stderr)
+        return 130
     if "started" not in first:
         if "refused" in first:
             print(f"note: the build server did not build this: {first['refused']}; building here", file=sys.stderr)
@@ -93,6 +99,29 @@ def forward(root: Path, argv: list[str]) -> int | None:
         return None
     with conn:
         return wait_for(conn, answers)
+
+
+def first_answer(conn: socket.socket, answers) -> tuple[dict, bool]:
+    """The server's first answer, and whether Ctrl+C came while the client waited for it. Ctrl+C
+    is passed on, as during the build (`wait_for`): a build the server starts is interrupted, and
+    a request it has not read yet no longer parses, so it starts none."""
+    interrupted = False
+    while True:
+        try:
+            line = answers.readline()
+            break
+        except KeyboardInterrupt:
+            if not interrupted:
+                interrupted = True
+                try:
+                    conn.sendall(b"interrupt\n")
+                except OSError:
+                    return {}, True  # the server has gone: it builds nothing for this client
+        except OSError:
+            if interrupted:
+                return {}, True
+            raise
+    return json.loads(line or b"{}"), interrupted
 
 
 def wait_for(conn: socket.socket, answers) -> int:
@@ -246,6 +275,8 @@ def build_in_fork(conn: socket.socket, fds: list[int], request: dict, run: Calla
             status = 130
         sys.stdout.flush()
         sys.stderr.flush()
+    except KeyboardInterrupt:  # the client's Ctrl+C came before the build began
+        status = 130
     except BaseException:  # noqa: BLE001 - told to the client, whose build it was
         traceback.print_exc()
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -144,3 +145,32 @@ def test_ctrl_c_in_the_client_interrupts_the_build_in_the_server(project):
         server.wait_for("(status 130)")
     finally:
         server.stop()
+
+
+def test_ctrl_c_before_the_server_answers_builds_nothing(project):
+    """Ctrl+C while the client waits for the server's first answer is passed on, as during a
+    build: the client does not go on to build by itself, and exits as an interrupted build does."""
+    project = runnable(project)
+    path = buildserver.socket_path(project)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:  # a server slow to answer
+        listener.bind(str(path))
+        listener.listen(1)
+        client = subprocess.Popen([sys.executable, str(project / "build.py"), "build", "--now", NOW], cwd=project,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        conn, _ = listener.accept()
+        with conn:
+            data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+            for fd in fds:
+                os.close(fd)
+            while not data.endswith(b"\n"):
+                data += conn.recv(1 << 20)
+            time.sleep(0.3)  # the client waits for the answer
+            client.send_signal(signal.SIGINT)
+            conn.settimeout(30)
+            assert conn.recv(64) == b"interrupt\n"
+            conn.sendall(b'{"refused": "a reason the client must not act on now"}\n')
+            _, err = client.communicate(timeout=60)
+    assert client.returncode == 130, err
+    assert "interrupted: the previous site is unchanged" in err and "building here" not in err
+    assert not (project / "site").exists()
