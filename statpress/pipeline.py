@@ -13,6 +13,7 @@ import hashlib
 import multiprocessing
 import os
 import pickle
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -25,7 +26,7 @@ from . import (__version__, archive, cache, calendar, charts, compress, confiden
 from .errors import BuildError
 from .i18n import Localiser, missing, require_translations
 from .locale import Locale, load_locale
-from .progress import Progress, stage as timed, track
+from .progress import CURRENT, Progress, stage as timed, track
 from .render import Published
 from .write import audit_path, check_out, previous_site, recover, write_audit, write_site
 
@@ -130,13 +131,16 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
         compressing = compress.ahead(render.assets(root), copies, compress.made_ahead(root / "templates" / "assets"))
     with progress.stage("data", "datasets and classifications declared"):
         resources = load_resources(options, project, drawer)
-    with contextlib.closing(resources.catalog):  # its engines' connections, and what they spilled to disk
+    # the catalog's engines' connections and what they spilled to disk are closed, and a child
+    # computing tables ahead (publish_all) waited for, however the build ends
+    with contextlib.closing(resources.catalog), contextlib.ExitStack() as waiting:
         with progress.stage("tables", f"tables of {len(project.stats)} statistics computed"):
-            published, reports = publish_all(project, options, resources)
+            publication = waiting.enter_context(publish_all(project, options, resources))
         previous = previous_site(options.out, root / ".cache" / "written", project.site.precompress,
                                  options.use_cache and write, signatures)
         with progress.stage("pages", "pages rendered"):
-            files, parts, renderers = render_pages(project, published, options, resources, previous, write, index)
+            files, parts, renderers = render_pages(project, publication, options, resources, previous, write, index)
+        reports = publication.reports
         with progress.stage("archive"):
             project = check_archive(project, options)
         new_snapshots = []  # releases this build publishes for the first time
@@ -221,12 +225,14 @@ def load_resources(options: BuildOptions, project: Project, drawer: drawing.Draw
                      cache.PickleCache(root / ".cache" / "tables", options.use_cache), project.site.languages)
 
 
-def publish_all(project: Project, options: BuildOptions,
-                resources: "Resources") -> tuple[list[Published], list[StatisticReport]]:
+def publish_all(project: Project, options: BuildOptions, resources: "Resources") -> "Publication":
     """The tables stage: every statistic as the public sees it at the build's instant, its tables
-    computed (in worker processes when many are not cached) and protected."""
+    computed (in worker processes when many are not cached, in a forked child when a few are, see
+    `compute_ahead`) and protected."""
     jobs = uncomputed(project.stats, options, resources)
-    computed_here = set() if not jobs or precompute(options.root, jobs, options, resources) else set(jobs)
+    precomputed = bool(jobs) and precompute(options.root, jobs, options, resources)
+    ahead = None if precomputed or not jobs else compute_ahead(jobs, len(project.stats), options, resources)
+    computed_here = set() if precomputed or ahead is not None else set(jobs)
     if computed_here and not drawing.drawn_before(resources.cache):
         # This process draws their charts, and nothing was drawn before (a cold build, an audit):
         # the drawer starts while it computes, if the command line has not started it already
@@ -235,14 +241,68 @@ def publish_all(project: Project, options: BuildOptions,
         # starting vl-convert for nothing took half a second of the other core, which a rebuild
         # of 300 statistics keeps busy already.
         resources.drawer.start()
-    done = {}
-    for s in track(least_data_first(project.stats, {sid for sid, _ in computed_here}, resources), "tables",
+    publication = Publication(project.stats, options.now, resources, ahead, {sid for sid, _ in jobs} if ahead else set())
+    for s in track(least_data_first(publication.ready(), {sid for sid, _ in computed_here}, resources), "tables",
                    lambda s: s.meta.name):
         p, report = publish(s, options.now, options.preview, resources)
         if p.release is not None and (s.id, p.release.id) in computed_here:
             begin_charts(p, project.locales, resources)
-        done[s.id] = p, report
-    return [done[s.id][0] for s in project.stats], [done[s.id][1] for s in project.stats]
+        publication.done[s.id] = p, report
+    return publication
+
+
+@dataclass
+class Publication:
+    """The tables stage's result: each statistic as published (`done`), but those whose tables a
+    forked child is computing (`pending`, see `compute_ahead`), which are published from the
+    cache once it is done (`complete`). Until then they are known by their metadata and releases
+    alone (`listed`), which is all the pages that list statistics show of them."""
+    stats: list[content.Statistic]
+    now: dt.datetime
+    resources: "Resources"
+    ahead: Ahead | None
+    pending: set[str]  # statistic ids
+    done: dict[str, tuple[Published, StatisticReport]] = field(default_factory=dict)
+
+    def ready(self) -> list[content.Statistic]:
+        return [s for s in self.stats if s.id not in self.pending]
+
+    def listed(self) -> list[Published]:
+        """Every statistic in order, the pending ones without their tables (as texts_in has them)."""
+        return [self.done[s.id][0] if s.id in self.done else
+                Published(s, calendar.due(s, self.now), calendar.next_release(s, self.now), [], None,
+                          calendar.previous(s, self.now)) for s in self.stats]
+
+    def complete(self) -> list[content.Statistic]:
+        """The pending statistics published, once the child has computed their tables; they are
+        returned. Should the child have failed otherwise than on the content, this process
+        computes them (publish computes what the cache lacks)."""
+        if self.ahead is not None:
+            with timed("tables"):
+                self.ahead.wait()
+            self.ahead = None
+        finished = [s for s in self.stats if s.id in self.pending]
+        for s in finished:
+            self.done[s.id] = publish(s, self.now, False, self.resources)
+        self.pending = set()
+        return finished
+
+    @property
+    def published(self) -> list[Published]:
+        self.complete()
+        return [self.done[s.id][0] for s in self.stats]
+
+    @property
+    def reports(self) -> list[StatisticReport]:
+        self.complete()
+        return [self.done[s.id][1] for s in self.stats]
+
+    def __enter__(self) -> "Publication":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.ahead is not None:
+            self.ahead.close()  # the build failed while the child computed: it is waited for
 
 
 def least_data_first(stats: list[content.Statistic], computing: set[str],
@@ -273,7 +333,35 @@ def begin_charts(p: Published, locales: dict[str, Locale], resources: "Resources
             resources.drawer, language)
 
 
-def render_pages(project: Project, published: list[Published], options: BuildOptions, resources: "Resources",
+def statistic_pages(by_language: dict[str, "Pages"], publication: Publication,
+                    index: search.Index | None) -> dict[str, list[render.StatisticPages]]:
+    """Each statistic's pages in each language, in the statistics' order: those published first,
+    then, once the child computing them is done, the pending ones. Each is handed to `index` as
+    soon as those before it (languages in turn) have been: the search index is the same whatever
+    order they were made in."""
+    order = [(lang, s.id) for lang in by_language for s in publication.stats]
+    made: dict[tuple[str, str], render.StatisticPages] = {}
+    given = 0
+
+    def make(lang: str, p: Published) -> None:
+        nonlocal given
+        made[lang, p.statistic.id] = by_language[lang].of(p)
+        while given < len(order) and order[given] in made:
+            if index is not None:
+                index.add(made[order[given]].files)
+            given += 1
+
+    for lang in by_language:
+        for s in publication.ready():
+            make(lang, publication.done[s.id][0])
+    finished = publication.complete()
+    for lang in by_language:
+        for s in finished:
+            make(lang, publication.done[s.id][0])
+    return {lang: [made[lang, s.id] for s in publication.stats] for lang in by_language}
+
+
+def render_pages(project: Project, publication: Publication, options: BuildOptions, resources: "Resources",
                  previous: reuse.Previous, write: bool,
                  index: search.Index | None) -> tuple[dict[str, bytes | reuse.Known], list[reuse.Part],
                                                       dict[str, render.Renderer]]:
@@ -282,7 +370,8 @@ def render_pages(project: Project, published: list[Published], options: BuildOpt
     once (sitemap, data catalogue, assets); each page handed to `index` as it is made. Each
     statistic's pages in a language come as a part of the site (render.StatisticPages.part) when
     the page cache keys them, the other files as they are. Also the renderers, which draw the
-    archived snapshots next."""
+    archived snapshots next. The statistics whose tables are still being computed (Publication)
+    come last."""
     root, site, locales = options.root, project.site, project.locales
     if index is not None:
         index.start(site.language, tuple(site.languages[1:]), len(project.stats), previous,
@@ -292,13 +381,16 @@ def render_pages(project: Project, published: list[Published], options: BuildOpt
     sites = {lang: in_language(site, lang, site) for lang in site.languages}
     renderers = {lang: render.make_renderer(root, locales[lang], options.preview, sites[lang], names,
                                             options.use_cache) for lang in site.languages}
-    rendered = []
-    for lang in site.languages:
-        pages = Pages(renderers[lang], sites[lang], lang, resources, options.preview, previous,
-                      cache.PickleCache(root / ".cache" / "pages", options.use_cache and write), digests, index,
-                      Texts(published, lang, resources), {s.meta.short_name: s for s in project.stats})
-        own = [pages.of(p) for p in published]
-        rendered.append(render.render_language(renderers[lang], pages.site, pages.listing(published, options.now), own))
+    listed = publication.listed()
+    by_language = {lang: Pages(renderers[lang], sites[lang], lang, resources, options.preview, previous,
+                               cache.PickleCache(root / ".cache" / "pages", options.use_cache and write), digests,
+                               Texts(listed, lang, resources), {s.meta.short_name: s for s in project.stats})
+                   for lang in site.languages}
+    # the listing pages show no tables: they are made before waiting for any (Publication)
+    listings = {lang: pages.listing(listed, options.now) for lang, pages in by_language.items()}
+    own = statistic_pages(by_language, publication, index)
+    rendered = [render.render_language(renderers[lang], pages.site, listings[lang], own[lang])
+                for lang, pages in by_language.items()]
     files = {name: content for r in rendered for name, content in r.files.items()}
     # a preview has no catalogue: it leaves the parts kept for the site's as they are
     kept = cache.PickleCache(root / ".cache" / "catalog", options.use_cache and write and not options.preview)
@@ -431,7 +523,6 @@ class Pages:
     previous: reuse.Previous
     cache: cache.PickleCache
     digests: pagecache.Digests  # the files pages are keyed by, read once for every language
-    index: search.Index | None  # given each statistic's pages as soon as they are made
     texts: Texts  # the statistics' metadata and releases in the language, for the pages that list them
     statistics: dict[str, content.Statistic]  # every statistic by its short name, as read
 
@@ -451,8 +542,6 @@ class Pages:
                                            self.texts.named(p.statistic.meta.related))
             if key:
                 self.cache.put(key, pagecache.entry(pages))
-        if self.index is not None:
-            self.index.add(pages.files)
         return replace(pages, key=key, name=f"{self.lang}:{p.statistic.id}")
 
     def entry_key(self, p: Published) -> str | None:
@@ -500,11 +589,10 @@ def uncomputed(stats: list[content.Statistic], options: BuildOptions, resources:
 def precompute(root: Path, jobs: list[tuple[str, str]], options: BuildOptions, resources: "Resources") -> bool:
     """Compute the releases `jobs` in worker processes, a few statistics each, into the caches the
     build then reads; whether it did. Not when there are no more of them than workers: starting a
-    process costs more than it saves then, and the build computes them itself."""
+    process costs more than it saves then (see `compute_ahead`)."""
     workers = options.workers or len(os.sched_getaffinity(0))
-    if not options.use_cache or workers < 2 or len(jobs) <= workers or resources.catalog.engines.default == "spark" or \
-            any(d.engine == "spark" for d in resources.catalog.spec.datasets.values()):
-        return False  # Spark parallelises each query itself; a worker would start a Spark driver of its own
+    if not options.use_cache or workers < 2 or len(jobs) <= workers or on_spark(resources):
+        return False
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no engine state is shared
     # A few batches per worker: each batch reads the site, locales and catalog once, and the
     # batches still even out statistics of unequal size.
@@ -517,18 +605,86 @@ def precompute(root: Path, jobs: list[tuple[str, str]], options: BuildOptions, r
     return True
 
 
-def compute_in_worker(root: str, jobs: list[tuple[str, str]]) -> None:
+def on_spark(resources: "Resources") -> bool:
+    """Does a dataset go to Spark? It parallelises each query itself: a worker would start a Spark
+    driver of its own."""
+    catalog = resources.catalog
+    return catalog.engines.default == "spark" or any(d.engine == "spark" for d in catalog.spec.datasets.values())
+
+
+def compute_ahead(jobs: list[tuple[str, str]], statistics: int, options: BuildOptions,
+                  resources: "Resources") -> "Ahead | None":
+    """The releases `jobs` computed into the caches by a forked child, while this process renders
+    the pages of the other statistics (render_pages); None where that does not pay. A rebuild
+    after one statistic's tables changed spent a second of a slow hour importing pandas and
+    computing them, as long as the pages of the other 299 took, while the other core had room
+    (docs/scaling.md). The fork already holds the engine, which a spawned worker would import
+    again. Not for as many statistics as there are others to render (the demo's cold build: the
+    child would draw their charts after the tables, not beside them), nor in a preview, nor once
+    an engine runs in this process (data on a server, fingerprinted by it): its threads and
+    connections are not to be forked."""
+    if not options.use_cache or options.preview or 2 * len(jobs) > statistics or on_spark(resources) or \
+            resources.catalog.engines.made or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    return Ahead(options.root, jobs)
+
+
+class Ahead:
+    """A forked child computing a few releases into the caches (compute_in_worker)."""
+
+    def __init__(self, root: Path, jobs: list[tuple[str, str]]):
+        self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=silenced)
+        self.future = self.pool.submit(compute_in_worker, str(root), jobs, True)
+
+    def wait(self) -> None:
+        """Until the child is done. A BuildError in it (bad content) stops the build with its
+        message; should it fail otherwise (killed, out of memory), the build computes what the
+        cache still lacks itself."""
+        try:
+            self.future.result()
+        except BuildError:
+            raise
+        except Exception:  # noqa: BLE001 - publish computes whatever the child did not
+            pass
+        finally:
+            self.pool.shutdown()
+
+    def close(self) -> None:
+        """The build failed: the child is waited for (it only fills caches, each file written whole),
+        so that no process of the build outlives it, holding its locks or pipes."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def silenced() -> None:
+    """In a forked child: nothing shown, nothing written to the terminal. The build's live display
+    writes from a thread the fork did not copy; had it held the stream's lock at that instant,
+    the child's first flush would wait for it forever (CPython issue 91776). The terminal's
+    streams are left as they are, unflushed: the child ends with os._exit."""
+    CURRENT.set(Progress("silent"))
+    sys.stdout = sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - until the child ends
+
+
+def compute_in_worker(root: str, jobs: list[tuple[str, str]], forked: bool = False) -> None:
     """Each (statistic, release) of `jobs` computed, protected, charted and made into downloads
     (XLSX, JSON-stat, PX) in every language, into the caches (a worker's job): the pages stage,
     which runs in one process, then finds them there. The main process has checked the content as
-    a whole already, so only these statistics' folders are read."""
-    root_path = Path(root)
+    a whole already, so only these statistics' folders are read. A worker calls vl-convert itself
+    (every core has a worker); a `forked` child asks a helper process of its own, started if a
+    chart is to be drawn: vl-convert's engine runs on a thread of its own, which a fork does not
+    copy, so one the build's process had started would never answer the child."""
+    with contextlib.ExitStack() as running:
+        drawer = running.enter_context(drawing.Helper()) if forked else drawing.InProcess()
+        compute_releases(Path(root), jobs, drawer)
+
+
+def compute_releases(root_path: Path, jobs: list[tuple[str, str]], drawer: drawing.Drawer) -> None:
     site = content.parse(root_path / "site.toml", content.SiteConfig)
     locales = load_locales(root_path, site)
     sites = {lang: in_language(site, lang, site) for lang in site.languages}
     headings = content.project_headings(root_path)
     kept = cache.PickleCache(root_path / ".cache" / "downloads")
-    with contextlib.closing(data.load_catalog(root_path)) as catalog:
+    # a dataset whose check passed, as noted, is not checked again (a worker runs with the cache)
+    with contextlib.closing(data.load_catalog(root_path, stamps=root_path / ".cache" / "checks")) as catalog:
         for statistic_id, release_id in jobs:
             s = content.load_statistic(root_path / "content" / statistic_id, headings)
             release = next(r for r in s.releases if r.id == release_id)
@@ -536,9 +692,8 @@ def compute_in_worker(root: str, jobs: list[tuple[str, str]]) -> None:
             for lang in site.languages:
                 language = Localiser(lang, site.language, s.meta.fallback)
                 shown = language(computed.tables)
-                # every core has a worker: vl-convert is called in this process
-                draw(s, computed.charts, shown, locales[lang], release.period,
-                     root_path / ".cache" / "charts", drawing.InProcess(), language)
+                draw(s, computed.charts, shown, locales[lang], release.period, root_path / ".cache" / "charts",
+                     drawer, language)
                 prov = metadata.provenance(sites[lang], language(s.meta), release)
                 for table in shown:  # XLSX was half of the corpus's pages stage, in one process
                     downloads.cached_downloads(table, prov, locales[lang], kept)

@@ -24,6 +24,30 @@ SHARED = ROOT.parent / "shared"
 DEMO_NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=OSLO)
 
 
+class Calls:
+    """What a spied function was called for, in order, noted in a file: a rebuild computes a few
+    statistics in a child forked from the build (pipeline.compute_ahead), whose calls a list in
+    the test's process would not see. Reads as a list of strings; `clear` forgets them."""
+
+    def __init__(self, log: Path):
+        self.log = log
+
+    def note(self, value: object) -> None:
+        with self.log.open("a", encoding="utf-8") as f:
+            f.write(f"{value}\n")
+
+    def clear(self) -> None:
+        self.log.unlink(missing_ok=True)
+
+    def __iter__(self):
+        return iter(self.log.read_text(encoding="utf-8").splitlines() if self.log.exists() else [])
+
+    def __eq__(self, other) -> bool:
+        return list(self) == other
+
+    __hash__ = None
+
+
 def build_site(root: Path, out: Path, now: dt.datetime = DEMO_NOW) -> pipeline.BuildReport:
     # The site as it was at `now`, which may be before archived releases: a look back, not a
     # publication (tests/test_bad_inputs.py checks that the command line refuses to withdraw them).

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from conftest import DEMO_NOW, digest, edit
+from conftest import DEMO_NOW, Calls, digest, edit
 from statpress import cache, pipeline
 from statpress.content import load_all
 from statpress.instants import OSLO
@@ -21,13 +21,13 @@ def statistics(project) -> list[str]:
 
 
 @pytest.fixture
-def computed(monkeypatch):
+def computed(monkeypatch, tmp_path):
     """The statistics whose tables a build computes (rather than takes from the cache)."""
-    seen: list[str] = []
+    seen = Calls(tmp_path / "computed.txt")
     original = pipeline.protect_release
 
     def spy(s, catalog, period):
-        seen.append(s.id)
+        seen.note(s.id)
         return original(s, catalog, period)
 
     monkeypatch.setattr(pipeline, "protect_release", spy)
@@ -145,9 +145,9 @@ def test_a_dataset_is_checked_again_only_when_its_file_changes(project, tmp_path
     from statpress.engines import DuckDB
 
     build(project, tmp_path / "a")  # checks every dataset and notes it
-    checked = []
+    checked = Calls(tmp_path / "checked.txt")
     original = DuckDB.violation
-    monkeypatch.setattr(DuckDB, "violation", lambda self, source, rules: checked.append(source.name)
+    monkeypatch.setattr(DuckDB, "violation", lambda self, source, rules: checked.note(source.name)
                         or original(self, source, rules))
     build(project, tmp_path / "b")
     assert checked == []  # nothing changed: no record read again

@@ -52,7 +52,7 @@ def test_missing_file_says_how_to_generate_it(project):
 
 
 @pytest.mark.built_before
-@pytest.mark.parametrize("breakage", ["data", "template", "content"])
+@pytest.mark.parametrize("breakage", ["data", "template", "content", "tables"])
 def test_a_failed_build_leaves_the_previous_site_untouched(project, tmp_path, breakage):
     out = tmp_path / "site"
     build_site(project, out)
@@ -62,14 +62,19 @@ def test_a_failed_build_leaves_the_previous_site_untouched(project, tmp_path, br
     elif breakage == "template":
         path = project / "templates" / "statistic.html"
         path.write_text(path.read_text(encoding="utf-8").replace("{{ s.meta.name }}", "{{ s.meta.nmae }}", 1))
-    else:
+    elif breakage == "content":
         path = project / "content" / "migration" / "releases.toml"
         path.write_text(path.read_text(encoding="utf-8").replace("date = 2025-03-13", "date = 2025-13-03"))
+    else:  # one statistic's tables, computed by a forked child while the build renders the other's pages
+        path = project / "stats" / "migration" / "tables.toml"
+        path.write_text(path.read_text(encoding="utf-8").replace('by = "citizenship_group"', 'by = "colour"'))
     with pytest.raises(BuildError) as err:
         build_site(project, out)
     assert digest(out) == before
     if breakage == "template":
         assert "statistic.html, line" in str(err.value) and "nmae" in str(err.value)
+    if breakage == "tables":  # the child's message, as the build's own would be
+        assert "has no column 'colour'" in str(err.value) and "migrations" in str(err.value)
 
 
 def test_a_bad_value_is_quoted_as_text_never_as_a_numpy_repr(project):

@@ -15,7 +15,7 @@ from pathlib import Path
 import brotli
 import pytest
 
-from conftest import DEMO_NOW, digest, edit, served_digest
+from conftest import DEMO_NOW, Calls, digest, edit, served_digest
 from statpress import archive, atomic, downloads, pipeline, render, reuse, search, write
 from statpress.errors import BuildError
 from statpress.write import MARKER
@@ -355,11 +355,11 @@ def test_without_precompressed_copies(project, tmp_path):
 
 
 def test_table_downloads_are_made_again_only_when_their_inputs_change(project, tmp_path, monkeypatch):
-    made = []
+    made = Calls(tmp_path / "made.txt")
     original = downloads.table_downloads
-    monkeypatch.setattr(downloads, "table_downloads", lambda t, prov, locale: made.append(t.id) or original(t, prov, locale))
+    monkeypatch.setattr(downloads, "table_downloads", lambda t, prov, locale: made.note(t.id) or original(t, prov, locale))
     build(project, tmp_path / "site")
-    assert made  # a cold cache
+    assert list(made)  # a cold cache
     made.clear()
     edit(project / "templates" / "table.html", "<caption", "<caption data-x")  # pages change, downloads do not
     build(project, tmp_path / "site")
@@ -369,7 +369,7 @@ def test_table_downloads_are_made_again_only_when_their_inputs_change(project, t
     made.clear()
     assert build(project, tmp_path / "site") == expected
     migration = {t["id"] for t in tomllib.loads((project / "stats" / "migration" / "tables.toml").read_text())["tables"]}
-    assert made and set(made) <= migration  # only the changed statistic's
+    assert list(made) and set(made) <= migration  # only the changed statistic's
 
 
 def test_calendar_events_are_written_again_only_when_their_release_changes(project, tmp_path, monkeypatch):
@@ -613,6 +613,66 @@ def test_copies_of_new_files_are_begun_before_the_kept_ones_are_looked_up(tmp_pa
     assert set(notes) == {f"{rel}{suffix}" for rel in ("new.html", "catalog.jsonld") for suffix in (".gz", ".br")}
     assert gzip.decompress((staging / "catalog.jsonld.gz").read_bytes()) == large
     assert brotli.decompress((staging / "new.html.br").read_bytes()) == files["new.html"]
+
+
+def test_a_statistic_whose_tables_changed_is_computed_by_a_forked_child(project, tmp_path):
+    """After one statistic's tables changed, a forked child computes them (pipeline.compute_ahead)
+    while the build renders the other statistic's pages: the build's own process never imports
+    pandas, and the site equals a cold build."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "site"
+    build(project, out)
+    edit(project / "stats" / "migration" / "tables.toml", 'label = "Immigration"', 'label = "Immigration, all"')
+    script = ("import datetime, sys\nfrom pathlib import Path\nfrom statpress import pipeline\n"
+              f"pipeline.build(pipeline.BuildOptions(Path({str(project)!r}), Path({str(out)!r}), "
+              f"datetime.datetime.fromisoformat({DEMO_NOW.isoformat()!r})))\n"
+              "print('pandas' in sys.modules)\n")
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == ["False"]
+    assert "Immigration, all" in (out / "migration" / "index.html").read_text(encoding="utf-8")
+    assert digest(out) == build(project, tmp_path / "scratch", use_cache=False)
+
+
+def test_a_forked_child_draws_its_charts_though_the_build_ran_vl_convert(project, tmp_path):
+    """vl-convert's engine runs on a thread of its own, which a fork does not copy: a child forked
+    from a process that had started it would wait for its answer forever. The child draws through a
+    helper process of its own (pipeline.compute_in_worker), and the site equals a cold build."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "site"
+    build(project, out)
+    edit(project / "stats" / "migration" / "tables.toml", 'title = "Immigration, emigration and net migration.',
+         'title = "Immigration, emigration and net migration, all.')
+    script = ("import datetime\nfrom pathlib import Path\nfrom statpress import drawing, pipeline\n"
+              "drawing.InProcess().draw('vega', drawing.WARM_UP).result()\n"  # vl-convert's engine started here
+              f"pipeline.build(pipeline.BuildOptions(Path({str(project)!r}), Path({str(out)!r}), "
+              f"datetime.datetime.fromisoformat({DEMO_NOW.isoformat()!r})))\n")
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert ran.returncode == 0, ran.stderr
+    assert "net migration, all." in (out / "migration" / "index.html").read_text(encoding="utf-8")
+    assert digest(out) == build(project, tmp_path / "scratch", use_cache=False)
+
+
+def die(*args) -> None:
+    """A child killed while it computes (test below): looked up by name in the fork."""
+    os._exit(9)
+
+
+def test_a_child_that_dies_leaves_the_tables_to_the_build(project, tmp_path, monkeypatch):
+    out = tmp_path / "site"
+    build(project, out)
+    edit(project / "stats" / "migration" / "tables.toml", 'label = "Immigration"', 'label = "Immigration, all"')
+    monkeypatch.setattr(pipeline, "compute_in_worker", die)
+    rebuilt = build(project, out)
+    monkeypatch.undo()
+    assert rebuilt == build(project, tmp_path / "scratch", use_cache=False)
+    assert "Immigration, all" in (out / "migration" / "index.html").read_text(encoding="utf-8")
 
 
 def test_a_rebuild_from_the_caches_does_not_load_pandas_or_lxml(project, tmp_path):
