@@ -622,9 +622,10 @@ def compute_ahead(jobs: list[tuple[str, str]], statistics: int, options: BuildOp
     again. Not for as many statistics as there are others to render (the demo's cold build: the
     child would draw their charts after the tables, not beside them), nor in a preview, nor once
     an engine runs in this process (data on a server, fingerprinted by it): its threads and
-    connections are not to be forked."""
-    if not options.use_cache or options.preview or 2 * len(jobs) > statistics or on_spark(resources) or \
-            resources.catalog.engines.made or "fork" not in multiprocessing.get_all_start_methods():
+    connections are not to be forked. Nor with one core or `--jobs 1`: nothing would run beside."""
+    workers = options.workers or len(os.sched_getaffinity(0))
+    if not options.use_cache or options.preview or workers < 2 or 2 * len(jobs) > statistics or \
+            on_spark(resources) or resources.catalog.engines.made or "fork" not in multiprocessing.get_all_start_methods():
         return None
     return Ahead(options.root, jobs)
 
