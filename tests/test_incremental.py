@@ -615,25 +615,32 @@ def test_copies_of_new_files_are_begun_before_the_kept_ones_are_looked_up(tmp_pa
     assert brotli.decompress((staging / "new.html.br").read_bytes()) == files["new.html"]
 
 
+def build_in_a_new_python(project: Path, out: Path, first: str = "", then: str = "", **options) -> str:
+    """What a build of `project` into `out` prints when it runs in an interpreter of its own
+    (`first` run before it, `then` after it, both Python), so that what it imports and which
+    threads it starts are its own."""
+    import subprocess
+    import sys
+
+    script = ("import datetime, sys\nfrom pathlib import Path\nfrom statpress import drawing, pipeline\n" + first +
+              f"pipeline.build(pipeline.BuildOptions(Path({str(project)!r}), Path({str(out)!r}), "
+              f"datetime.datetime.fromisoformat({DEMO_NOW.isoformat()!r}), **{options!r}))\n" + then)
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert ran.returncode == 0, ran.stderr
+    return ran.stdout
+
+
 @pytest.mark.parametrize("workers", [None, 1])
 def test_a_statistic_whose_tables_changed_is_computed_by_a_forked_child(project, tmp_path, workers):
     """After one statistic's tables changed, a forked child computes them (pipeline.compute_ahead)
     while the build renders the other statistic's pages: the build's own process never imports
     pandas, and the site equals a cold build. With `--jobs 1` the build computes them itself."""
-    import subprocess
-    import sys
-
     out = tmp_path / "site"
     build(project, out)
     edit(project / "stats" / "migration" / "tables.toml", 'label = "Immigration"', 'label = "Immigration, all"')
-    script = ("import datetime, sys\nfrom pathlib import Path\nfrom statpress import pipeline\n"
-              f"pipeline.build(pipeline.BuildOptions(Path({str(project)!r}), Path({str(out)!r}), "
-              f"datetime.datetime.fromisoformat({DEMO_NOW.isoformat()!r}), workers={workers!r}))\n"
-              "print('pandas' in sys.modules)\n")
-    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parent.parent)
-    assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.split() == [str(workers == 1)]
+    printed = build_in_a_new_python(project, out, then="print('pandas' in sys.modules)\n", workers=workers)
+    assert printed.split() == [str(workers == 1)]
     assert "Immigration, all" in (out / "migration" / "index.html").read_text(encoding="utf-8")
     assert digest(out) == build(project, tmp_path / "scratch", use_cache=False)
 
@@ -642,20 +649,12 @@ def test_a_forked_child_draws_its_charts_though_the_build_ran_vl_convert(project
     """vl-convert's engine runs on a thread of its own, which a fork does not copy: a child forked
     from a process that had started it would wait for its answer forever. The child draws through a
     helper process of its own (pipeline.compute_in_worker), and the site equals a cold build."""
-    import subprocess
-    import sys
-
     out = tmp_path / "site"
     build(project, out)
     edit(project / "stats" / "migration" / "tables.toml", 'title = "Immigration, emigration and net migration.',
          'title = "Immigration, emigration and net migration, all.')
-    script = ("import datetime\nfrom pathlib import Path\nfrom statpress import drawing, pipeline\n"
-              "drawing.InProcess().draw('vega', drawing.WARM_UP).result()\n"  # vl-convert's engine started here
-              f"pipeline.build(pipeline.BuildOptions(Path({str(project)!r}), Path({str(out)!r}), "
-              f"datetime.datetime.fromisoformat({DEMO_NOW.isoformat()!r})))\n")
-    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
-                         cwd=Path(__file__).resolve().parent.parent)
-    assert ran.returncode == 0, ran.stderr
+    # vl-convert's engine started in the build's process before it forks
+    build_in_a_new_python(project, out, first="drawing.InProcess().draw('vega', drawing.WARM_UP).result()\n")
     assert "net migration, all." in (out / "migration" / "index.html").read_text(encoding="utf-8")
     assert digest(out) == build(project, tmp_path / "scratch", use_cache=False)
 
@@ -680,18 +679,10 @@ def test_a_rebuild_from_the_caches_does_not_load_pandas_or_lxml(project, tmp_pat
     """pandas takes a quarter of a second to import, lxml (which only a chart being drawn needs)
     a few hundredths: a rebuild whose tables and charts are cached (an About text changed) imports
     neither (lazyimport.py), and still equals a cold build."""
-    import subprocess
-    import sys
-
     out = tmp_path / "site"
     build(project, out)
     edit(project / "content" / "migration" / "about" / "definitions.md", "\n", "\n\nEdited.\n")
-    script = ("import datetime, sys\nfrom pathlib import Path\nfrom statpress import pipeline\n"
-              f"pipeline.build(pipeline.BuildOptions(Path({str(project)!r}), Path({str(out)!r}), "
-              f"datetime.datetime.fromisoformat({DEMO_NOW.isoformat()!r})))\n"
-              "print('pandas' in sys.modules, 'lxml.etree' in sys.modules, 'statpress.tables' in sys.modules)\n")
-    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parent.parent)
-    assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.split() == ["False", "False", "True"]  # the engine loaded, pandas and lxml not
+    printed = build_in_a_new_python(
+        project, out, then="print('pandas' in sys.modules, 'lxml.etree' in sys.modules, 'statpress.tables' in sys.modules)\n")
+    assert printed.split() == ["False", "False", "True"]  # the engine loaded, pandas and lxml not
     assert digest(out) == build(project, tmp_path / "scratch", use_cache=False)
