@@ -28,14 +28,18 @@ data: $(STAMP)
 compiled: $(STAMP)
 	@$(PY) -m compileall -q statpress
 
+# The suite runs on every core, one test module to a worker at a time (pytest-xdist; see
+# docs/testing.md). `make test PYTEST_WORKERS=` runs it in one process.
+PYTEST_WORKERS ?= -n auto
+
 test: $(STAMP) data compiled
 	bash scripts/install-test-deps.sh
 	$(PY) build.py build
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_WORKERS)
 
 # Everything but the real-browser suite: for a quick check while working.
 test-fast: $(STAMP) data compiled
-	$(PY) -m pytest --ignore=tests/browser
+	$(PY) -m pytest $(PYTEST_WORKERS) --ignore=tests/browser
 
 bench: $(STAMP) data compiled
 	command -v hugo >/dev/null || apt-get install -y -q hugo >/dev/null

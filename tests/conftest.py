@@ -48,6 +48,26 @@ class Calls:
     __hash__ = None
 
 
+# The test modules that use a Spark fixture (a JVM each, many seconds to start). `make test` runs
+# the suite on every core (pytest-xdist, one module to a worker at a time), and each worker makes
+# the session fixtures it needs for itself: these modules run on one worker, so Spark starts once.
+SPARK_MODULES = ("tests/test_spark.py", "tests/test_pushdown.py", "tests/test_spark_connect.py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile`, but with the modules of SPARK_MODULES as one unit of work. (xdist's own
+    `loadgroup` cannot be used: it marks a test's group in its node id, which pytest 9 no longer
+    lets a plugin change.)"""
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = super()._split_scope(nodeid)
+            return "+".join(SPARK_MODULES) if module in SPARK_MODULES else module
+
+    return Scheduling(config, log)
+
+
 def build_site(root: Path, out: Path, now: dt.datetime = DEMO_NOW) -> pipeline.BuildReport:
     # The site as it was at `now`, which may be before archived releases: a look back, not a
     # publication (tests/test_bad_inputs.py checks that the command line refuses to withdraw them).
