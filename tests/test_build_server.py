@@ -129,12 +129,19 @@ def test_a_build_that_dies_in_the_server_says_so_and_leaves_the_site(project):
         server.stop()
 
 
+def interruptible() -> None:
+    """Ctrl+C as a terminal gives it to the client: a test run started in the background (a shell's
+    `command &`) hands its processes SIGINT ignored, and Python keeps a signal ignored at start."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_in_the_client_interrupts_the_build_in_the_server(project):
     project = runnable(project)  # no caches: a cold build, long enough to be interrupted
     server = Server(project)
     try:
         client = subprocess.Popen([sys.executable, str(project / "build.py"), "build", "--now", NOW], cwd=project,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  preexec_fn=interruptible)
         server.wait_for("building build")
         time.sleep(0.5)
         client.send_signal(signal.SIGINT)
@@ -157,7 +164,8 @@ def test_ctrl_c_before_the_server_answers_builds_nothing(project):
         listener.bind(str(path))
         listener.listen(1)
         client = subprocess.Popen([sys.executable, str(project / "build.py"), "build", "--now", NOW], cwd=project,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  preexec_fn=interruptible)
         conn, _ = listener.accept()
         with conn:
             data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
