@@ -193,7 +193,8 @@ def read_content(options: BuildOptions) -> Project:
     site = content.parse(root / "site.toml", content.SiteConfig)
     require_translations(site, site.languages, str(root / "site.toml"))
     locales = load_locales(root, site)
-    stats = content.load_all(root / "content")
+    kept = cache.PickleCache(root / ".cache" / "content") if options.use_cache else None
+    stats = content.load_all(root / "content", kept=kept)
     content.check_translations(stats, site.languages)
     for s in stats:
         if s.meta.fallback is None:

@@ -78,11 +78,11 @@ def test_each_change_recomputes_exactly_what_depends_on_it(project, tmp_path, co
 
     with monkeypatch.context() as newer:  # another version of the engine: every statistic
         newer.setattr(cache, "__version__", "a newer statpress")
-        cache.engine_fingerprint.cache_clear()
+        cache.code_fingerprint.cache_clear()
         try:
             assert rebuild_and_compare() == statistics(project)
         finally:
-            cache.engine_fingerprint.cache_clear()
+            cache.code_fingerprint.cache_clear()
 
     shutil.rmtree(project / ".cache" / "tables")
     assert rebuild_and_compare() == statistics(project)

@@ -127,3 +127,71 @@ def test_about_headings_nest_under_the_page_and_stop_at_h6():
     # a heading written as raw HTML cannot climb above the page's own: it is cut to its text
     raw = markdown_html("<h1>Big</h1>\n\n<h2>Also</h2>\n\n<h4>Fine</h4>\n")
     assert "<h1" not in raw and "<h2" not in raw and "Big" in raw and "Also" in raw and "<h4>Fine</h4>" in raw
+
+
+def test_a_statistic_is_read_again_exactly_when_what_it_was_read_from_changed(project, monkeypatch):
+    """A build keeps each statistic as read and checked (.cache/content) and takes it back only while
+    the bytes of its files, the About headings and the reading code are the same: each change below
+    reads again exactly the statistic it concerns, or all of them, and the kept one never hides a
+    change or a mistake."""
+    from statpress import cache, content
+
+    from conftest import DEMO_NOW, ROOT
+    from statpress import pipeline
+
+    read = []
+    reading = content.load_statistic
+    monkeypatch.setattr(content, "load_statistic", lambda folder, *a: read.append(folder.name) or reading(folder, *a))
+
+    def statistics(use_cache=True):
+        read.clear()
+        options = pipeline.BuildOptions(project, project / "site", DEMO_NOW, use_cache=use_cache)
+        return {s.id: s for s in pipeline.read_content(options).stats}, sorted(read)
+
+    everything = sorted(d.name for d in (project / "content").iterdir() if d.is_dir())
+    first, read_first = statistics()
+    assert read_first == everything and len(list((project / ".cache" / "content").iterdir())) == len(everything)
+    again, read_again = statistics()
+    assert read_again == [] and again == first  # all kept, and equal to what reading them gives
+
+    definitions = project / "content" / "migration" / "about" / "definitions.nb.md"
+    definitions.write_text(definitions.read_text(encoding="utf-8") + "\nEn ny setning.\n", encoding="utf-8")
+    changed, read_now = statistics()
+    assert read_now == ["migration"]
+    written = [sub.markdown.translations.get("nb", "") for section in changed["migration"].about
+               for sub in section.subsections]
+    assert any(text.endswith("En ny setning.") for text in written)
+    assert changed["naturalisations"] == first["naturalisations"]
+
+    (project / "content" / "migration" / "about" / "notes.md").write_text("## Notes\n", encoding="utf-8")
+    with pytest.raises(BuildError, match="notes.md: unknown About file"):
+        statistics()
+    (project / "content" / "migration" / "about" / "notes.md").unlink()
+
+    edit(project / "content" / "naturalisations" / "statistic.toml", "short_name =", "short_nam =")
+    with pytest.raises(BuildError, match=r"naturalisations/statistic.toml: field '(short_name|short_nam)'"):
+        statistics()
+    with pytest.raises(BuildError, match=r"naturalisations/statistic.toml: field '(short_name|short_nam)'"):
+        statistics()  # a mistake is reported every time, never kept
+    edit(project / "content" / "naturalisations" / "statistic.toml", "short_nam =", "short_name =")
+    assert statistics()[1] == []  # the same bytes as before the mistake: what was kept of them
+
+    catalogue = project / "locales" / "nb.toml"  # the bokmål headings, which the texts no longer match
+    heading = "Definisjoner av viktige begrep og variabler"
+    edit(catalogue, f'= "{heading}"', '= "Begreper og variabler"')
+    with pytest.raises(BuildError, match=f"unknown subsection '## {heading}'"):
+        statistics()
+    edit(catalogue, '= "Begreper og variabler"', f'= "{heading}"')
+
+    with monkeypatch.context() as newer:  # another version of the reading code: every statistic
+        newer.setattr(cache, "__version__", "a newer statpress")
+        cache.code_fingerprint.cache_clear()
+        try:
+            assert statistics()[1] == everything
+        finally:
+            cache.code_fingerprint.cache_clear()
+
+    audit, read_audit = statistics(use_cache=False)  # --no-cache reads everything and keeps nothing
+    kept = sorted((project / ".cache" / "content").iterdir())
+    assert read_audit == everything and audit == statistics()[0]
+    assert sorted((project / ".cache" / "content").iterdir()) == kept
