@@ -281,12 +281,14 @@ def statistic_key(folder: Path, headings: Headings | None) -> str | None:
     """The hash of everything `load_statistic` reads: the bytes of the statistic's files (the About
     folder's every entry, since an unknown one is an error), the headings and the reading code.
     None when a file cannot be read: the statistic is then read, and the problem reported."""
-    digest = hashlib.sha256(f"{folder}\0{headings!r}\0{code_fingerprint(READER_MODULES, ('pydantic', 'rtoml'))}".encode())
+    code = code_fingerprint(READER_MODULES, ("pydantic", "rtoml"))
+    digest = hashlib.sha256(f"{folder}\0{headings!r}\0{code}".encode())
     try:
         about = sorted((folder / "about").iterdir()) if (folder / "about").is_dir() else []
         for path in [folder / "statistic.toml", folder / "releases.toml", *about]:
-            digest.update(f"\0{path.relative_to(folder)}\0".encode())
-            digest.update(path.read_bytes() if not path.is_dir() else b"a folder")
+            data = b"" if path.is_dir() else path.read_bytes()
+            size = "a folder" if path.is_dir() else len(data)  # each part's length: no two listings hash alike
+            digest.update(f"\0{path.relative_to(folder)}\0{size}\0".encode() + data)
     except OSError:
         return None
     return digest.hexdigest()
