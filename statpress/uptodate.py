@@ -176,18 +176,39 @@ def folders(folder: Path) -> list[str]:
     is not looked for here; the next build that writes anything checks every file it reuses
     (reuse.py), and --no-cache writes them all. Statting the folders alone takes half the time
     of statting the files (a 300-statistic site has 76 000 of them in 9 000 folders)."""
-    if not folder.is_dir():
-        return [f"{folder}: none"]
-    out = []
+    return listed(walk(folder)) if folder.is_dir() else [f"{folder}: none"]
+
+
+def walk(folder: Path) -> dict[str, tuple[int, int]]:
+    """{path below `folder`, itself as "": (modification time, inode)} of every folder there."""
+    found = {}
     pending = [("", str(folder))]
     while pending:
-        prefix, path = pending.pop()
+        rel, path = pending.pop()
         stat = os.stat(path)
-        out.append(f"{prefix}:{stat.st_mtime_ns}:{stat.st_ino}")
+        found[rel] = (stat.st_mtime_ns, stat.st_ino)
         with os.scandir(path) as entries:
-            pending += [(prefix + entry.name + "/", entry.path) for entry in entries
+            pending += [(f"{rel}/{entry.name}" if rel else entry.name, entry.path) for entry in entries
                         if entry.is_dir(follow_symlinks=False)]
-    return sorted(out)
+    return found
+
+
+def restat(folder: Path, known: list[str] | None) -> dict[str, tuple[int, int]] | None:
+    """What `walk` would find, when the folders below `folder` are still the `known` ones: each is
+    statted, none listed. A folder added, removed or renamed anywhere changes the modification
+    time of the folder that held it, which is known; so when every known folder is as noted, there
+    is no other. Listing the 10 000 folders of a 300-statistic site took 0.35 s of a check with
+    nothing to do; statting them takes a tenth of that. None when one is gone (or none is known)."""
+    if not known:
+        return None
+    found, top = {}, str(folder)
+    try:
+        for rel in known:
+            stat = os.stat(f"{top}/{rel}" if rel else top)
+            found[rel] = (stat.st_mtime_ns, stat.st_ino)
+    except OSError:
+        return None
+    return found
 
 
 def listed(found: dict[str, tuple[int, int]]) -> list[str]:
@@ -199,7 +220,7 @@ def listed(found: dict[str, tuple[int, int]]) -> list[str]:
 def outputs(out: Path, found: dict[str, tuple[int, int]] | None = None) -> str:
     """The output as the record notes it: its folders, as `found` by the build that just wrote it
     (the write stage looked at each after the swap: listing 10 000 of them again took a tenth of
-    a rebuild), else as listed now, and the audit file's listing."""
+    a rebuild) or by `restat`, else as listed now, and the audit file's listing."""
     out = out.resolve()
     parts = (folders(out) if found is None else listed(found)) + listing(out.parent / f"{out.name}-audit")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
@@ -207,6 +228,14 @@ def outputs(out: Path, found: dict[str, tuple[int, int]] | None = None) -> str:
 
 def record_path(root: Path, out: Path) -> Path:
     return root / ".cache" / "builds" / (hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:24] + ".json")
+
+
+def known_folders(root: Path, out: Path) -> list[str] | None:
+    """The output's folders as the last build noted them beside its record (`note`), if it did."""
+    try:
+        return record_path(root, out).with_suffix(".folders").read_text(encoding="utf-8").split("\n")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def options(strict: bool, allow_withdraw: bool) -> dict:
@@ -276,7 +305,8 @@ def check(root: Path, out: Path, now: dt.datetime, options: dict) -> tuple[bool,
         return False, Fingerprint(rest, ArchiveListing(root / "archive"))  # the output need not be listed
     try:
         fingerprint = Fingerprint(rest, ArchiveListing.now(root / "archive"))
-        return record == {"inputs": fingerprint.digest, "rest": rest, "outputs": outputs(out)}, fingerprint
+        found = restat(out.resolve(), known_folders(root, out))
+        return record == {"inputs": fingerprint.digest, "rest": rest, "outputs": outputs(out, found)}, fingerprint
     except Exception:  # noqa: BLE001
         return False, None
 
@@ -292,7 +322,10 @@ def note(root: Path, out: Path, fingerprint: Fingerprint | None, froze: bool,
     try:
         if froze:
             fingerprint = fingerprint.archive_again(root)
+        found = walk(out.resolve()) if found is None else found
         record = {"inputs": fingerprint.digest, "rest": fingerprint.rest, "outputs": outputs(out, found)}
+        # the folders first: a record beside an older list of them is not taken (`restat`)
+        atomic.write(record_path(root, out).with_suffix(".folders"), "\n".join(sorted(found)).encode("utf-8"))
         atomic.write(record_path(root, out), json.dumps(record).encode("utf-8"))
     except Exception:  # noqa: BLE001 - without a record the next build simply builds
         pass

@@ -192,3 +192,43 @@ def test_the_folders_the_build_found_are_those_the_check_lists(project, tmp_path
     assert not (out / "stray").exists() and not (out / "migration" / "empty").exists()
     report = pipeline.build(pipeline.BuildOptions(project, out, DEMO_NOW, use_cache=False))
     assert report.folders is None  # --no-cache: no note, and no record to make
+
+
+def test_the_check_stats_the_noted_folders_and_still_finds_one_added_or_removed(project, monkeypatch):
+    """With nothing changed, the check stats the output's folders that the last build noted beside
+    its record and lists none of them; a folder added or removed anywhere below is found all the
+    same, by the modification time of the folder that held it. Without the note, it lists them."""
+    import os
+
+    from statpress import uptodate
+    from statpress.instants import parse_instant
+
+    project = runnable(project)
+    build(project)
+    site = project / "site"
+    listed = []
+    listing = os.scandir
+    monkeypatch.setattr(uptodate.os, "scandir", lambda path: listed.append(os.fspath(path)) or listing(path))
+
+    def fresh() -> bool:
+        listed.clear()
+        return uptodate.check(project, site, parse_instant(NOW), uptodate.options(False, False))[0]
+
+    def site_listed() -> bool:
+        return any(p == str(site) or p.startswith(str(site) + os.sep) for p in listed)
+
+    assert fresh() and not site_listed()
+    deep = site / "migration" / "new" / "deeper"
+    deep.mkdir(parents=True)
+    assert not fresh()
+    deep.rmdir()
+    deep.parent.rmdir()
+    assert not fresh()  # the folders are gone, but the one that held them was changed meanwhile
+    build(project)
+    assert fresh()
+    (site / "migration" / "tables").rename(site / "migration" / "tables-renamed")
+    assert not fresh()
+    (site / "migration" / "tables-renamed").rename(site / "migration" / "tables")
+    build(project)
+    uptodate.record_path(project, site).with_suffix(".folders").unlink()
+    assert fresh() and site_listed()  # no note: listed, and up to date
