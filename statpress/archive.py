@@ -244,7 +244,9 @@ def note_frozen(archive_dir: Path, stamp: Path | None, verified: list[str] | Non
     if stamp is None or verified is None or not frozen:
         return False
     now = entries(archive_dir)
-    allowed = {str(archive_dir / LEDGER)} | {str(snap.parent) for snap in frozen} | {str(snap) for snap in frozen}
+    # the archive folder itself changes when a statistic's first snapshot is frozen
+    allowed = {str(archive_dir), str(archive_dir / LEDGER)} | {str(snap.parent) for snap in frozen} | \
+        {str(snap) for snap in frozen}
     inside = tuple(f"{snap}{os.sep}" for snap in frozen)
     for entry in set(now).symmetric_difference(verified):
         path = entry.rsplit(":", 5)[0]
@@ -272,21 +274,40 @@ def verified_before(stamp: Path, state: str) -> bool:
 
 
 def entries(archive_dir: Path) -> list[str]:
-    """Every file and folder in the archive with its type, size, modification and change times
-    and inode, sorted. Writing into a file changes its times, and its change time cannot be set
-    back; replacing it changes the inode; adding or removing one changes the list. So unchanged
-    entries mean unchanged bytes."""
+    """The archive folder and every file and folder in it with its type, size, modification and
+    change times and inode, sorted. Writing into a file changes its times, and its change time
+    cannot be set back; replacing it changes the inode; adding or removing one changes the list,
+    and the modification time of the folder that holds it. So unchanged entries mean unchanged
+    bytes."""
     if not archive_dir.is_dir():
         return []
-    parts, pending = [], [str(archive_dir)]
+    top = str(archive_dir)
+    parts, pending = [entry_line(top, os.lstat(top))], [top]
     while pending:
         with os.scandir(pending.pop()) as found:
             for entry in found:
-                st = entry.stat(follow_symlinks=False)
-                parts.append(f"{entry.path}:{st.st_mode}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}")
+                parts.append(entry_line(entry.path, entry.stat(follow_symlinks=False)))
                 if entry.is_dir(follow_symlinks=False):
                     pending.append(entry.path)
     return sorted(parts)
+
+
+def entry_line(path: str, st: os.stat_result) -> str:
+    return f"{path}:{st.st_mode}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+
+def restat(known: list[str]) -> list[str] | None:
+    """The archive's `entries` again, when its entries are still the `known` ones (an earlier
+    `entries`): each is statted, no folder listed. An entry added or removed changes the
+    modification time of the folder that holds it, which is known (the archive folder is an entry
+    too), so when every known entry is as it was there is no other; when one differs, an entry
+    added beside it is not in the result, which then serves only to see that something changed.
+    Listing the 35 000 entries of 300 statistics' archives took 0.3 s of a check with nothing to
+    do; statting them, two thirds of that. None when one is gone."""
+    try:
+        return sorted(entry_line(path, os.lstat(path)) for path in (line.rsplit(":", 5)[0] for line in known))
+    except OSError:
+        return None
 
 
 def listing(archive_dir: Path, state: list[str] | None = None) -> str:

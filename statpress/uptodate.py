@@ -230,10 +230,11 @@ def record_path(root: Path, out: Path) -> Path:
     return root / ".cache" / "builds" / (hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:24] + ".json")
 
 
-def known_folders(root: Path, out: Path) -> list[str] | None:
-    """The output's folders as the last build noted them beside its record (`note`), if it did."""
+def noted(root: Path, out: Path, suffix: str) -> list[str] | None:
+    """What the last build noted beside its record (`note`), one path a line: the output's folders
+    (".folders") or the archive's entries (".archive"); None if it did not."""
     try:
-        return record_path(root, out).with_suffix(".folders").read_text(encoding="utf-8").split("\n")
+        return record_path(root, out).with_suffix(suffix).read_text(encoding="utf-8").split("\n")
     except (OSError, UnicodeDecodeError):
         return None
 
@@ -304,9 +305,14 @@ def check(root: Path, out: Path, now: dt.datetime, options: dict) -> tuple[bool,
     if not isinstance(record, dict) or record.get("rest") != rest:
         return False, Fingerprint(rest, ArchiveListing(root / "archive"))  # the output need not be listed
     try:
-        fingerprint = Fingerprint(rest, ArchiveListing.now(root / "archive"))
-        found = restat(out.resolve(), known_folders(root, out))
-        return record == {"inputs": fingerprint.digest, "rest": rest, "outputs": outputs(out, found)}, fingerprint
+        restatted = archive.restat(known) if (known := noted(root, out, ".archive")) else None
+        fingerprint = Fingerprint(rest, ArchiveListing(root / "archive", restatted) if restatted is not None
+                                  else ArchiveListing.now(root / "archive"))
+        found = restat(out.resolve(), noted(root, out, ".folders"))
+        fresh = record == {"inputs": fingerprint.digest, "rest": rest, "outputs": outputs(out, found)}
+        if not fresh and restatted is not None:  # the build gets the archive listed: restat misses additions
+            fingerprint = Fingerprint(rest, ArchiveListing.now(root / "archive"))
+        return fresh, fingerprint
     except Exception:  # noqa: BLE001
         return False, None
 
@@ -324,8 +330,12 @@ def note(root: Path, out: Path, fingerprint: Fingerprint | None, froze: bool,
             fingerprint = fingerprint.archive_again(root)
         found = walk(out.resolve()) if found is None else found
         record = {"inputs": fingerprint.digest, "rest": fingerprint.rest, "outputs": outputs(out, found)}
-        # the folders first: a record beside an older list of them is not taken (`restat`)
-        atomic.write(record_path(root, out).with_suffix(".folders"), "\n".join(sorted(found)).encode("utf-8"))
-        atomic.write(record_path(root, out), json.dumps(record).encode("utf-8"))
+        # what the next check stats instead of listing (`restat`, `archive.restat`); a record beside
+        # an older note is not taken: what that note finds does not hash as the record says
+        path = record_path(root, out)
+        atomic.write(path.with_suffix(".folders"), "\n".join(sorted(found)).encode("utf-8"))
+        paths = (line.rsplit(":", 5)[0] for line in fingerprint.archive_entries)
+        atomic.write(path.with_suffix(".archive"), "\n".join(paths).encode("utf-8"))
+        atomic.write(path, json.dumps(record).encode("utf-8"))
     except Exception:  # noqa: BLE001 - without a record the next build simply builds
         pass

@@ -145,7 +145,8 @@ def test_the_build_asks_for_the_archive_listing_only_once_its_pages_are_rendered
 def test_the_archive_is_listed_by_a_child_when_the_build_will_run(project, monkeypatch):
     """When an input other than the archive changed, the check lists the archive in a child
     process (uptodate.ArchiveListing) and returns without waiting for it: the build runs anyway.
-    When none did, it lists the archive itself. A child that fails is replaced by a listing here."""
+    When none did, it stats the entries the last build noted (archive.restat), and lists none. A
+    child that fails is replaced by a listing here."""
     from conftest import DEMO_NOW
     from statpress import archive, uptodate
 
@@ -155,8 +156,7 @@ def test_the_archive_is_listed_by_a_child_when_the_build_will_run(project, monke
     listed_here = []
     monkeypatch.setattr(archive, "entries", lambda folder: listed_here.append(folder) or here)
     fresh, fingerprint = uptodate.check(project, project / "site", DEMO_NOW, uptodate.options(False, False))
-    assert fresh and listed_here == [project / "archive"]
-    listed_here.clear()
+    assert fresh and listed_here == [] and fingerprint.archive_entries == here
     edit(project / "content" / "migration" / "about" / "definitions.md", "### Residents", "### Who is resident")
     fresh, fingerprint = uptodate.check(project, project / "site", DEMO_NOW, uptodate.options(False, False))
     assert not fresh and fingerprint.listing.listed is None  # not waited for
@@ -195,9 +195,10 @@ def test_the_folders_the_build_found_are_those_the_check_lists(project, tmp_path
 
 
 def test_the_check_stats_the_noted_folders_and_still_finds_one_added_or_removed(project, monkeypatch):
-    """With nothing changed, the check stats the output's folders that the last build noted beside
-    its record and lists none of them; a folder added or removed anywhere below is found all the
-    same, by the modification time of the folder that held it. Without the note, it lists them."""
+    """With nothing changed, the check stats the output's folders and the archive's entries that
+    the last build noted beside its record and lists none of them; a folder added or removed
+    anywhere below is found all the same, by the modification time of the folder that held it.
+    Without the note, it lists them."""
     import os
 
     from statpress import uptodate
@@ -232,3 +233,18 @@ def test_the_check_stats_the_noted_folders_and_still_finds_one_added_or_removed(
     build(project)
     uptodate.record_path(project, site).with_suffix(".folders").unlink()
     assert fresh() and site_listed()  # no note: listed, and up to date
+
+    # the archive likewise: its entries noted by the last build are statted, none listed
+    archive = project / "archive"
+    assert fresh() and not any(p.startswith(str(archive)) for p in listed)
+    snapshot = next(p for p in archive.rglob("*.html"))
+    os.utime(snapshot, ns=(snapshot.stat().st_atime_ns, snapshot.stat().st_mtime_ns + 1))
+    assert not fresh()  # a file of a snapshot written
+    build(project)
+    assert fresh()
+    (snapshot.parent / "added.html").write_text("not frozen by a build", encoding="utf-8")
+    assert not fresh()  # a file added to a snapshot
+    (snapshot.parent / "added.html").unlink()
+    build(project)
+    (archive / "stray").mkdir()
+    assert not fresh()  # a folder added to the archive itself
