@@ -249,7 +249,7 @@ def note_frozen(archive_dir: Path, stamp: Path | None, verified: list[str] | Non
         {str(snap) for snap in frozen}
     inside = tuple(f"{snap}{os.sep}" for snap in frozen)
     for entry in set(now).symmetric_difference(verified):
-        path = entry.rsplit(":", 5)[0]
+        path = entry_path(entry)
         if path not in allowed and not path.startswith(inside):
             return False
     if [problem for snap in frozen for problem in verify(snap)] + verify_ledger(archive_dir):
@@ -296,6 +296,11 @@ def entry_line(path: str, st: os.stat_result) -> str:
     return f"{path}:{st.st_mode}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
 
 
+def entry_path(line: str) -> str:
+    """The path of an `entry_line`."""
+    return line.rsplit(":", 5)[0]
+
+
 def restat(known: list[str]) -> list[str] | None:
     """The archive's `entries` again, when its entries are still the `known` ones (an earlier
     `entries`): each is statted, no folder listed. An entry added or removed changes the
@@ -305,7 +310,7 @@ def restat(known: list[str]) -> list[str] | None:
     Listing the 35 000 entries of 300 statistics' archives took 0.3 s of a check with nothing to
     do; statting them, two thirds of that. None when one is gone."""
     try:
-        return sorted(entry_line(path, os.lstat(path)) for path in (line.rsplit(":", 5)[0] for line in known))
+        return sorted(entry_line(path, os.lstat(path)) for path in map(entry_path, known))
     except OSError:
         return None
 

@@ -286,9 +286,9 @@ def statistic_key(folder: Path, headings: Headings | None) -> str | None:
     try:
         about = sorted((folder / "about").iterdir()) if (folder / "about").is_dir() else []
         for path in [folder / "statistic.toml", folder / "releases.toml", *about]:
-            data = b"" if path.is_dir() else path.read_bytes()
-            size = "a folder" if path.is_dir() else len(data)  # each part's length: no two listings hash alike
-            digest.update(f"\0{path.relative_to(folder)}\0{size}\0".encode() + data)
+            data = None if path.is_dir() else path.read_bytes()
+            size = "a folder" if data is None else len(data)  # each part's length: no two listings hash alike
+            digest.update(f"\0{path.relative_to(folder)}\0{size}\0".encode() + (data or b""))
     except OSError:
         return None
     return digest.hexdigest()

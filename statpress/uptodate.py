@@ -334,7 +334,7 @@ def note(root: Path, out: Path, fingerprint: Fingerprint | None, froze: bool,
         # an older note is not taken: what that note finds does not hash as the record says
         path = record_path(root, out)
         atomic.write(path.with_suffix(".folders"), "\n".join(sorted(found)).encode("utf-8"))
-        paths = (line.rsplit(":", 5)[0] for line in fingerprint.archive_entries)
+        paths = map(archive.entry_path, fingerprint.archive_entries)
         atomic.write(path.with_suffix(".archive"), "\n".join(paths).encode("utf-8"))
         atomic.write(path, json.dumps(record).encode("utf-8"))
     except Exception:  # noqa: BLE001 - without a record the next build simply builds
