@@ -118,6 +118,27 @@ def test_a_converter_kept_for_many_texts_converts_each_as_if_alone():
     assert "<abbr" in alone[0] and "<abbr" not in alone[1] + alone[2]
 
 
+def test_about_texts_get_every_markdown_extension_the_docs_promise():
+    """The extensions are given to Markdown as instances (render.markdown_extensions), not by name:
+    each of "extra"'s seven, sane lists and the table of contents must still take effect."""
+    from statpress.render import markdown_html
+
+    html = markdown_html(
+        "## Sources {#src}\n\n"                                # attr_list; toc's base level: an h4
+        "| a | b |\n|---|---|\n| 1 | 2 |\n\n"                  # tables
+        "Term\n:   Its definition.\n\n"                        # def_list
+        "The NPR holds it.[^1]\n\n[^1]: The register.\n\n"     # footnotes
+        "*[NPR]: National Population Register\n\n"             # abbr
+        "```\ncode here\n```\n\n"                              # fenced_code
+        '<div markdown="1">*inside*</div>\n\n'                 # md_in_html
+        "1. one\n2. two\n\n* bullet\n")                        # sane_lists: two lists, not one
+    for part in ("<h4>Sources</h4>", "<table>", "<dl>", 'class="footnote"', "<abbr", "<code>code here",
+                 "<em>inside</em>", "<ol>", "<ul>"):
+        assert part in html, part
+    assert "<li>bullet</li>" not in html.split("</ol>")[0]
+    assert "{#src}" not in html  # read as attributes (which the page's sanitiser then drops)
+
+
 def test_about_headings_nest_under_the_page_and_stop_at_h6():
     from statpress.render import markdown_html
 
