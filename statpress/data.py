@@ -33,7 +33,7 @@ np = lazy("numpy")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # see i18n.Translatable
 
 
 class ClassificationSpec(Strict):

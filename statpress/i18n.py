@@ -21,7 +21,7 @@ import re
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from pydantic import BaseModel, GetCoreSchemaHandler, model_validator
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, model_validator
 from pydantic_core import PydanticCustomError, core_schema
 
 from .errors import BuildError
@@ -102,7 +102,13 @@ def holds_text(annotation) -> bool:
 
 
 class Translatable(BaseModel):
-    """A model whose Text fields take their translations from sibling keys `<field>_<lang>`."""
+    """A model whose Text fields take their translations from sibling keys `<field>_<lang>`.
+
+    Its validator is built when a file is first checked against it, not when the class is made
+    (`defer_build`): a rebuild that finds every tables.toml or every statistic's content in its
+    cache checks none of them, and building the validators of the content and table models took
+    30-60 ms of every build's start (docs/scaling.md)."""
+    model_config = ConfigDict(defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
