@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from . import tomlfile
 from .cache import PickleCache, code_fingerprint
 from .errors import BuildError
+from .filememo import FileMemo
 from .i18n import Text, Translatable, require_translations
 from .instants import OSLO
 from .rounding import check_limits
@@ -231,14 +233,16 @@ class Statistic:
 Headings = dict[str, dict[str, str]]
 
 
-def load_all(content_dir: Path, headings: Headings | None = None, kept: PickleCache | None = None) -> list[Statistic]:
+def load_all(content_dir: Path, headings: Headings | None = None, kept: PickleCache | None = None,
+             memo: FileMemo | None = None) -> list[Statistic]:
     """Every statistic under `content_dir`; About headings as the project's catalogues write them
     (from site.toml's languages and locales/ beside content/) unless given. With `kept` (the
-    build's `.cache/content`), a statistic read before from exactly the same files is taken from it."""
+    build's `.cache/content`), a statistic read before from exactly the same files is taken from it;
+    `memo` knows the hashes of files that did not change since the last build (filememo.py)."""
     if not content_dir.is_dir():
         raise BuildError(f"{content_dir}: content folder not found")
     headings = headings or project_headings(content_dir.parent)
-    stats = [load_kept(d, headings, kept) for d in sorted(content_dir.iterdir()) if d.is_dir()]
+    stats = [load_kept(d, headings, kept, memo) for d in sorted(content_dir.iterdir()) if d.is_dir()]
     if not stats:
         raise BuildError(f"{content_dir}: no statistics found (expected one folder per statistic)")
     for s in stats:
@@ -258,16 +262,17 @@ def load_all(content_dir: Path, headings: Headings | None = None, kept: PickleCa
 
 
 # The code that reads and checks a statistic's files: a kept statistic stands for files it read.
-READER_MODULES = ("content.py", "i18n.py", "tomlfile.py", "instants.py", "rounding.py", "errors.py")
+READER_MODULES = ("content.py", "i18n.py", "tomlfile.py", "instants.py", "rounding.py", "errors.py", "filememo.py")
 
 
-def load_kept(folder: Path, headings: Headings | None, kept: PickleCache | None) -> Statistic:
+def load_kept(folder: Path, headings: Headings | None, kept: PickleCache | None,
+              memo: FileMemo | None = None) -> Statistic:
     """A statistic as `load_statistic` reads it, taken from `kept` when it holds one read from the
     same bytes of the same files, with the same headings, by the same code. Reading and checking
     300 statistics' files took a quarter of a second of every build, in which few had changed.
     Only a statistic that passed its checks is kept: a file with a mistake is read, and reported,
     every time."""
-    key = statistic_key(folder, headings) if kept is not None else None
+    key = statistic_key(folder, headings, memo) if kept is not None else None
     found = kept.get(key) if key else None
     if isinstance(found, Statistic):
         return found
@@ -277,18 +282,21 @@ def load_kept(folder: Path, headings: Headings | None, kept: PickleCache | None)
     return statistic
 
 
-def statistic_key(folder: Path, headings: Headings | None) -> str | None:
+def statistic_key(folder: Path, headings: Headings | None, memo: FileMemo | None = None) -> str | None:
     """The hash of everything `load_statistic` reads: the bytes of the statistic's files (the About
-    folder's every entry, since an unknown one is an error), the headings and the reading code.
-    None when a file cannot be read: the statistic is then read, and the problem reported."""
+    folder's every entry, since an unknown one is an error; each file by its SHA-256, from `memo`
+    while it did not change), the headings and the reading code. None when a file cannot be read:
+    the statistic is then read, and the problem reported."""
     code = code_fingerprint(READER_MODULES, ("pydantic", "rtoml"))
     digest = hashlib.sha256(f"{folder}\0{headings!r}\0{code}".encode())
+    memo = memo or FileMemo()
+    top = str(folder)
     try:
-        about = sorted((folder / "about").iterdir()) if (folder / "about").is_dir() else []
-        for path in [folder / "statistic.toml", folder / "releases.toml", *about]:
-            data = None if path.is_dir() else path.read_bytes()
-            size = "a folder" if data is None else len(data)  # each part's length: no two listings hash alike
-            digest.update(f"\0{path.relative_to(folder)}\0{size}\0".encode() + (data or b""))
+        about = sorted(os.scandir(f"{top}/about"), key=lambda entry: entry.name) if os.path.isdir(f"{top}/about") else []
+        for rel, is_dir in [("statistic.toml", False), ("releases.toml", False),
+                            *((f"about/{entry.name}", entry.is_dir()) for entry in about)]:
+            sha = "a folder" if is_dir else memo.sha256(f"{top}/{rel}")
+            digest.update(f"\0{rel}\0{sha}".encode())
     except OSError:
         return None
     return digest.hexdigest()
@@ -365,16 +373,23 @@ def read_toml(path: Path) -> dict:
 def read_toml_text(path: Path) -> tuple[str, dict]:
     """A TOML file's text and what it says, from one reading of it."""
     try:
-        text = path.read_bytes().decode("utf-8")
-        return text, tomlfile.loads(text)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise BuildError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise BuildError(f"{path}: cannot read the file ({exc.strerror or exc}); check its permissions") from None
+    return toml_text(path, data)
+
+
+def toml_text(path: Path, data: bytes) -> tuple[str, dict]:
+    """The text of the TOML file `path`, whose bytes are `data`, and what it says."""
+    try:
+        text = data.decode("utf-8")
+        return text, tomlfile.loads(text)
     except tomlfile.Error as exc:
         raise BuildError(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
         raise BuildError(not_utf8(path, exc)) from None
-    except OSError as exc:
-        raise BuildError(f"{path}: cannot read the file ({exc.strerror or exc}); check its permissions") from None
 
 
 def not_utf8(path: Path, exc: UnicodeDecodeError) -> str:

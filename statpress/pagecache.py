@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__, calendar, reuse, uptodate
+from .filememo import FileMemo
 from .metadata import Node
 from .render import Published, Renderer, StatisticPages
 
@@ -67,37 +68,40 @@ def engine() -> str:
 class Digests:
     """The SHA-256 of folders and files, each read once per build: every language's pages are keyed
     by their statistic's content folder, and every page by the metadata of the statistics it links
-    to. Made anew for each build, since content changes between the builds of `serve`."""
+    to. Made anew for each build, since content changes between the builds of `serve`; a file that
+    did not change since the last build is not read again (`memo`, filememo.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, memo: FileMemo | None = None) -> None:
         self.known: dict[Path, str] = {}
+        self.memo = memo or FileMemo()
 
     def folder(self, folder: Path) -> str:
         if folder not in self.known:
-            self.known[folder] = folder_digest(folder)
+            self.known[folder] = folder_digest(folder, self.memo)
         return self.known[folder]
 
     def file(self, path: Path) -> str:
         if path not in self.known:
-            self.known[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+            self.known[path] = self.memo.sha256(path)
         return self.known[path]
 
 
-def folder_digest(folder: Path) -> str:
-    """Every file below `folder`, by path and bytes."""
+def folder_digest(folder: Path, memo: FileMemo | None = None) -> str:
+    """Every file below `folder`, by path and SHA-256 of its bytes."""
+    memo = memo or FileMemo()
     digest = hashlib.sha256()
     root = str(folder)
     for rel in sorted((rel for rel, _ in uptodate.files_below(root)), key=lambda rel: rel.split("/")):
-        with open(f"{root}/{rel}", "rb") as f:
-            digest.update(rel.encode() + b"\0" + f.read() + b"\0")
+        digest.update(f"{rel}\0{memo.sha256(f'{root}/{rel}')}\0".encode())
     return digest.hexdigest()
 
 
-def renderer_key(r: Renderer, site_json: str, preview: bool) -> str:
+def renderer_key(r: Renderer, site_json: str, preview: bool, digests: Digests | None = None) -> str:
     """How the pages of one language are made (see the module's docstring)."""
     # every language's catalogue (locales/), not only this one's: the About headings of each
     # language decide how every statistic's About texts are read
-    parts = [engine(), folder_digest(r.templates), folder_digest(r.templates.parent / "locales"), r.locale.language,
+    digests = digests or Digests()
+    parts = [engine(), digests.folder(r.templates), digests.folder(r.templates.parent / "locales"), r.locale.language,
              r.locale.catalogue.model_dump_json(), site_json, r.prefix, r.base_url, repr(list(r.languages.items())),
              str(preview)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()

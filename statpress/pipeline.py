@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import (__version__, archive, cache, calendar, charts, compress, confidentiality, content, data, downloads,
-               drawing, lock, metadata, pagecache, render, reuse, search, tables)
+               drawing, filememo, lock, metadata, pagecache, render, reuse, search, tables)
 from .errors import BuildError
 from .i18n import Localiser, missing, require_translations
 from .locale import Locale, load_locale
@@ -124,13 +124,14 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
     they were noted, and `copies` keeps the assets' compressed copies (compression_cache)."""
     start = time.perf_counter()
     root = options.root
+    memo = filememo.FileMemo.load(root / ".cache" / "files.pickle" if options.use_cache else None)
     with progress.stage("content", "content read and checked"):
-        project = read_content(options)
+        project = read_content(options, memo)
     compressing = None
     if write and copies is not None and project.site.precompress:
         compressing = compress.ahead(render.assets(root), copies, compress.made_ahead(root / "templates" / "assets"))
     with progress.stage("data", "datasets and classifications declared"):
-        resources = load_resources(options, project, drawer)
+        resources = load_resources(options, project, drawer, memo)
     # the catalog's engines' connections and what they spilled to disk are closed, and a child
     # computing tables ahead (publish_all) waited for, however the build ends
     with contextlib.closing(resources.catalog), contextlib.ExitStack() as waiting:
@@ -168,6 +169,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
                            reuse_files=options.use_cache, previous=previous, signatures=signatures,
                            parts=parts)
                 write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
+                memo.save()
     frozen = [f"{snap.parent.name}/{snap.name}" for snap, _, _ in to_freeze]
     return BuildReport(options.out, options.now, count, reports, time.perf_counter() - start,
                        project.warnings, write, frozen=frozen, freezes=freezes, own_archive=own_archive,
@@ -186,15 +188,15 @@ class Project:
     archive: list[str] | None = None
 
 
-def read_content(options: BuildOptions) -> Project:
+def read_content(options: BuildOptions, memo: filememo.FileMemo | None = None) -> Project:
     """The content stage: every text of the site read and checked (translations, the release
-    calendar)."""
+    calendar); `memo` knows the files that did not change since the last build."""
     root = options.root
     site = content.parse(root / "site.toml", content.SiteConfig)
     require_translations(site, site.languages, str(root / "site.toml"))
     locales = load_locales(root, site)
     kept = cache.PickleCache(root / ".cache" / "content") if options.use_cache else None
-    stats = content.load_all(root / "content", kept=kept)
+    stats = content.load_all(root / "content", kept=kept, memo=memo)
     content.check_translations(stats, site.languages)
     for s in stats:
         if s.meta.fallback is None:
@@ -217,13 +219,15 @@ def archive_stamp(options: BuildOptions) -> Path | None:
     return options.root / ".cache" / "archive-verified.json" if options.use_cache else None
 
 
-def load_resources(options: BuildOptions, project: Project, drawer: drawing.Drawer) -> "Resources":
+def load_resources(options: BuildOptions, project: Project, drawer: drawing.Drawer,
+                   memo: filememo.FileMemo | None = None) -> "Resources":
     """The data stage: the datasets and classifications declared, with the caches of tables and charts."""
     root = options.root
     catalog = data.load_catalog(root, stamps=root / ".cache" / "checks" if options.use_cache else None)
     drawn = root / ".cache" / "charts" if options.use_cache else None
     return Resources(catalog, project.locales[project.site.language], drawn, drawer,
-                     cache.PickleCache(root / ".cache" / "tables", options.use_cache), project.site.languages)
+                     cache.PickleCache(root / ".cache" / "tables", options.use_cache), project.site.languages,
+                     files=memo)
 
 
 def publish_all(project: Project, options: BuildOptions, resources: "Resources") -> "Publication":
@@ -319,7 +323,7 @@ def least_data_first(stats: list[content.Statistic], computing: set[str],
             return 0
         catalog = resources.catalog
         return sum(catalog.size(name) for name in tables.outline(catalog.root / "stats", s.id,
-                                                                 catalog.spec.datasets).datasets)
+                                                                 catalog.spec.datasets, resources.files).datasets)
     return sorted(stats, key=data_read)
 
 
@@ -377,7 +381,7 @@ def render_pages(project: Project, publication: Publication, options: BuildOptio
     if index is not None:
         index.start(site.language, tuple(site.languages[1:]), len(project.stats), previous,
                     cache.PickleCache(root / ".cache" / "search", options.use_cache and write))
-    digests = pagecache.Digests()
+    digests = pagecache.Digests(resources.files)
     names = {lang: locales[lang].own_name() for lang in site.languages}
     sites = {lang: in_language(site, lang, site) for lang in site.languages}
     renderers = {lang: render.make_renderer(root, locales[lang], options.preview, sites[lang], names,
@@ -530,7 +534,7 @@ class Pages:
     @functools.cached_property
     def how(self) -> str:
         """How this language's pages are made (pagecache.renderer_key)."""
-        return pagecache.renderer_key(self.renderer, self.site.model_dump_json(), self.preview)
+        return pagecache.renderer_key(self.renderer, self.site.model_dump_json(), self.preview, self.digests)
 
     def of(self, p: Published) -> render.StatisticPages:
         """`p`'s pages, with links to the statistics it names as related."""
@@ -727,12 +731,13 @@ class Resources:
     languages: list[str] = field(default_factory=lambda: ["en"])  # the site's, the default first
     table_keys: dict = field(default_factory=dict)  # release_key's, by (statistic, period), as this build took them
     begun: dict = field(default_factory=dict)  # charts being drawn (begin_charts), by (statistic, release, language)
+    files: filememo.FileMemo | None = None  # what is known of the files that did not change since the last build
 
     def table_key(self, s: content.Statistic, period: int) -> str | None:
         """The table cache's key of a release (release_key), taken once per build: choosing what the
         workers compute, reading the tables and keying the pages each need it."""
         if (s.id, period) not in self.table_keys:
-            self.table_keys[s.id, period] = release_key(s, self.catalog, period)
+            self.table_keys[s.id, period] = release_key(s, self.catalog, period, self.files)
         return self.table_keys[s.id, period]
 
 
@@ -774,7 +779,7 @@ def declares_tables(s: content.Statistic, resources: Resources, release: content
     shown): that entry was computed from this very text, which passed the check then (tables.Outline)."""
     stats_dir = s.folder.parent.parent / "stats"
     if release is not None and resources.tables is not None and \
-            tables.outline(stats_dir, s.id, resources.catalog.spec.datasets).tables and \
+            tables.outline(stats_dir, s.id, resources.catalog.spec.datasets, resources.files).tables and \
             (key := resources.table_key(s, release.period)) is not None and resources.tables.has(key):
         return True
     _, spec = tables.load_specs(stats_dir, s.id)
@@ -916,9 +921,10 @@ def protect(s: content.Statistic, computed: tables.Computed):
     return replace(computed, cells=[], frames={}), audit
 
 
-def release_key(s: content.Statistic, catalog: data.Catalog, period: int) -> str | None:
+def release_key(s: content.Statistic, catalog: data.Catalog, period: int,
+                memo: filememo.FileMemo | None = None) -> str | None:
     """Everything a release's protected tables depend on, hashed (see cache.py)."""
-    outline = tables.outline(catalog.root / "stats", s.id, catalog.spec.datasets)
+    outline = tables.outline(catalog.root / "stats", s.id, catalog.spec.datasets, memo)
     datasets = outline.datasets
     parts = [cache.engine_fingerprint(), str(period), outline.text,
              s.meta.confidentiality.model_dump_json() if s.meta.confidentiality else "none",

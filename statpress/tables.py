@@ -25,9 +25,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import expressions as ex
-from .content import parse, read_toml_text
+from .content import parse, read_toml_text, toml_text
 from .data import Catalog
 from .errors import BuildError
+from .filememo import FileMemo
 from .i18n import Text, Translatable
 from .measures import COUNT, IDENT, Aggregate, Broadcast, Formula, MeasureSpec
 from .model import Dimension, Measure, Row, Table
@@ -171,27 +172,43 @@ class Outline:
     datasets: tuple[str, ...]
 
 
-def outline(stats_dir: Path, statistic: str, declared: Collection[str]) -> Outline:
+def outline(stats_dir: Path, statistic: str, declared: Collection[str], memo: FileMemo | None = None) -> Outline:
     """The outline of a statistic's tables.toml, given the `declared` datasets' names; read once
-    per size, modification time and inode of the file, as `load_specs` reads it."""
+    per size, modification time and inode of the file, as `load_specs` reads it, and, with the
+    build's `memo`, not again in the next build while the file is the same (filememo.py)."""
     path = stats_dir / statistic / "tables.toml"
+    if memo is not None:
+        try:
+            text, tables, strings = memo.value(path, "tables.toml outline", lambda data: scanned(path, data))
+            return Outline(text, tables, tuple(sorted(strings.intersection(declared))))
+        except OSError:
+            pass  # read below, which says what is wrong
     return outlined(path, *signature(path), frozenset(declared))
 
 
 @functools.lru_cache(maxsize=1024)
 def outlined(path: Path, size: int, mtime_ns: int, inode: int, declared: frozenset[str]) -> Outline:
     text, raw = read_toml_text(path)
-    named, pending = set(), [raw]
+    return Outline(text, bool(raw.get("tables")), tuple(sorted(strings_in(raw) & declared)))
+
+
+def scanned(path: Path, data: bytes) -> tuple[str, bool, frozenset[str]]:
+    """A tables.toml's text, whether it lists any table, and every string in it."""
+    text, raw = toml_text(path, data)
+    return text, bool(raw.get("tables")), strings_in(raw)
+
+
+def strings_in(raw: dict) -> frozenset[str]:
+    strings, pending = set(), [raw]
     while pending:
         value = pending.pop()
         if isinstance(value, str):
-            if value in declared:
-                named.add(value)
+            strings.add(value)
         elif isinstance(value, dict):
             pending.extend(value.values())
         elif isinstance(value, list):
             pending.extend(value)
-    return Outline(text, bool(raw.get("tables")), tuple(sorted(named)))
+    return frozenset(strings)
 
 
 def datasets_of(spec: TablesFile) -> set[str]:

@@ -1,0 +1,95 @@
+"""What a build derives from a file, kept by the file's signature (statpress/filememo.py): taken back
+only while the file cannot have changed, never for a file that had not settled when it was read."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from statpress import filememo
+from statpress.filememo import FileMemo
+
+
+@pytest.fixture
+def derived():
+    """A derivation that counts its calls: the bytes, upper-cased."""
+    calls = []
+
+    def derive(data: bytes) -> bytes:
+        calls.append(data)
+        return data.upper()
+    derive.calls = calls
+    return derive
+
+
+def rewrite_in_place(path, data: bytes) -> None:
+    """New bytes of the same size, written into the same inode, the modification time set back:
+    only the change time tells."""
+    before = os.stat(path)
+    with open(path, "r+b") as f:
+        f.write(data)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(path)
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
+
+
+def test_a_file_is_read_again_whenever_it_may_have_changed(tmp_path, monkeypatch, derived):
+    monkeypatch.setattr(filememo, "SETTLE_NS", 0)  # as if saved long ago
+    kept, file = tmp_path / "files.pickle", tmp_path / "tables.toml"
+    file.write_bytes(b"abc")
+    memo = FileMemo.load(kept)
+    assert memo.value(file, "upper", derived) == b"ABC" and len(derived.calls) == 1
+    memo.save()
+
+    memo = FileMemo.load(kept)  # the next build
+    assert memo.value(file, "upper", derived) == b"ABC" and len(derived.calls) == 1  # not read
+    assert memo.value(file, "other", derived) == b"ABC" and len(derived.calls) == 2  # another derivation
+
+    rewrite_in_place(file, b"xyz")
+    assert memo.value(file, "upper", derived) == b"XYZ" and len(derived.calls) == 3
+
+    replacement = tmp_path / "new"
+    replacement.write_bytes(b"xyz")
+    os.replace(replacement, file)  # the same bytes in another inode: read again (it might not be)
+    assert memo.value(file, "upper", derived) == b"XYZ" and len(derived.calls) == 4
+
+    file.unlink()
+    with pytest.raises(FileNotFoundError):
+        memo.value(file, "upper", derived)
+    memo.save()
+    assert FileMemo.load(kept).known == {}  # a file no longer there is dropped
+
+
+def test_a_file_written_a_moment_ago_is_read_every_time(tmp_path, derived):
+    """Within one tick of the file system's clock a file can be written again with the same size
+    and times: one that changed less than SETTLE_NS before it was read is not kept."""
+    kept, file = tmp_path / "files.pickle", tmp_path / "statistic.toml"
+    file.write_bytes(b"abc")
+    memo = FileMemo.load(kept)
+    memo.value(file, "upper", derived)
+    memo.value(file, "upper", derived)
+    assert len(derived.calls) == 2 and not memo.changed
+    memo.save()
+    assert not kept.exists()
+
+
+def test_without_a_place_to_keep_it_nothing_is_kept(tmp_path, monkeypatch, derived):
+    monkeypatch.setattr(filememo, "SETTLE_NS", 0)
+    file = tmp_path / "releases.toml"
+    file.write_bytes(b"abc")
+    memo = FileMemo()  # a build without its cache (--no-cache)
+    memo.value(file, "upper", derived)
+    memo.value(file, "upper", derived)
+    assert len(derived.calls) == 2 and memo.known == {}
+
+
+def test_a_damaged_memo_is_no_memo(tmp_path, monkeypatch, derived):
+    monkeypatch.setattr(filememo, "SETTLE_NS", 0)
+    kept, file = tmp_path / "files.pickle", tmp_path / "a.md"
+    file.write_bytes(b"abc")
+    kept.write_bytes(b"not a pickle")
+    memo = FileMemo.load(kept)
+    assert memo.value(file, "upper", derived) == b"ABC" and len(derived.calls) == 1
+    memo.save()
+    assert FileMemo.load(kept).value(file, "upper", derived) == b"ABC" and len(derived.calls) == 1
