@@ -93,10 +93,19 @@ def calendar_state(root: Path, now: dt.datetime) -> list[str]:
 
 # The archive listed by a child process (ArchiveListing): exactly `archive.entries`, pickled.
 LIST = """
-import pickle, sys
+import hashlib, pickle, sys
 from pathlib import Path
-from statpress.archive import entries
-sys.stdout.buffer.write(pickle.dumps(entries(Path(sys.argv[1]))))
+from statpress import archive
+found = None
+if len(sys.argv) > 3:  # the entries the last build noted (a file, a path a line), and their hash then
+    try:
+        with open(sys.argv[2], encoding="utf-8") as f:
+            found = archive.restat(f.read().split("\\n"))
+    except (OSError, UnicodeDecodeError):
+        pass
+    if found is not None and hashlib.sha256("\\n".join(found).encode()).hexdigest() != sys.argv[3]:
+        found = None  # something changed, and an entry added beside it would not be among them
+sys.stdout.buffer.write(pickle.dumps(found if found is not None else archive.entries(Path(sys.argv[1]))))
 """
 
 
@@ -105,12 +114,20 @@ class ArchiveListing:
     process on the other core while the command line loads the engine (`check`): the 35 000
     entries of 300 statistics with ten releases each took 0.15 s of every rebuild. `entries`
     waits for them; should the child fail, they are listed here instead. A build changes
-    nothing in the archive before it has asked for them (build.py)."""
+    nothing in the archive before it has asked for them (build.py).
 
-    def __init__(self, archive_dir: Path, entries: list[str] | None = None):
+    Given the entries the last build noted (`known`: the file of their paths, and the hash of
+    their listing then), the child stats those instead of listing the archive, as the up-to-date
+    check does (`archive.restat`): when every one is as it was, there is no other, and they are
+    the listing; otherwise it lists. The child's processor time on the corpus: 0.19-0.25 s
+    against 0.29-0.46 s."""
+
+    def __init__(self, archive_dir: Path, entries: list[str] | None = None,
+                 known: tuple[Path, str] | None = None):
         self.archive_dir, self.listed, self.process = archive_dir, entries, None
         if entries is None:
-            self.process = subprocess.Popen([sys.executable, "-c", LIST, str(archive_dir)], env=with_engine(),
+            given = [str(known[0]), known[1]] if known is not None else []
+            self.process = subprocess.Popen([sys.executable, "-c", LIST, str(archive_dir), *given], env=with_engine(),
                                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                             stderr=subprocess.DEVNULL)
 
@@ -303,13 +320,18 @@ def check(root: Path, out: Path, now: dt.datetime, options: dict) -> tuple[bool,
     except Exception:  # noqa: BLE001
         record = {}
     if not isinstance(record, dict) or record.get("rest") != rest:
-        return False, Fingerprint(rest, ArchiveListing(root / "archive"))  # the output need not be listed
+        # the output need not be listed; the archive is, by a child, which stats the entries the
+        # last build noted when it can
+        known = (record_path(root, out).with_suffix(".archive"), record["archive"]) \
+            if isinstance(record, dict) and isinstance(record.get("archive"), str) else None
+        return False, Fingerprint(rest, ArchiveListing(root / "archive", known=known))
     try:
         restatted = archive.restat(known) if (known := noted(root, out, ".archive")) else None
         fingerprint = Fingerprint(rest, ArchiveListing(root / "archive", restatted) if restatted is not None
                                   else ArchiveListing.now(root / "archive"))
         found = restat(out.resolve(), noted(root, out, ".folders"))
-        fresh = record == {"inputs": fingerprint.digest, "rest": rest, "outputs": outputs(out, found)}
+        fresh = record == {"inputs": fingerprint.digest, "rest": rest, "archive": fingerprint.archive,
+                           "outputs": outputs(out, found)}
         if not fresh and restatted is not None:  # the build gets the archive listed: restat misses additions
             fingerprint = Fingerprint(rest, ArchiveListing.now(root / "archive"))
         return fresh, fingerprint
@@ -329,7 +351,8 @@ def note(root: Path, out: Path, fingerprint: Fingerprint | None, froze: bool,
         if froze:
             fingerprint = fingerprint.archive_again(root)
         found = walk(out.resolve()) if found is None else found
-        record = {"inputs": fingerprint.digest, "rest": fingerprint.rest, "outputs": outputs(out, found)}
+        record = {"inputs": fingerprint.digest, "rest": fingerprint.rest, "archive": fingerprint.archive,
+                  "outputs": outputs(out, found)}
         # what the next check stats instead of listing (`restat`, `archive.restat`); a record beside
         # an older note is not taken: what that note finds does not hash as the record says
         path = record_path(root, out)

@@ -166,6 +166,47 @@ def test_the_archive_is_listed_by_a_child_when_the_build_will_run(project, monke
     assert failed.archive_entries == here and listed_here == [project / "archive"]
 
 
+def test_the_archive_child_stats_the_noted_entries_and_lists_when_one_changed(project):
+    """The child the check starts when the build will run is given the entries the last build
+    noted and the hash of their listing then: while every one stats as it did, they are the
+    listing; once one differs (a file added to a snapshot's folder, and so that folder's time),
+    it lists the archive."""
+    import json
+    import pickle
+    import subprocess
+    import sys
+
+    from conftest import DEMO_NOW
+    from statpress import archive, uptodate
+
+    project = runnable(project)
+    build(project)
+    edit(project / "content" / "migration" / "about" / "definitions.md", "### Residents", "### Who is resident")
+    fresh, fingerprint = uptodate.check(project, project / "site", DEMO_NOW, uptodate.options(False, False))
+    record = uptodate.record_path(project, project / "site")
+    noted, then = record.with_suffix(".archive"), json.loads(record.read_text(encoding="utf-8"))["archive"]
+    assert not fresh and fingerprint.listing.process.args[-2:] == [str(noted), then]
+    assert fingerprint.archive_entries == archive.entries(project / "archive")
+
+    def child(paths: list[str], expected: str) -> list[str]:
+        given = project / "given.txt"
+        given.write_text("\n".join(paths), encoding="utf-8")
+        done = subprocess.run([sys.executable, "-c", uptodate.LIST, str(project / "archive"), str(given), expected],
+                              env=uptodate.with_engine(), capture_output=True, check=True)
+        return pickle.loads(done.stdout)
+
+    def hashed(lines: list[str]) -> str:
+        return uptodate.hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+    paths = noted.read_text(encoding="utf-8").split("\n")
+    fewer = [p for p in paths if not p.endswith(archive.MANIFEST)]
+    assert child(fewer, hashed(archive.restat(fewer))) == archive.restat(fewer)  # taken at their word: not listed
+    manifest = next(p for p in paths if p.endswith(archive.MANIFEST))
+    (project / "archive" / manifest.split("/archive/", 1)[1]).with_name("stray.txt").write_text("x", encoding="utf-8")
+    assert hashed(archive.restat(paths)) != then  # the snapshot's folder has another time
+    assert child(paths, then) == archive.entries(project / "archive")  # listed, the stray file too
+
+
 def test_the_folders_the_build_found_are_those_the_check_lists(project, tmp_path):
     """The record notes the output's folders as the write stage found them after the swap, not
     listed again (uptodate.outputs): they must be what the next check lists, whether the site was
