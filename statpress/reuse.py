@@ -134,7 +134,7 @@ class Previous:
     copies: bool = False
     folders: dict[str, int] = field(default_factory=dict)
     # the files whose signature differs from their note, as Signatures found them (None: stat each)
-    stale: set[str] | None = None
+    stale: "Judged | None" = None
     # the parts among `files`, each as noted: {name: (digest, {path: note})}
     parts: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
 
@@ -207,7 +207,8 @@ class Previous:
         rules, written out in one loop: over 45 000 files a call to each for each file cost more
         than the lookups themselves (0.24 s of a rebuild, 0.13 s so). `made`: the hash of each file
         of `files` that is not `Known`."""
-        get, stale = self.files.get, self.stale
+        get = self.files.get
+        stale = self.stale.all() if isinstance(self.stale, Judged) else self.stale  # a set: 45 000 lookups
         kept: dict[str, str] = {}
         for rel, data in files.items():
             sha = data.sha if data.__class__ is Known else made[rel]
@@ -270,7 +271,8 @@ def previous(notes: Path | None, out: Path, copies: str, signatures: "Signatures
         for _, entries in note["parts"].values():
             files.update(entries)
         return Previous(out, files, note["copies"] == copies, note["folders"],
-                        signatures.stale(out, version) if signatures is not None else None, note["parts"])
+                        signatures.stale(out, version, note["parts"]) if signatures is not None else None,
+                        note["parts"])
     except (OSError, EOFError, ValueError, KeyError, TypeError):
         return Previous(out)  # no note, or a damaged one: write everything
 
@@ -348,25 +350,8 @@ def identity(stat: os.stat_result) -> str:
 CHECK = """
 import marshal, os, pickle, sys
 seen = set()  # the signatures found in the sites checked so far
-for note, out in zip(sys.argv[1::2], sys.argv[2::2]):
-    try:
-        with open(note, "rb") as f:
-            data, read = f.read(), os.fstat(f.fileno())
-        noted = marshal.loads(data)
-        files = dict(noted["files"])
-        for _, entries in noted["parts"].values():
-            files.update(entries)
-        folders = noted["folders"]
-    except Exception:
-        continue
-    version = f"{read.st_ino}:{read.st_size}:{read.st_mtime_ns}:{read.st_ctime_ns}"  # reuse.identity
-    same = set()  # folders with their noted modification time (the top one's is not noted)
-    for rel, mtime in folders.items() if seen else ():
-        try:
-            if os.stat(out + "/" + rel).st_mtime_ns == mtime:
-                same.add(rel)
-        except OSError:
-            pass
+
+def check(out, files, same):
     stale = set()
     for rel, entry in files.items():
         signature = entry[65:]
@@ -381,9 +366,37 @@ for note, out in zip(sys.argv[1::2], sys.argv[2::2]):
         if found != signature:
             stale.add(rel)
         seen.add(found)
-    answer = pickle.dumps((out, version, stale))
+    return stale
+
+def answer(*told):
+    answer = pickle.dumps(told)
     sys.stdout.buffer.write(len(answer).to_bytes(8, "big") + answer)
     sys.stdout.buffer.flush()
+
+for note, out in zip(sys.argv[1::2], sys.argv[2::2]):
+    try:
+        with open(note, "rb") as f:
+            data, read = f.read(), os.fstat(f.fileno())
+        noted = marshal.loads(data)
+        parts, folders = noted["parts"], noted["folders"]
+        last = max(parts, key=lambda name: len(parts[name][1]), default=None)
+        files = dict(noted["files"])
+        for name, (_, entries) in parts.items():
+            if name != last:
+                files.update(entries)
+    except Exception:
+        continue
+    version = f"{read.st_ino}:{read.st_size}:{read.st_mtime_ns}:{read.st_ctime_ns}"  # reuse.identity
+    same = set()  # folders with their noted modification time (the top one's is not noted)
+    for rel, mtime in folders.items() if seen else ():
+        try:
+            if os.stat(out + "/" + rel).st_mtime_ns == mtime:
+                same.add(rel)
+        except OSError:
+            pass
+    answer(out, version, check(out, files, same), last)
+    if last is not None:
+        answer(out, version, check(out, parts[last][1], same), None)
 """
 
 
@@ -391,9 +404,10 @@ class Signatures:
     """Which files of the noted `sites` (the live site, then the spare) no longer have the
     signature their note gives, found by a child process on the other core while the build reads
     its content and renders: 150 000 `stat` calls for 300 statistics, a second of the main thread's
-    time in every rebuild. `Previous` then asks it instead of calling `stat` for each file; each
-    site's answer comes as soon as it is checked, the live site's first, which the pages stage
-    needs. A file edited in the output after the build started is not noticed (one edited after its
+    time in every rebuild. `Previous` then asks it instead of calling `stat` for each file. Each
+    site's answer comes in two, the live site's first: every file but those of the site's largest
+    part (the archived snapshots: 64 000 of the corpus's 110 000 files), which the pages stage
+    needs, and then that part's, which only the write stage does (`Judged`). A file edited in the output after the build started is not noticed (one edited after its
     `stat` was not either); the write stage still never writes into a file of a site. A context
     manager: leaving it stops the child if it still runs."""
 
@@ -406,7 +420,8 @@ class Signatures:
         args = [str(part) for out in sites for part in (note_path(notes, out), out.resolve())]
         self.process = subprocess.Popen([sys.executable, "-c", CHECK, *args], stdin=subprocess.DEVNULL,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.found: dict[str, tuple[str, set[str]]] = {}
+        self.found: dict[str, tuple[str, set[str], str | None]] = {}
+        self.rest: dict[str, set[str]] = {}  # the stale files of each site's largest part
         self.ended = False
 
     def __enter__(self) -> "Signatures":
@@ -421,21 +436,62 @@ class Signatures:
             self.process.kill()  # done, or no longer needed: the build failed, or wrote nothing
             self.process.communicate()
 
-    def stale(self, out: Path, version: str) -> set[str] | None:
-        """The stale files of the site in `out` if the child checked the very version of its note
-        the build read (`identity`), else None (stat each file)."""
+    def stale(self, out: Path, version: str,
+              parts: dict[str, tuple[str, dict[str, str]]] | None = None) -> "Judged | None":
+        """The stale files of the site in `out` (whose note's `parts` these are) if the child checked
+        the very version of its note the build read (`identity`), else None (stat each file)."""
         out_path = str(out.resolve())
         while out_path not in self.found and not self.ended:
             self.receive()
         checked = self.found.get(out_path)
-        return checked[1] if checked is not None and checked[0] == version else None
+        if checked is None or checked[0] != version:
+            return None
+        note, stale, last = checked
+        later = parts[last][1] if parts and last in parts else {}
+        return Judged(set(stale), later, lambda: self.rest_of(out_path))
+
+    def rest_of(self, out_path: str) -> set[str] | None:
+        """The stale files of the largest part of the site in `out_path`, waited for; None if the
+        child ended without them."""
+        while out_path not in self.rest and not self.ended:
+            self.receive()
+        return self.rest.get(out_path)
 
     def receive(self) -> None:
         """The child's next answer, waited for; at its end (or a broken answer), no more."""
         try:
             size = self.process.stdout.read(8)
             answer = self.process.stdout.read(int.from_bytes(size, "big")) if len(size) == 8 else b""
-            out, note, stale = pickle.loads(answer)
-            self.found[out] = (note, stale)
+            out, note, stale, last = pickle.loads(answer)
+            if out in self.found:
+                self.rest[out] = stale
+            else:
+                self.found[out] = (note, stale, last)
         except (pickle.UnpicklingError, EOFError, ValueError, TypeError, OSError):
             self.ended = True
+
+
+class Judged:
+    """The files of a site whose signature is not the noted one, as Signatures' child found them:
+    a set for `in`. Those of the site's largest part (`later`: its notes) come in the child's second
+    answer, waited for (`rest`) when one of them is first asked about, or the whole set is; should
+    the child end without it, every file of that part counts as stale (written again)."""
+
+    def __init__(self, stale: set[str], later: dict[str, str], rest: Callable[[], set[str] | None]):
+        self.stale, self.later, self.rest = stale, later, rest
+
+    def __contains__(self, rel: str) -> bool:
+        if rel in self.stale:
+            return True
+        return rel in self.later and rel in self.all()
+
+    def __iter__(self):
+        return iter(self.all())
+
+    def all(self) -> set[str]:
+        """Every stale file, the largest part's waited for."""
+        if self.later:
+            rest = self.rest()
+            self.stale |= set(self.later) if rest is None else rest
+            self.later = {}
+        return self.stale

@@ -405,8 +405,8 @@ def test_the_signatures_checked_beside_the_build_are_those_of_the_noted_files(pr
     with reuse.Signatures(notes, [out, write.spare_folder(out)]) as signatures:
         live = write.previous_site(out, notes, True, signatures=signatures)
         assert live.stale is not None
-        assert {"migration/index.html", "naturalisations/tables/by-country.csv"} <= live.stale
-        assert len(live.stale) < len(live.files) / 10
+        assert {"migration/index.html", "naturalisations/tables/by-country.csv"} <= live.stale.all()
+        assert len(live.stale.all()) < len(live.files) / 10
         sha = live.files["migration/index.html"][:reuse.SHA]
         assert not live.unchanged("migration/index.html", sha)
         kept = "naturalisations/index.html"
@@ -423,6 +423,34 @@ def test_the_signatures_checked_beside_the_build_are_those_of_the_noted_files(pr
         assert write.previous_site(out, notes, True, signatures=signatures).stale is None
     with reuse.Signatures(notes, [tmp_path / "elsewhere"]) as signatures:
         assert write.previous_site(out, notes, True, signatures=signatures).stale is None  # not checked: stat
+
+
+def test_the_largest_part_is_judged_last_and_waited_for_only_when_asked(project, tmp_path):
+    """The signatures child answers for every file but those of the site's largest part (the
+    archived snapshots) first: the pages stage asks about the statistics' own files without
+    waiting for the rest. A file of that part is judged when first asked about; should the child
+    end before it answers for the part, every file of it counts as changed."""
+    import marshal
+
+    out, notes = tmp_path / "site", project / ".cache" / "written"
+    build(project, out)
+    parts = marshal.loads(reuse.note_path(notes, out).read_bytes())["parts"]
+    largest = max(parts, key=lambda name: len(parts[name][1]))
+    assert largest == "archive"
+    edited, untouched = [rel for rel in sorted(parts[largest][1]) if rel.endswith(".html")][:2]
+    with open(out / edited, "r+b") as f:
+        f.write(b"<!-- edited -->")
+    page = "migration/index.html"
+    with reuse.Signatures(notes, [out]) as signatures:
+        live = write.previous_site(out, notes, True, signatures=signatures)
+        assert live.unchanged(page, live.files[page][:reuse.SHA])
+        assert str(out.resolve()) not in signatures.rest  # not waited for
+        assert edited in live.stale and untouched not in live.stale
+        assert str(out.resolve()) in signatures.rest
+    with reuse.Signatures(notes, [out]) as signatures:
+        live = write.previous_site(out, notes, True, signatures=signatures)
+        signatures.ended = True  # as if the child had died before its second answer
+        assert untouched in live.stale and page not in live.stale
 
 
 def test_a_spare_file_the_live_site_shares_is_judged_by_the_live_sites_stat(project, tmp_path):
@@ -452,8 +480,8 @@ def test_a_spare_file_the_live_site_shares_is_judged_by_the_live_sites_stat(proj
     with reuse.Signatures(notes, [out, spare]) as signatures:
         live = write.previous_site(out, notes, True, signatures=signatures)
         kept = reuse.previous(notes, spare, write.copies_made(True), signatures)
-        assert live.stale == {edited}
-        assert kept.stale == {edited, replaced}  # `trusted` was not looked at
+        assert live.stale.all() == {edited}
+        assert kept.stale.all() == {edited, replaced}  # `trusted` was not looked at
 
 
 def test_a_build_asks_the_signatures_it_is_given_and_stops_them(project, tmp_path):
