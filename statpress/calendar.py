@@ -7,6 +7,7 @@ earlier; it is in the calendar from the day it was announced. Cancelled releases
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import NamedTuple
 
 from dateutil.relativedelta import relativedelta
@@ -66,6 +67,14 @@ def next_due(statistic: Statistic, now: dt.datetime) -> Release | None:
     return coming[0] if coming else None
 
 
+@functools.lru_cache(maxsize=4096)
+def notice_ends(announced: dt.date) -> dt.date:
+    """Three months after an announcement: a release dated earlier had short notice. Asked for
+    every release of every statistic in every build, and relativedelta's arithmetic took 0.05 s of
+    each for 3 300 releases; the same dates come again and again."""
+    return announced + relativedelta(months=3)
+
+
 def check_rules(statistic: Statistic) -> tuple[list[str], list[str]]:
     """(errors, warnings) about the statistic's releases, each naming the file and release."""
     where = statistic.folder / "releases.toml"
@@ -80,7 +89,7 @@ def check_rules(statistic: Statistic) -> tuple[list[str], list[str]]:
         first_date = r.postponed_from or r.date
         if r.announced > first_date:
             errors.append(f"{where}: release '{r.id}': announced ({r.announced}) after its date ({first_date})")
-        elif r.announced + relativedelta(months=3) > first_date:
+        elif notice_ends(r.announced) > first_date:
             warnings.append(f"{where}: release '{r.id}' was announced on {r.announced}, less than three "
                             f"months before its date {first_date}")
     periods = [r.period for r in statistic.releases if r.status != "cancelled"]
