@@ -301,6 +301,11 @@ def entry_path(line: str) -> str:
     return line.rsplit(":", 5)[0]
 
 
+def entries_digest(entries: list[str]) -> str:
+    """The hash of a listing of `entries`, as the up-to-date check's record notes it."""
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()
+
+
 def restat(known: list[str]) -> list[str] | None:
     """The archive's `entries` again, when its entries are still the `known` ones (an earlier
     `entries`): each is statted, no folder listed. An entry added or removed changes the

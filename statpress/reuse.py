@@ -208,7 +208,7 @@ class Previous:
         than the lookups themselves (0.24 s of a rebuild, 0.13 s so). `made`: the hash of each file
         of `files` that is not `Known`."""
         get = self.files.get
-        stale = self.stale.all() if isinstance(self.stale, Judged) else self.stale  # a set: 45 000 lookups
+        stale = set(self.stale)  # every stale file, waited for (Judged), as a set: 45 000 lookups
         kept: dict[str, str] = {}
         for rel, data in files.items():
             sha = data.sha if data.__class__ is Known else made[rel]
@@ -407,9 +407,10 @@ class Signatures:
     time in every rebuild. `Previous` then asks it instead of calling `stat` for each file. Each
     site's answer comes in two, the live site's first: every file but those of the site's largest
     part (the archived snapshots: 64 000 of the corpus's 110 000 files), which the pages stage
-    needs, and then that part's, which only the write stage does (`Judged`). A file edited in the output after the build started is not noticed (one edited after its
-    `stat` was not either); the write stage still never writes into a file of a site. A context
-    manager: leaving it stops the child if it still runs."""
+    needs, and then that part's, which only the write stage does (`Judged`). A file edited in the
+    output after the build started is not noticed (one edited after its `stat` was not either);
+    the write stage still never writes into a file of a site. A context manager: leaving it stops
+    the child if it still runs."""
 
     @classmethod
     def of_site(cls, root: Path, out: Path) -> "Signatures":

@@ -93,7 +93,7 @@ def calendar_state(root: Path, now: dt.datetime) -> list[str]:
 
 # The archive listed by a child process (ArchiveListing): exactly `archive.entries`, pickled.
 LIST = """
-import hashlib, pickle, sys
+import pickle, sys
 from pathlib import Path
 from statpress import archive
 found = None
@@ -103,7 +103,7 @@ if len(sys.argv) > 3:  # the entries the last build noted (a file, a path a line
             found = archive.restat(f.read().split("\\n"))
     except (OSError, UnicodeDecodeError):
         pass
-    if found is not None and hashlib.sha256("\\n".join(found).encode()).hexdigest() != sys.argv[3]:
+    if found is not None and archive.entries_digest(found) != sys.argv[3]:
         found = None  # something changed, and an entry added beside it would not be among them
 sys.stdout.buffer.write(pickle.dumps(found if found is not None else archive.entries(Path(sys.argv[1]))))
 """
@@ -166,7 +166,7 @@ class Fingerprint:
 
     @functools.cached_property
     def archive(self) -> str:
-        return hashlib.sha256("\n".join(self.archive_entries).encode()).hexdigest()
+        return archive.entries_digest(self.archive_entries)
 
     @property
     def digest(self) -> str:

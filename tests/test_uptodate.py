@@ -195,15 +195,13 @@ def test_the_archive_child_stats_the_noted_entries_and_lists_when_one_changed(pr
                               env=uptodate.with_engine(), capture_output=True, check=True)
         return pickle.loads(done.stdout)
 
-    def hashed(lines: list[str]) -> str:
-        return uptodate.hashlib.sha256("\n".join(lines).encode()).hexdigest()
-
     paths = noted.read_text(encoding="utf-8").split("\n")
     fewer = [p for p in paths if not p.endswith(archive.MANIFEST)]
-    assert child(fewer, hashed(archive.restat(fewer))) == archive.restat(fewer)  # taken at their word: not listed
+    fewer_now = archive.restat(fewer)
+    assert child(fewer, archive.entries_digest(fewer_now)) == fewer_now  # taken at their word: not listed
     manifest = next(p for p in paths if p.endswith(archive.MANIFEST))
     (project / "archive" / manifest.split("/archive/", 1)[1]).with_name("stray.txt").write_text("x", encoding="utf-8")
-    assert hashed(archive.restat(paths)) != then  # the snapshot's folder has another time
+    assert archive.entries_digest(archive.restat(paths)) != then  # the snapshot's folder has another time
     assert child(paths, then) == archive.entries(project / "archive")  # listed, the stray file too
 
 
