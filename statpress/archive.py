@@ -191,8 +191,11 @@ def git(cwd: Path, *args: str, text: bool = True):
 def repair(archive_dir: Path) -> list[str]:
     """Finish or discard what an interrupted freeze left; the caller holds the archive lock."""
     done = []
-    entries, _ = ledger_entries(archive_dir)
-    for tmp in partials(archive_dir):
+    found = partials(archive_dir)
+    # the ledger only when there is something to repair: parsing its 3 300 lines took 0.08 s of
+    # every build of 300 statistics, which nearly always finds nothing
+    entries = ledger_entries(archive_dir)[0] if found else {}
+    for tmp in found:
         snap = tmp.parent / tmp.name[1:-len(PARTIAL)]
         key = f"{snap.parent.name}/{snap.name}"
         manifest = tmp / MANIFEST
@@ -207,9 +210,27 @@ def repair(archive_dir: Path) -> list[str]:
     return done
 
 
-def withdrawn(archive_dir: Path, published: dict[str, set[str]]) -> list[Path]:
-    """Snapshots of releases that a site with these published releases would no longer show."""
-    return [snap for snap in snapshots(archive_dir) if snap.name not in published.get(snap.parent.name, set())]
+def withdrawn(archive_dir: Path, published: dict[str, set[str]], listed: list[str] | None = None) -> list[Path]:
+    """Snapshots of releases that a site with these published releases would no longer show.
+    `listed`: the archive's `entries` as `check` just passed them, read instead of the folders."""
+    found = snapshots(archive_dir) if listed is None else snapshots_listed(archive_dir, listed)
+    return [snap for snap in found if snap.name not in published.get(snap.parent.name, set())]
+
+
+def snapshots_listed(archive_dir: Path, listed: list[str]) -> list[Path]:
+    """`snapshots`, in the same order, from a listing of the archive (`entries`): listing 3 600
+    folders and looking for 3 300 manifests again took 0.05 s of every build of 300 statistics."""
+    paths = {entry_path(line) for line in listed}
+    if str(archive_dir) not in paths:  # listed under another name: look at the folders themselves
+        return snapshots(archive_dir)
+    top = str(archive_dir) + "/"
+    found = []
+    for path in paths:
+        statistic, _, name = path.removeprefix(top).partition("/")
+        if path.startswith(top) and name and "/" not in name and not is_partial(name) \
+                and f"{path}/{MANIFEST}" in paths:
+            found.append((statistic, name))
+    return [archive_dir / statistic / name for statistic, name in sorted(found)]
 
 
 def refuse(problems: list[str]) -> None:

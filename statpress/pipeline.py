@@ -98,7 +98,10 @@ def build(options: BuildOptions, write: bool = True, progress: Progress | None =
             check_out(options.out, options.root)
             with lock.exclusive(options.root / "archive", options.wait), lock.exclusive(options.out, options.wait), \
                     search.Index() as index:
-                archive.repair(options.root / "archive")  # what a killed build left, before anything else
+                # what a killed build left, before anything else; the archive is listed again after
+                # a repair, not taken as the up-to-date check listed it before
+                if archive.repair(options.root / "archive"):
+                    options = replace(options, archive_entries=None)
                 recover(options.out)
                 if signatures is None and options.use_cache:  # else none: without the cache no file is reused
                     signatures = running.enter_context(reuse.Signatures.of_site(options.root, options.out))
@@ -419,7 +422,7 @@ def archive_snapshots(project: Project, options: BuildOptions, resources: "Resou
     archived release stops here."""
     site = project.site
     sites = {lang: in_language(site, lang, site) for lang in site.languages}  # once, not per snapshot
-    refuse_withdrawal(project.stats, options)
+    refuse_withdrawal(project.stats, options, project.archive)
     manifests = archive.Manifests(options.root / ".cache" / "archive-manifests.pickle" if options.use_cache else None,
                                   project.archive)
     return archived(
@@ -840,11 +843,12 @@ def due_by_the_clock(release: content.Release, options: BuildOptions) -> bool:
     return release.time_of_publication <= dt.datetime.now(content.OSLO) or options.freeze_future
 
 
-def refuse_withdrawal(stats: list[content.Statistic], options: BuildOptions) -> None:
+def refuse_withdrawal(stats: list[content.Statistic], options: BuildOptions, listed: list[str] | None = None) -> None:
     """A site that no longer shows a release already in the archive is a mistake (a --now in the
-    past, a deleted release) unless the editor says so."""
+    past, a deleted release) unless the editor says so. `listed`: the archive as it passed its
+    check (Project.archive), if it was listed."""
     published = {s.meta.short_name: {r.id for r in calendar.published_releases(s, options.now)} for s in stats}
-    gone = archive.withdrawn(options.root / "archive", published)
+    gone = archive.withdrawn(options.root / "archive", published, listed)
     if gone and not options.allow_withdraw:
         more = f" (and {len(gone) - 1} more)" if len(gone) > 1 else ""
         raise BuildError(f"{gone[0]}: this release is archived as published, but the site as of "

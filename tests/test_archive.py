@@ -235,3 +235,20 @@ def test_the_manifests_are_read_once_per_state_of_the_archive(tmp_path, monkeypa
     cache.unlink()
     audit.save()
     assert not cache.exists()
+
+
+def test_withdrawn_snapshots_are_found_alike_in_the_folders_and_in_a_listing_of_them(project):
+    """The build asks which archived releases a site would withdraw from the archive's listing as it
+    passed its check (archive.snapshots_listed), not from the folders again: both must name the
+    same snapshots, in the same order, leaving out partial ones and folders without a manifest."""
+    top = project / "archive"
+    (top / "migration" / ".migration-2099.partial").mkdir()
+    (top / "migration" / ".migration-2099.partial" / archive.MANIFEST).write_text("{}", encoding="utf-8")
+    (top / "naturalisations" / "not-a-snapshot").mkdir()
+    published = {"migration": {"migration-2024"}}  # every other snapshot would be withdrawn
+    scanned = archive.withdrawn(top, published)
+    assert [f"{p.parent.name}/{p.name}" for p in scanned] == ["migration/migration-2023",
+                                                              "naturalisations/naturalisations-2023"]
+    assert archive.withdrawn(top, published, archive.entries(top)) == scanned
+    # a listing that lacks the folder itself (taken under another name) is not trusted
+    assert archive.withdrawn(top, published, []) == scanned
