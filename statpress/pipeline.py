@@ -808,18 +808,20 @@ def archived(stats: list[content.Statistic], now: dt.datetime, resources: Resour
     digest is made of the snapshots' places and manifests: a manifest gives the hash of every
     file of its snapshot. And the newly due releases, to freeze."""
     archive_dir = root / "archive"
-    snapshots: list[tuple[str, Path, dict | None]] = []  # (place, snapshot, files made in this build)
+    snapshots: list[tuple[str, Path | str, dict | None]] = []  # (place, snapshot, files made in this build)
     digest = hashlib.sha256()
     count = 0
     new = []
     for s in stats:
         short = s.meta.short_name
         for release in track(calendar.published_releases(s, now), "archive", lambda r: r.id):
-            snap = archive.folder(archive_dir, short, release.id)
+            # a plain string: pathlib's joins for 3 300 snapshots took 0.03 s of every build
+            snap = f"{archive_dir}/{short}/{release.id}"
             place = f"archive/{short}/{release.id}/"
             found = manifests.manifest(snap)  # archive.check verified every snapshot
             made = None
             if found is None:
+                snap = archive.folder(archive_dir, short, release.id)
                 p, _ = publish_release(s, release, resources)
                 made = archive.with_manifest(renderer_for_snapshot(p), short, release.id,
                                              release.time_of_publication.isoformat())
