@@ -5,6 +5,7 @@ site is byte-identical to one built from scratch."""
 from __future__ import annotations
 
 import gzip
+import marshal
 import os
 import shutil
 import time
@@ -434,10 +435,11 @@ def test_the_largest_part_is_judged_last_and_waited_for_only_when_asked(project,
 
     out, notes = tmp_path / "site", project / ".cache" / "written"
     build(project, out)
-    parts = marshal.loads(reuse.note_path(notes, out).read_bytes())["parts"]
-    largest = max(parts, key=lambda name: len(parts[name][1]))
-    assert largest == "archive"
-    edited, untouched = [rel for rel in sorted(parts[largest][1]) if rel.endswith(".html")][:2]
+    note = marshal.loads(reuse.note_path(notes, out).read_bytes())
+    name, _, blob, _ = note["bulk"]
+    largest = marshal.loads(blob)
+    assert name == "archive" and all(len(largest) > len(entries) for _, entries in note["parts"].values())
+    edited, untouched = [rel for rel in sorted(largest) if rel.endswith(".html")][:2]
     with open(out / edited, "r+b") as f:
         f.write(b"<!-- edited -->")
     page = "migration/index.html"
@@ -445,12 +447,18 @@ def test_the_largest_part_is_judged_last_and_waited_for_only_when_asked(project,
         live = write.previous_site(out, notes, True, signatures=signatures)
         assert live.unchanged(page, live.files[page][:reuse.SHA])
         assert str(out.resolve()) not in signatures.rest  # not waited for
+        assert live.bulk.decoded is None and edited not in live.files  # nor the part's notes read
+        assert live.stale.of_bulk() == {edited}
         assert edited in live.stale and untouched not in live.stale
         assert str(out.resolve()) in signatures.rest
+        assert live.holds(reuse.Part(name, live.bulk.digest, 0, dict)) is None  # a file of it changed
+        live.unfold()
+        assert live.unchanged(untouched, largest[untouched][:reuse.SHA])
+        assert not live.unchanged(edited, largest[edited][:reuse.SHA])
     with reuse.Signatures(notes, [out]) as signatures:
         live = write.previous_site(out, notes, True, signatures=signatures)
         signatures.ended = True  # as if the child had died before its second answer
-        assert untouched in live.stale and page not in live.stale
+        assert untouched in live.stale.all() and page not in live.stale
 
 
 def test_a_spare_file_the_live_site_shares_is_judged_by_the_live_sites_stat(project, tmp_path):
@@ -545,8 +553,14 @@ def test_the_archive_is_kept_whole_where_the_spare_holds_it(project, tmp_path, m
     build(project, out)  # the first site is now the spare, with its part noted
     listed.clear()
     edit(about, "Edited once.", "Edited twice.")
+    note = reuse.note_path(project / ".cache" / "written", out)
+    noted = marshal.loads(reuse.note_path(project / ".cache" / "written", write.spare_folder(out)).read_bytes())["bulk"]
+    decoded = []
+    entries = reuse.Bulk.entries
+    monkeypatch.setattr(reuse.Bulk, "entries", lambda self: decoded.append(self.name) or entries(self))
     site = build(project, out)
-    assert listed == []
+    assert listed == [] and decoded == []  # nor were the notes of its files decoded
+    assert marshal.loads(note.read_bytes())["bulk"][2] == noted[2]  # but handed on from the spare's note
     assert site == build(project, tmp_path / "audit", use_cache=False)
     snapshot = "archive/migration/migration-2023/index.html"
     spare = write.spare_folder(out)
