@@ -274,12 +274,13 @@ class Catalog:
         """
         self.check(name)
         spec = self.spec.datasets[name]
-        keep = ex.relax(rows, {column: c.type for column, c in spec.columns.items()})
+        source = self.source(name)
+        # the check made sure of the codes each code column holds: the filter need not test them
+        keep = ex.simplify(ex.relax(rows, {column: c.type for column, c in spec.columns.items()}), source.codes)
         # an attribute of a column that is itself a key (county of municipality) is added to the
         # aggregate afterwards: the engine then groups by no more than it must
         later = [k for k in keys if k not in spec.columns and not self.band_of(name, k)
                  and self.raw_column(name, k) in keys]
-        source = self.source(name)
         with progress.stage("data"):
             frame = self.engine(name).aggregate(source, [self.key(name, k) for k in keys if k not in later],
                                           sums, spec.frequency, keep)

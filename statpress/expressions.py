@@ -25,7 +25,7 @@ from __future__ import annotations
 import ast
 import math
 from dataclasses import dataclass
-from typing import Mapping, Union
+from typing import Collection, Mapping, Union
 
 import numpy as np
 
@@ -261,6 +261,93 @@ def relax(node: Condition | None, columns: Mapping[str, str]) -> Condition | Non
         parts = [relax(n, columns) for n in node.operands]
         return all_of(parts) if node.op == "and" else any_of(parts)
     return _exact(node, columns)
+
+
+def simplify(node: Condition | None, domains: Mapping[str, Collection]) -> Condition | None:
+    """A relaxed condition (`relax`) made cheaper for the engine to test on every record, keeping
+    exactly the same records of a dataset whose code columns hold only the codes of `domains`
+    (column → every code it may hold, as the dataset's check made sure of).
+
+    The measures of a table each add their filter, so the condition is an "or" of many "and"s of
+    a column compared with constants: migration's, every (direction, year) a measure counts. Such
+    an "and" is taken as the set of values it allows each column, and an "and" that allows at
+    least what another allows is dropped (absorbed); two that differ in one column only become one
+    allowing the values of both (merged); and a column allowed every code of its domain needs no
+    test. Migration's filter then reads "year in [...]", which DuckDB tests in half the time of the
+    whole "or" on the demo's 3.4 million records; one that allows everything is None. Any other
+    part (an order comparison, a "not", a nested "or") is kept as it is."""
+    if node is None:
+        return None
+    disjuncts = node.operands if isinstance(node, Logical) and node.op == "or" else (node,)
+    boxes, others = [], []
+    for part in disjuncts:
+        box = _box(part)
+        if box is None:
+            others.append(part)
+        else:
+            boxes.append(box)
+    boxes = [box for box in boxes if all(box.values())]  # one that allows no value allows no record
+    if len(boxes) > MOST_BOXES or not (boxes or others):
+        return node
+    boxes = _fewest(boxes, {column: frozenset(codes) for column, codes in domains.items()})
+    if boxes is None:
+        return None  # one of them allows every record
+    return any_of([_unbox(box) for box in boxes] + others)
+
+
+MOST_BOXES = 64  # each pass compares every two: a larger "or" is left as it is
+
+
+def _box(node: Condition) -> dict[str, frozenset] | None:
+    """The values an "and" of equalities and memberships allows each column, or None."""
+    atoms = node.operands if isinstance(node, Logical) and node.op == "and" else (node,)
+    box: dict[str, frozenset] = {}
+    for atom in atoms:
+        if isinstance(atom, Compare) and atom.op == "==" and isinstance(atom.left, Name):
+            column, values = atom.left.id, frozenset([atom.right.value])
+        elif isinstance(atom, Member) and not atom.negated:
+            column, values = atom.name.id, frozenset(v.value for v in atom.values)
+        else:
+            return None
+        box[column] = box[column] & values if column in box else values
+    return box
+
+
+def _fewest(boxes: list[dict], domains: dict[str, frozenset]) -> list[dict] | None:
+    """The boxes absorbed, merged and cleared of columns allowed their whole domain, until nothing
+    changes; None when one allows every record."""
+    changed = True
+    while changed:
+        changed = False
+        boxes = [{c: v for c, v in box.items() if not (c in domains and v >= domains[c])} for box in boxes]
+        if any(not box for box in boxes):
+            return None
+        for i, a in enumerate(boxes):
+            for j, b in enumerate(boxes):
+                if i == j:
+                    continue
+                if b.keys() <= a.keys() and all(a[c] <= b[c] for c in b):  # a allows no more than b
+                    del boxes[i]
+                    changed = True
+                    break
+                differ = [c for c in a if a.keys() == b.keys() and a[c] != b[c]]
+                if len(differ) == 1:
+                    boxes[i] = {**a, differ[0]: a[differ[0]] | b[differ[0]]}
+                    del boxes[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return boxes
+
+
+def _unbox(box: dict[str, frozenset]) -> Condition:
+    atoms = []
+    for column in sorted(box):
+        values = sorted(box[column], key=lambda v: (isinstance(v, str), v))
+        atoms.append(Compare("==", Name(column), Constant(values[0])) if len(values) == 1 else
+                     Member(Name(column), tuple(Constant(v) for v in values)))
+    return all_of(atoms)
 
 
 FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
