@@ -61,7 +61,12 @@ def verify(snapshot: Path) -> list[str]:
 
 def snapshots(archive_dir: Path) -> list[Path]:
     """Every snapshot: a folder <statistic>/<release> with a manifest, not a partial one."""
-    return [Path(path) for path, name in release_folders(archive_dir)
+    return [Path(path) for path, _ in snapshot_folders(archive_dir)]
+
+
+def snapshot_folders(archive_dir: Path) -> list[tuple[str, str]]:
+    """(path, name) of every snapshot, as plain strings, in the order of `release_folders`."""
+    return [(path, name) for path, name in release_folders(archive_dir)
             if not is_partial(name) and os.path.exists(f"{path}/{MANIFEST}")]
 
 
@@ -219,8 +224,7 @@ def withdrawn(archive_dir: Path, published: dict[str, set[str]], listed: list[st
 
 def snapshot_names(archive_dir: Path) -> list[tuple[str, str]]:
     """(statistic, release) of every snapshot, in the order of `snapshots`; plain strings."""
-    return [(os.path.basename(os.path.dirname(path)), name) for path, name in release_folders(archive_dir)
-            if not is_partial(name) and os.path.exists(f"{path}/{MANIFEST}")]
+    return [(os.path.basename(os.path.dirname(path)), name) for path, name in snapshot_folders(archive_dir)]
 
 
 def listed_snapshot_names(archive_dir: Path, listed: list[str]) -> list[tuple[str, str]]:

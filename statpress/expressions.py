@@ -330,7 +330,7 @@ def _fewest(boxes: list[dict], domains: dict[str, frozenset]) -> list[dict] | No
                     del boxes[i]
                     changed = True
                     break
-                differ = [c for c in a if a.keys() == b.keys() and a[c] != b[c]]
+                differ = [c for c in a if a[c] != b[c]] if a.keys() == b.keys() else []
                 if len(differ) == 1:
                     boxes[i] = {**a, differ[0]: a[differ[0]] | b[differ[0]]}
                     del boxes[j]

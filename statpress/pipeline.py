@@ -821,7 +821,7 @@ def archived(stats: list[content.Statistic], now: dt.datetime, resources: Resour
             found = manifests.manifest(snap)  # archive.check verified every snapshot
             made = None
             if found is None:
-                snap = archive.folder(archive_dir, short, release.id)
+                snap = Path(snap)
                 p, _ = publish_release(s, release, resources)
                 made = archive.with_manifest(renderer_for_snapshot(p), short, release.id,
                                              release.time_of_publication.isoformat())
