@@ -643,7 +643,17 @@ class Ahead:
 
     def __init__(self, root: Path, jobs: list[tuple[str, str]]):
         self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=silenced)
-        self.future = self.pool.submit(compute_in_worker, str(root), jobs, True)
+        # The child never collects what it inherits: a finaliser of this process's garbage (a
+        # library's object, tied to a thread the fork did not copy) would run there, and its
+        # collections would touch, so copy, every inherited page. The pool forks in `submit`. (A
+        # build server's fork has frozen what it inherited already, and keeps it so.)
+        frozen = gc.get_freeze_count()
+        gc.freeze()
+        try:
+            self.future = self.pool.submit(compute_in_worker, str(root), jobs, True)
+        finally:
+            if not frozen:
+                gc.unfreeze()
 
     def wait(self) -> None:
         """Until the child is done. A BuildError in it (bad content) stops the build with its
