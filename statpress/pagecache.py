@@ -107,13 +107,14 @@ def renderer_key(r: Renderer, site_json: str, preview: bool, digests: Digests | 
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def key(renderer: str, p: Published, tables: str, related: list[Path], links: list, digests: Digests) -> str:
+def key(renderer: str, p: Published, tables: str, related: list[Path], links: str, digests: Digests) -> str:
     """The key of a statistic's pages: `renderer` from renderer_key, `tables` the table cache's key,
     `related` the metadata files (statistic.toml) of the statistics it links to, `links` where its
-    links to archived snapshots point; the files are read through `digests`."""
+    links to archived snapshots point (as text: the renderer's snapshot links' repr); the files are
+    read through `digests`."""
     releases = [p.release, p.next_release, *p.previous]
     parts = [renderer, digests.folder(p.statistic.folder), str(p.embargoed), tables,
-             repr([r.id if r else None for r in releases]), repr(links)]
+             repr([r.id if r else None for r in releases]), links]
     parts += [f"{path}:{digests.file(path)}" for path in related]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 

@@ -533,6 +533,7 @@ class Pages:
     digests: pagecache.Digests  # the files pages are keyed by, read once for every language
     texts: Texts  # the statistics' metadata and releases in the language, for the pages that list them
     statistics: dict[str, content.Statistic]  # every statistic by its short name, as read
+    linked: dict[str, str] = field(default_factory=dict)  # links' by statistic id
 
     @functools.cached_property
     def how(self) -> str:
@@ -561,9 +562,12 @@ class Pages:
         related = [self.statistics[name].folder / "statistic.toml" for name in p.statistic.meta.related]
         return pagecache.key(self.how, p, tables_key, related, self.links(p.statistic), self.digests)
 
-    def links(self, s: content.Statistic) -> list:
-        """Where the links to `s`'s archived snapshots point in this language."""
-        return [self.renderer.snapshot_link(s.meta.short_name, r.id) for r in s.releases]
+    def links(self, s: content.Statistic) -> str:
+        """Where the links to `s`'s archived snapshots point in this language, as the page cache
+        keys them: made once, for the statistic's own pages and the listing pages both."""
+        if s.id not in self.linked:
+            self.linked[s.id] = repr([self.renderer.snapshot_link(s.meta.short_name, r.id) for r in s.releases])
+        return self.linked[s.id]
 
     def listing(self, published: list[Published], now: dt.datetime) -> dict[str, bytes | reuse.Known]:
         """The pages that list statistics (render.listing_files, and the archive's index unless
