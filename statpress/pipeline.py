@@ -341,12 +341,14 @@ def begin_charts(p: Published, locales: dict[str, Locale], resources: "Resources
             resources.drawer, language)
 
 
-def statistic_pages(by_language: dict[str, "Pages"], publication: Publication,
-                    index: search.Index | None) -> dict[str, list[render.StatisticPages]]:
-    """Each statistic's pages in each language, in the statistics' order: those published first,
-    then, once the child computing them is done, the pending ones. Each is handed to `index` as
-    soon as those before it (languages in turn) have been: the search index is the same whatever
-    order they were made in."""
+def statistic_pages(by_language: dict[str, "Pages"], publication: Publication, index: search.Index | None,
+                    drawing: list[str]) -> dict[str, list[render.StatisticPages]]:
+    """Each statistic's pages in each language: those published first, in the statistics' order,
+    but those whose charts are still being drawn (`drawing`, statistic ids in the order their
+    charts were asked for) last, each in every language before the next: the pages of the first
+    are made while the drawer draws the last, not after them. Then, once the child computing them
+    is done, the pending ones. Each is handed to `index` as soon as those before it (languages in
+    turn) have been: the search index is the same whatever order they were made in."""
     order = [(lang, s.id) for lang in by_language for s in publication.stats]
     made: dict[tuple[str, str], render.StatisticPages] = {}
     given = 0
@@ -361,7 +363,11 @@ def statistic_pages(by_language: dict[str, "Pages"], publication: Publication,
 
     for lang in by_language:
         for s in publication.ready():
-            make(lang, publication.done[s.id][0])
+            if s.id not in drawing:
+                make(lang, publication.done[s.id][0])
+    for statistic_id in drawing:
+        for lang in by_language:
+            make(lang, publication.done[statistic_id][0])
     finished = publication.complete()
     for lang in by_language:
         for s in finished:
@@ -396,7 +402,7 @@ def render_pages(project: Project, publication: Publication, options: BuildOptio
                    for lang in site.languages}
     # the listing pages show no tables: they are made before waiting for any (Publication)
     listings = {lang: pages.listing(listed, options.now) for lang, pages in by_language.items()}
-    own = statistic_pages(by_language, publication, index)
+    own = statistic_pages(by_language, publication, index, list(dict.fromkeys(sid for sid, _, _ in resources.begun)))
     rendered = [render.render_language(renderers[lang], pages.site, listings[lang], own[lang])
                 for lang, pages in by_language.items()]
     files = {name: content for r in rendered for name, content in r.files.items()}

@@ -172,3 +172,25 @@ def test_the_statistic_that_reads_the_least_data_is_computed_first_and_the_site_
     pipeline.build(pipeline.BuildOptions(project, project / "as-listed", **options))
     assert order == ["migration", "naturalisations"]
     assert digest(project / "least-first") == digest(project / "as-listed")
+
+
+def test_the_pages_of_the_statistic_charted_first_are_made_first_and_the_site_is_the_same(project, monkeypatch):
+    """The pages of a statistic whose charts were asked for first are made, in every language,
+    while the drawer draws the next one's (pipeline.statistic_pages), not after them; the order of
+    making changes nothing in the site."""
+    from conftest import DEMO_NOW, digest
+    from statpress import pipeline
+
+    made = []
+    of = pipeline.Pages.of
+    monkeypatch.setattr(pipeline.Pages, "of", lambda self, p: made.append((p.statistic.id, self.lang)) or of(self, p))
+    options = dict(now=DEMO_NOW, allow_withdraw=True, use_cache=False)  # every chart drawn for this build
+    pipeline.build(pipeline.BuildOptions(project, project / "charted-first", **options))
+    assert made == [("naturalisations", "en"), ("naturalisations", "nb"), ("migration", "en"), ("migration", "nb")]
+    made.clear()
+    pages = pipeline.statistic_pages
+    monkeypatch.setattr(pipeline, "statistic_pages", lambda by_language, publication, index, drawing:
+                        pages(by_language, publication, index, []))
+    pipeline.build(pipeline.BuildOptions(project, project / "as-listed", **options))
+    assert made == [("migration", "en"), ("naturalisations", "en"), ("migration", "nb"), ("naturalisations", "nb")]
+    assert digest(project / "charted-first") == digest(project / "as-listed")
