@@ -13,7 +13,6 @@ import hashlib
 import multiprocessing
 import os
 import pickle
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -22,11 +21,11 @@ from pathlib import Path
 from typing import Callable
 
 from . import (__version__, archive, cache, calendar, charts, compress, confidentiality, content, data, downloads,
-               drawing, filememo, lock, metadata, pagecache, render, reuse, search, tables)
+               drawing, filememo, fork, lock, metadata, pagecache, render, reuse, search, tables)
 from .errors import BuildError
 from .i18n import Localiser, missing, require_translations
 from .locale import Locale, load_locale
-from .progress import CURRENT, Progress, stage as timed, track
+from .progress import Progress, stage as timed, track
 from .render import Published
 from .write import audit_path, check_out, previous_site, recover, write_audit, write_site
 
@@ -643,7 +642,7 @@ def compute_ahead(jobs: list[tuple[str, str]], statistics: int, options: BuildOp
     connections are not to be forked. Nor with one core or `--jobs 1`: nothing would run beside."""
     workers = options.workers or len(os.sched_getaffinity(0))
     if not options.use_cache or options.preview or workers < 2 or 2 * len(jobs) > statistics or \
-            on_spark(resources) or resources.catalog.engines.made or "fork" not in multiprocessing.get_all_start_methods():
+            on_spark(resources) or resources.catalog.engines.made or not fork.available():
         return None
     return Ahead(options.root, jobs)
 
@@ -652,45 +651,22 @@ class Ahead:
     """A forked child computing a few releases into the caches (compute_in_worker)."""
 
     def __init__(self, root: Path, jobs: list[tuple[str, str]]):
-        self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=silenced)
-        # The child never collects what it inherits: a finaliser of this process's garbage (a
-        # library's object, tied to a thread the fork did not copy) would run there, and its
-        # collections would touch, so copy, every inherited page. The pool forks in `submit`. (A
-        # build server's fork has frozen what it inherited already, and keeps it so.)
-        frozen = gc.get_freeze_count()
-        gc.freeze()
-        try:
-            self.future = self.pool.submit(compute_in_worker, str(root), jobs, True)
-        finally:
-            if not frozen:
-                gc.unfreeze()
+        # compute_in_worker is looked up when the child starts (a test replaces it)
+        self.child = fork.Forked(lambda: compute_in_worker(str(root), jobs, True))
 
     def wait(self) -> None:
         """Until the child is done. A BuildError in it (bad content) stops the build with its
         message; should it fail otherwise (killed, out of memory), the build computes what the
         cache still lacks itself."""
         try:
-            self.future.result()
-        except BuildError:
-            raise
-        except Exception:  # noqa: BLE001 - publish computes whatever the child did not
+            self.child.result()
+        except fork.Failed:
             pass
-        finally:
-            self.pool.shutdown()
 
     def close(self) -> None:
         """The build failed: the child is waited for (it only fills caches, each file written whole),
         so that no process of the build outlives it, holding its locks or pipes."""
-        self.pool.shutdown(wait=True, cancel_futures=True)
-
-
-def silenced() -> None:
-    """In a forked child: nothing shown, nothing written to the terminal. The build's live display
-    writes from a thread the fork did not copy; had it held the stream's lock at that instant,
-    the child's first flush would wait for it forever (CPython issue 91776). The terminal's
-    streams are left as they are, unflushed: the child ends with os._exit."""
-    CURRENT.set(Progress("silent"))
-    sys.stdout = sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - until the child ends
+        self.child.close()
 
 
 def compute_in_worker(root: str, jobs: list[tuple[str, str]], forked: bool = False) -> None:

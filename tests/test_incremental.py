@@ -4,7 +4,6 @@ site is byte-identical to one built from scratch."""
 
 from __future__ import annotations
 
-import gc
 import gzip
 import marshal
 import os
@@ -716,38 +715,6 @@ def test_a_child_that_dies_leaves_the_tables_to_the_build(project, tmp_path, mon
     monkeypatch.undo()
     assert rebuilt == build(project, tmp_path / "scratch", use_cache=False)
     assert "Immigration, all" in (out / "migration" / "index.html").read_text(encoding="utf-8")
-
-
-class Finalised:
-    """A cycle of garbage whose finaliser notes the process it ran in (test below)."""
-
-    def __init__(self, log: Path):
-        self.log = log
-        self.itself = self
-
-    def __del__(self):
-        with self.log.open("a", encoding="utf-8") as f:
-            f.write(f"{os.getpid()}\n")
-
-
-def collect(*args) -> None:
-    """The child's work, in the test below: a full collection. Looked up by name in the fork."""
-    gc.collect()
-
-
-def test_a_forked_child_never_collects_what_it_inherits(tmp_path, monkeypatch):
-    """A finaliser of the build's garbage (a library's object, tied to a thread that the fork did
-    not copy) must not run in the child: once seen as a crash there. Only the build runs it."""
-    log = tmp_path / "finalised"
-    monkeypatch.setattr(pipeline, "compute_in_worker", collect)
-    gc.disable()
-    try:
-        Finalised(log)
-        pipeline.Ahead(tmp_path, []).wait()
-        gc.collect()
-    finally:
-        gc.enable()
-    assert log.read_text(encoding="utf-8").split() == [str(os.getpid())]
 
 
 def test_a_rebuild_from_the_caches_does_not_load_pandas_or_lxml(project, tmp_path):

@@ -1,0 +1,103 @@
+"""Work done beside the build by a child forked from it (docs/scaling.md, "Parallel builds").
+
+The child holds everything the build had loaded and made at that instant (the engine, the
+content, the renderers): nothing is imported again or pickled to reach it. Only what it returns
+is pickled, through a pipe, and read when the build asks for it. A fork copies only the thread
+that made it, so the child touches nothing that another thread of the build looks after (the
+live display, Pagefind's pipe, the drawing helper's answers) and writes nothing to the
+terminal. It never collects what it inherits: a finaliser of the build's garbage (a library's
+object, tied to a thread the fork did not copy) would run there, and its collections would
+touch, so copy, every inherited page.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import sys
+from typing import Callable, Generic, TypeVar
+
+from .errors import BuildError
+from .progress import CURRENT, Progress
+
+T = TypeVar("T")
+
+
+def available() -> bool:
+    """Can this process fork (Linux, macOS; not Windows)?"""
+    return hasattr(os, "fork")
+
+
+class Failed(Exception):
+    """The child ended without an answer (killed, out of memory, or an error that is not the
+    content's): the build does the work itself."""
+
+
+class Forked(Generic[T]):
+    """`work()` run in a child forked now, while this process goes on; `result` waits for it."""
+
+    def __init__(self, work: Callable[[], T]):
+        reader, writer = os.pipe()
+        frozen = gc.get_freeze_count()  # a build server's fork has frozen what it inherited already
+        gc.freeze()
+        pid = os.fork()
+        if pid == 0:
+            os.close(reader)
+            answer(work, writer)  # never returns
+        if not frozen:
+            gc.unfreeze()
+        os.close(writer)
+        self.pid, self.reader = pid, reader
+
+    def result(self) -> T:
+        """What `work` returned. A BuildError it raised (bad content) is raised here, with its
+        message; should the child have failed otherwise, `Failed`."""
+        with os.fdopen(self.reader, "rb") as f:
+            data = f.read()
+        self.reader = None
+        os.waitpid(self.pid, 0)
+        try:
+            done, value = pickle.loads(data)
+        except Exception as exc:  # noqa: BLE001 - nothing, or a part of an answer: the child died
+            raise Failed("the child ended without an answer") from exc
+        if done:
+            return value
+        if isinstance(value, BuildError):
+            raise value
+        raise Failed(value)
+
+    def close(self) -> None:
+        """The build failed: the child is waited for, so that no process of the build outlives it.
+        Its answer is not read: once the pipe is closed, writing it ends the child."""
+        if self.reader is not None:
+            os.close(self.reader)
+            self.reader = None
+            os.waitpid(self.pid, 0)
+
+
+def answer(work: Callable, writer: int) -> None:
+    """In the child: `work` done, and what it returned (or the BuildError it raised, or what else
+    went wrong, as text) pickled into `writer`; then the child ends at once (os._exit), leaving
+    the build's objects and threads to the build."""
+    try:
+        silenced()
+        try:
+            told = (True, work())
+        except BuildError as exc:
+            told = (False, exc)
+        except BaseException as exc:  # noqa: BLE001 - told to the build, which does the work itself
+            told = (False, f"{type(exc).__name__}: {exc}")
+        with os.fdopen(writer, "wb") as f:
+            pickle.dump(told, f, protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        os._exit(0)
+
+
+def silenced() -> None:
+    """Nothing shown, nothing written to the terminal. The build's live display writes from a
+    thread the fork did not copy; had it held the stream's lock at that instant, the child's first
+    flush would wait for it forever (CPython issue 91776). The terminal's streams are left as they
+    are, unflushed: the child ends with os._exit."""
+    CURRENT.set(Progress("silent"))
+    sys.stdout = sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - until the child ends

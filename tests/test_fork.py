@@ -1,0 +1,70 @@
+"""A child forked from the build (fork.py): its answer, its failures, and what it leaves alone."""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from statpress import fork
+from statpress.errors import BuildError
+
+
+class Finalised:
+    """A cycle of garbage whose finaliser notes the process it ran in."""
+
+    def __init__(self, log: Path):
+        self.log = log
+        self.itself = self
+
+    def __del__(self):
+        with self.log.open("a", encoding="utf-8") as f:
+            f.write(f"{os.getpid()}\n")
+
+
+def test_the_child_answers_with_what_its_work_returned_and_holds_what_the_build_made():
+    made = {"pages": [b"x" * 300_000, "\u00e6\u00f8\u00e5"]}  # more than a pipe holds at once
+    pid, got = fork.Forked(lambda: (os.getpid(), made)).result()
+    assert pid != os.getpid() and got == made
+
+
+def test_the_content_s_error_in_the_child_stops_the_build_with_its_message():
+    def bad():
+        raise BuildError("stats/x/tables.toml: line 3: no such column")
+    with pytest.raises(BuildError, match="line 3: no such column"):
+        fork.Forked(bad).result()
+
+
+@pytest.mark.parametrize("how", ["killed", "a bug"])
+def test_a_child_that_fails_otherwise_leaves_the_work_to_the_build(how):
+    def work():
+        if how == "killed":
+            os._exit(9)
+        return 1 / 0
+    with pytest.raises(fork.Failed):
+        fork.Forked(work).result()
+
+
+def test_a_build_that_fails_waits_for_its_child_without_reading_its_answer(tmp_path):
+    done = tmp_path / "done"
+    child = fork.Forked(lambda: time.sleep(0.3) or done.write_text("x") or b"y" * 1_000_000)
+    child.close()
+    assert done.exists()  # waited for
+    child.close()  # and only once
+
+
+def test_the_child_never_collects_what_it_inherits(tmp_path):
+    """A finaliser of the build's garbage (a library's object, tied to a thread that the fork did
+    not copy) must not run in the child: once seen as a crash there. Only the build runs it."""
+    log = tmp_path / "finalised"
+    gc.disable()
+    try:
+        Finalised(log)
+        fork.Forked(gc.collect).result()
+        gc.collect()
+    finally:
+        gc.enable()
+    assert log.read_text(encoding="utf-8").split() == [str(os.getpid())]
