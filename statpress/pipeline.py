@@ -340,30 +340,51 @@ def begin_charts(p: Published, locales: dict[str, Locale], resources: "Resources
             resources.drawer, language)
 
 
+# At least this many pages to render, and a child renders the second half of them (render_apart)
+PAGES_APART = 16
+
+
 def statistic_pages(by_language: dict[str, "Pages"], publication: Publication, index: search.Index | None,
-                    drawing: list[str]) -> dict[str, list[render.StatisticPages]]:
+                    drawing: list[str], forks: bool) -> dict[str, list[render.StatisticPages]]:
     """Each statistic's pages in each language: those published first, in the statistics' order,
     but those whose charts are still being drawn (`drawing`, statistic ids in the order their
     charts were asked for) last, each in every language before the next: the pages of the first
     are made while the drawer draws the last, not after them. Then, once the child computing them
     is done, the pending ones. Each is handed to `index` as soon as those before it (languages in
-    turn) have been: the search index is the same whatever order they were made in."""
+    turn) have been: the search index is the same whatever order they were made in.
+
+    Where the page cache lacks many of the first (a cold build, a template changed: 600 pages of
+    300 statistics took 14 s in one process) and the build `forks`, a forked child renders the
+    second half of those while this process renders the first."""
     order = [(lang, s.id) for lang in by_language for s in publication.stats]
     made: dict[tuple[str, str], render.StatisticPages] = {}
     given = 0
 
-    def make(lang: str, p: Published) -> None:
+    def make(lang: str, p: Published, *known) -> None:
         nonlocal given
-        made[lang, p.statistic.id] = by_language[lang].of(p)
+        made[lang, p.statistic.id] = by_language[lang].of(p, *known)
         while given < len(order) and order[given] in made:
             if index is not None:
                 index.add(made[order[given]].files)
             given += 1
 
-    for lang in by_language:
-        for s in publication.ready():
-            if s.id not in drawing:
-                make(lang, publication.done[s.id][0])
+    ready = [publication.done[s.id][0] for s in publication.ready() if s.id not in drawing]
+    looked = {(lang, p.statistic.id): by_language[lang].look_up(p) for lang in by_language for p in ready}
+    missing = [(lang, p) for lang in by_language for p in ready if looked[lang, p.statistic.id][1] is None]
+    apart = missing[len(missing) // 2:] if forks and len(missing) >= PAGES_APART else []
+    child = fork.Forked(lambda: render_apart(by_language, apart)) if apart else None
+    aside = {(lang, p.statistic.id) for lang, p in apart}
+    try:
+        for lang in by_language:
+            for p in ready:
+                if (lang, p.statistic.id) not in aside:
+                    make(lang, p, looked[lang, p.statistic.id])
+        rendered = rendered_apart(child)
+    finally:
+        if child is not None:
+            child.close()  # waited for, should this process fail first (a template's error)
+    for lang, p in apart:
+        make(lang, p, looked[lang, p.statistic.id], rendered.get((lang, p.statistic.id)))
     for statistic_id in drawing:
         for lang in by_language:
             make(lang, publication.done[statistic_id][0])
@@ -372,6 +393,26 @@ def statistic_pages(by_language: dict[str, "Pages"], publication: Publication, i
         for s in finished:
             make(lang, publication.done[s.id][0])
     return {lang: [made[lang, s.id] for s in publication.stats] for lang in by_language}
+
+
+def render_apart(by_language: dict[str, "Pages"], pages: list[tuple[str, Published]]) -> dict:
+    """In a forked child: `pages` ((language, statistic) pairs) rendered, by (language, statistic
+    id). A chart the cache lacks is drawn by a helper process of the child's own: the build's
+    helper answers through a thread that the fork did not copy (see compute_in_worker)."""
+    with drawing.Helper() as drawer:
+        resources = replace(next(iter(by_language.values())).resources, drawer=drawer)
+        for language in by_language.values():
+            language.resources = resources
+        return {(lang, p.statistic.id): by_language[lang].rendered(p) for lang, p in pages}
+
+
+def rendered_apart(child: "fork.Forked | None") -> dict:
+    """What the child rendering pages answered (render_apart); nothing if it failed otherwise
+    than on the content, and this process renders them."""
+    try:
+        return child.result() if child is not None else {}
+    except fork.Failed:
+        return {}
 
 
 def render_pages(project: Project, publication: Publication, options: BuildOptions, resources: "Resources",
@@ -401,7 +442,8 @@ def render_pages(project: Project, publication: Publication, options: BuildOptio
                    for lang in site.languages}
     # the listing pages show no tables: they are made before waiting for any (Publication)
     listings = {lang: pages.listing(listed, options.now) for lang, pages in by_language.items()}
-    own = statistic_pages(by_language, publication, index, list(dict.fromkeys(sid for sid, _, _ in resources.begun)))
+    own = statistic_pages(by_language, publication, index, list(dict.fromkeys(sid for sid, _, _ in resources.begun)),
+                          forks(options, resources))
     rendered = [render.render_language(renderers[lang], pages.site, listings[lang], own[lang])
                 for lang, pages in by_language.items()]
     files = {name: content for r in rendered for name, content in r.files.items()}
@@ -545,18 +587,28 @@ class Pages:
         """How this language's pages are made (pagecache.renderer_key)."""
         return pagecache.renderer_key(self.renderer, self.site.model_dump_json(), self.preview, self.digests)
 
-    def of(self, p: Published) -> render.StatisticPages:
-        """`p`'s pages, with links to the statistics it names as related."""
-        key = self.entry_key(p)
-        found = self.cache.get(key) if key else None
-        pages = pagecache.pages(found, self.previous) if found else None
+    def of(self, p: Published, looked: "tuple[str | None, render.StatisticPages | None] | None" = None,
+           rendered: render.StatisticPages | None = None) -> render.StatisticPages:
+        """`p`'s pages, with links to the statistics it names as related: as `looked` up in the page
+        cache (look_up; now, if not given), else as a child `rendered` them, else rendered here."""
+        key, pages = looked or self.look_up(p)
         if pages is None:
-            pages = render.statistic_pages(self.renderer, self.site, localised(p, self.lang, self.resources,
-                                                                                self.renderer.locale),
-                                           self.texts.named(p.statistic.meta.related))
+            pages = rendered or self.rendered(p)
             if key:
                 self.cache.put(key, pagecache.entry(pages))
         return replace(pages, key=key, name=f"{self.lang}:{p.statistic.id}")
+
+    def look_up(self, p: Published) -> tuple[str | None, render.StatisticPages | None]:
+        """The page cache's key of `p`'s pages, and the pages if the previous site holds them as
+        they would be rendered."""
+        key = self.entry_key(p)
+        found = self.cache.get(key) if key else None
+        return key, pagecache.pages(found, self.previous) if found else None
+
+    def rendered(self, p: Published) -> render.StatisticPages:
+        return render.statistic_pages(self.renderer, self.site, localised(p, self.lang, self.resources,
+                                                                           self.renderer.locale),
+                                      self.texts.named(p.statistic.meta.related))
 
     def entry_key(self, p: Published) -> str | None:
         if not self.cache.enabled:
@@ -637,14 +689,21 @@ def compute_ahead(jobs: list[tuple[str, str]], statistics: int, options: BuildOp
     computing them, as long as the pages of the other 299 took, while the other core had room
     (docs/scaling.md). The fork already holds the engine, which a spawned worker would import
     again. Not for as many statistics as there are others to render (the demo's cold build: the
-    child would draw their charts after the tables, not beside them), nor in a preview, nor once
-    an engine runs in this process (data on a server, fingerprinted by it): its threads and
-    connections are not to be forked. Nor with one core or `--jobs 1`: nothing would run beside."""
-    workers = options.workers or len(os.sched_getaffinity(0))
-    if not options.use_cache or options.preview or workers < 2 or 2 * len(jobs) > statistics or \
-            on_spark(resources) or resources.catalog.engines.made or not fork.available():
+    child would draw their charts after the tables, not beside them), nor where the build does not
+    fork (`forks`)."""
+    if not options.use_cache or 2 * len(jobs) > statistics or not forks(options, resources):
         return None
     return Ahead(options.root, jobs)
+
+
+def forks(options: BuildOptions, resources: "Resources") -> bool:
+    """May the build fork a child to work beside it (fork.py)? Not in a preview (the live
+    preview's process runs its server's threads), nor with one core or `--jobs 1` (nothing would
+    run beside), nor once an engine runs in this process (data on a server, fingerprinted by it:
+    its threads and connections are not to be forked), nor where data go to Spark."""
+    workers = options.workers or len(os.sched_getaffinity(0))
+    return not options.preview and workers >= 2 and not on_spark(resources) and \
+        not resources.catalog.engines.made and fork.available()
 
 
 class Ahead:

@@ -183,14 +183,15 @@ def test_the_pages_of_the_statistic_charted_first_are_made_first_and_the_site_is
 
     made = []
     of = pipeline.Pages.of
-    monkeypatch.setattr(pipeline.Pages, "of", lambda self, p: made.append((p.statistic.id, self.lang)) or of(self, p))
+    monkeypatch.setattr(pipeline.Pages, "of", lambda self, p, *known: made.append((p.statistic.id, self.lang))
+                        or of(self, p, *known))
     options = dict(now=DEMO_NOW, allow_withdraw=True, use_cache=False)  # every chart drawn for this build
     pipeline.build(pipeline.BuildOptions(project, project / "charted-first", **options))
     assert made == [("naturalisations", "en"), ("naturalisations", "nb"), ("migration", "en"), ("migration", "nb")]
     made.clear()
     pages = pipeline.statistic_pages
-    monkeypatch.setattr(pipeline, "statistic_pages", lambda by_language, publication, index, drawing:
-                        pages(by_language, publication, index, []))
+    monkeypatch.setattr(pipeline, "statistic_pages", lambda by_language, publication, index, drawing, forks:
+                        pages(by_language, publication, index, [], forks))
     pipeline.build(pipeline.BuildOptions(project, project / "as-listed", **options))
     assert made == [("migration", "en"), ("naturalisations", "en"), ("migration", "nb"), ("naturalisations", "nb")]
     assert digest(project / "charted-first") == digest(project / "as-listed")

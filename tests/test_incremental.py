@@ -701,6 +701,49 @@ def test_a_forked_child_draws_its_charts_though_the_build_ran_vl_convert(project
     assert digest(out) == build(project, tmp_path / "scratch", use_cache=False)
 
 
+def test_pages_rendered_by_a_forked_child_beside_the_build_equal_a_cold_build(project, tmp_path, monkeypatch):
+    """A template changed: every statistic's pages are rendered again, and where there are
+    PAGES_APART of them a forked child renders the second half (pipeline.render_apart) while the
+    build renders the first. The site equals a cold build; the page cache then holds them all."""
+    out = tmp_path / "site"
+    build(project, out)
+    edit(project / "templates" / "table.html", "<caption", "<caption data-x")
+    monkeypatch.setattr(pipeline, "PAGES_APART", 2)
+    apart = Calls(tmp_path / "apart")
+    render_apart = pipeline.render_apart
+    monkeypatch.setattr(pipeline, "render_apart", lambda by_language, pages: [
+        apart.note(f"{lang}:{p.statistic.id}") for lang, p in pages] and render_apart(by_language, pages))
+    here = []  # what this process rendered (the child's own list is not this one)
+    rendered = pipeline.Pages.rendered
+    monkeypatch.setattr(pipeline.Pages, "rendered", lambda self, p: here.append(f"{self.lang}:{p.statistic.id}")
+                        or rendered(self, p))
+    rebuilt = build(project, out)
+    assert apart == ["nb:migration", "nb:naturalisations"]  # in the child, whose calls are noted in a file
+    assert here == ["en:migration", "en:naturalisations"]
+    assert "<caption data-x" in (out / "nb" / "migration" / "index.html").read_text(encoding="utf-8")
+    assert rebuilt == build(project, tmp_path / "scratch", use_cache=False)
+    apart.clear()
+    assert build(project, out) == rebuilt and apart == []  # nothing left to render
+
+
+def test_a_template_error_stops_a_build_that_renders_pages_beside_it_and_the_child_is_waited_for(
+        project, tmp_path, monkeypatch):
+    out = tmp_path / "site"
+    before = build(project, out)
+    edit(project / "templates" / "table.html", "<caption", "{{ no_such_value }}<caption")
+    monkeypatch.setattr(pipeline, "PAGES_APART", 2)
+    children = Calls(tmp_path / "children")
+    render_apart = pipeline.render_apart
+    monkeypatch.setattr(pipeline, "render_apart", lambda by_language, pages: children.note(os.getpid())
+                        or render_apart(by_language, pages))
+    with pytest.raises(BuildError, match=r"table.html, line \d+: template error: .*no_such_value"):
+        build(project, out)
+    [child] = [int(pid) for pid in children]
+    with pytest.raises(ProcessLookupError):  # ended, and reaped by the build
+        os.kill(child, 0)
+    assert digest(out) == before
+
+
 def die(*args) -> None:
     """A child killed while it computes (test below): looked up by name in the fork."""
     os._exit(9)
