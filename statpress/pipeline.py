@@ -580,7 +580,7 @@ class Pages:
     digests: pagecache.Digests  # the files pages are keyed by, read once for every language
     texts: Texts  # the statistics' metadata and releases in the language, for the pages that list them
     statistics: dict[str, content.Statistic]  # every statistic by its short name, as read
-    linked: dict[str, str] = field(default_factory=dict)  # links' by statistic id
+    linked: dict[str, str] = field(default_factory=dict)  # what `links` made, by statistic id
 
     @functools.cached_property
     def how(self) -> str:
@@ -606,6 +606,7 @@ class Pages:
         return key, pagecache.pages(found, self.previous) if found else None
 
     def rendered(self, p: Published) -> render.StatisticPages:
+        """`p`'s pages rendered (by this process, or by a child: render_apart)."""
         return render.statistic_pages(self.renderer, self.site, localised(p, self.lang, self.resources,
                                                                            self.renderer.locale),
                                       self.texts.named(p.statistic.meta.related))
