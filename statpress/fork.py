@@ -41,18 +41,25 @@ class Forked(Generic[T]):
         reader, writer = os.pipe()
         frozen = gc.get_freeze_count()  # a build server's fork has frozen what it inherited already
         gc.freeze()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # no room for another process: `result` says so, and the build does the work
+            pid = None
         if pid == 0:
             os.close(reader)
             answer(work, writer)  # never returns
         if not frozen:
             gc.unfreeze()
         os.close(writer)
-        self.pid, self.reader = pid, reader
+        if pid is None:
+            os.close(reader)
+        self.pid, self.reader = pid, None if pid is None else reader
 
     def result(self) -> T:
         """What `work` returned. A BuildError it raised (bad content) is raised here, with its
-        message; should the child have failed otherwise, `Failed`."""
+        message; should the child have failed otherwise, or not have started, `Failed`."""
+        if self.pid is None:
+            raise Failed("no child could be forked")
         with os.fdopen(self.reader, "rb") as f:
             data = f.read()
         self.reader = None

@@ -48,6 +48,17 @@ def test_a_child_that_fails_otherwise_leaves_the_work_to_the_build(how):
         fork.Forked(work).result()
 
 
+def test_where_no_child_can_be_forked_the_work_is_left_to_the_build(monkeypatch):
+    def refused():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+    monkeypatch.setattr(os, "fork", refused)
+    child = fork.Forked(lambda: 1)
+    with pytest.raises(fork.Failed):
+        child.result()
+    child.close()
+    assert gc.get_freeze_count() == 0
+
+
 def test_a_build_that_fails_waits_for_its_child_without_reading_its_answer(tmp_path):
     done = tmp_path / "done"
     child = fork.Forked(lambda: time.sleep(0.3) or done.write_text("x") or b"y" * 1_000_000)
