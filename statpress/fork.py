@@ -74,6 +74,14 @@ class Forked(Generic[T]):
             raise value
         raise Failed(value)
 
+    def result_or(self, fallback: T) -> T:
+        """What `work` returned, or `fallback` should the child have failed otherwise than on the
+        content (the build then does the work itself); a BuildError is raised as in `result`."""
+        try:
+            return self.result()
+        except Failed:
+            return fallback
+
     def close(self) -> None:
         """The build failed: the child is waited for, so that no process of the build outlives it.
         Its answer is not read: once the pipe is closed, writing it ends the child."""

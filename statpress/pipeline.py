@@ -267,7 +267,7 @@ class Publication:
     stats: list[content.Statistic]
     now: dt.datetime
     resources: "Resources"
-    ahead: Ahead | None
+    ahead: "fork.Forked | None"  # the child computing the pending ones (compute_ahead)
     pending: set[str]  # statistic ids
     done: dict[str, tuple[Published, StatisticReport]] = field(default_factory=dict)
 
@@ -286,7 +286,7 @@ class Publication:
         computes them (publish computes what the cache lacks)."""
         if self.ahead is not None:
             with timed("tables"):
-                self.ahead.wait()
+                self.ahead.result_or(None)
             self.ahead = None
         finished = [s for s in self.stats if s.id in self.pending]
         for s in finished:
@@ -309,7 +309,9 @@ class Publication:
 
     def __exit__(self, *exc) -> None:
         if self.ahead is not None:
-            self.ahead.close()  # the build failed while the child computed: it is waited for
+            # the build failed while the child computed: it is waited for (it only fills caches,
+            # each file written whole), so that no process of the build outlives it
+            self.ahead.close()
 
 
 def least_data_first(stats: list[content.Statistic], computing: set[str],
@@ -379,7 +381,7 @@ def statistic_pages(by_language: dict[str, "Pages"], publication: Publication, i
             for p in ready:
                 if (lang, p.statistic.id) not in aside:
                     make(lang, p, looked[lang, p.statistic.id])
-        rendered = rendered_apart(child)
+        rendered = child.result_or({}) if child is not None else {}
     finally:
         if child is not None:
             child.close()  # waited for, should this process fail first (a template's error)
@@ -404,15 +406,6 @@ def render_apart(by_language: dict[str, "Pages"], pages: list[tuple[str, Publish
         for language in by_language.values():
             language.resources = resources
         return {(lang, p.statistic.id): by_language[lang].rendered(p) for lang, p in pages}
-
-
-def rendered_apart(child: "fork.Forked | None") -> dict:
-    """What the child rendering pages answered (render_apart); nothing if it failed otherwise
-    than on the content, and this process renders them."""
-    try:
-        return child.result() if child is not None else {}
-    except fork.Failed:
-        return {}
 
 
 def render_pages(project: Project, publication: Publication, options: BuildOptions, resources: "Resources",
@@ -683,7 +676,7 @@ def on_spark(resources: "Resources") -> bool:
 
 
 def compute_ahead(jobs: list[tuple[str, str]], statistics: int, options: BuildOptions,
-                  resources: "Resources") -> "Ahead | None":
+                  resources: "Resources") -> "fork.Forked | None":
     """The releases `jobs` computed into the caches by a forked child, while this process renders
     the pages of the other statistics (render_pages); None where that does not pay. A rebuild
     after one statistic's tables changed spent a second of a slow hour importing pandas and
@@ -694,7 +687,9 @@ def compute_ahead(jobs: list[tuple[str, str]], statistics: int, options: BuildOp
     fork (`forks`)."""
     if not options.use_cache or 2 * len(jobs) > statistics or not forks(options, resources):
         return None
-    return Ahead(options.root, jobs)
+    root = str(options.root)
+    # compute_in_worker is looked up when the child starts (a test replaces it)
+    return fork.Forked(lambda: compute_in_worker(root, jobs, True))
 
 
 def forks(options: BuildOptions, resources: "Resources") -> bool:
@@ -705,28 +700,6 @@ def forks(options: BuildOptions, resources: "Resources") -> bool:
     workers = options.workers or len(os.sched_getaffinity(0))
     return not options.preview and workers >= 2 and not on_spark(resources) and \
         not resources.catalog.engines.made and fork.available()
-
-
-class Ahead:
-    """A forked child computing a few releases into the caches (compute_in_worker)."""
-
-    def __init__(self, root: Path, jobs: list[tuple[str, str]]):
-        # compute_in_worker is looked up when the child starts (a test replaces it)
-        self.child = fork.Forked(lambda: compute_in_worker(str(root), jobs, True))
-
-    def wait(self) -> None:
-        """Until the child is done. A BuildError in it (bad content) stops the build with its
-        message; should it fail otherwise (killed, out of memory), the build computes what the
-        cache still lacks itself."""
-        try:
-            self.child.result()
-        except fork.Failed:
-            pass
-
-    def close(self) -> None:
-        """The build failed: the child is waited for (it only fills caches, each file written whole),
-        so that no process of the build outlives it, holding its locks or pipes."""
-        self.child.close()
 
 
 def compute_in_worker(root: str, jobs: list[tuple[str, str]], forked: bool = False) -> None:

@@ -36,6 +36,8 @@ def test_the_content_s_error_in_the_child_stops_the_build_with_its_message():
         raise BuildError("stats/x/tables.toml: line 3: no such column")
     with pytest.raises(BuildError, match="line 3: no such column"):
         fork.Forked(bad).result()
+    with pytest.raises(BuildError, match="line 3: no such column"):
+        fork.Forked(bad).result_or(None)  # not left to the build: it would fail the same way
 
 
 @pytest.mark.parametrize("how", ["killed", "a bug"])
@@ -46,6 +48,7 @@ def test_a_child_that_fails_otherwise_leaves_the_work_to_the_build(how):
         return 1 / 0
     with pytest.raises(fork.Failed):
         fork.Forked(work).result()
+    assert fork.Forked(work).result_or("done here") == "done here"
 
 
 def test_where_no_child_can_be_forked_the_work_is_left_to_the_build(monkeypatch):
