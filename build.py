@@ -146,7 +146,8 @@ def build(args: argparse.Namespace) -> None:
     report = pipeline.build(pipeline.BuildOptions(ROOT, out, now, args.preview, args.strict,
                                                   use_cache=not args.no_cache, workers=args.jobs,
                                                   allow_withdraw=args.allow_withdraw, wait=args.wait,
-                                                  archive_entries=fingerprint.listing.entries if fingerprint else None),
+                                                  archive_entries=fingerprint.listing.entries if fingerprint else None,
+                                                  tables_changed=fingerprint is not None and fingerprint.tables_changed),
                             progress=progress, signatures=args.signatures, drawer=args.drawer)
     print_report(report, args.quiet)
     uptodate.note(ROOT, out, fingerprint, froze=report.own_archive, found=report.folders)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import signal
 import sys
 from typing import Callable, Generic, TypeVar
 
@@ -89,6 +90,52 @@ class Forked(Generic[T]):
             os.close(self.reader)
             self.reader = None
             os.waitpid(self.pid, 0)
+
+
+class Waiting(Forked[T]):
+    """A child forked now that makes itself ready (`prepare`, e.g. imports a library) and then
+    waits to be told what to do: `give(value)` has it return `work(value)`. Should it never be
+    given anything (`result` or `close` first), it returns None once ready."""
+
+    def __init__(self, prepare: Callable[[], None], work: Callable[[object], T]):
+        reader, writer = os.pipe()
+
+        def run():
+            os.close(writer)
+            prepare()
+            with os.fdopen(reader, "rb") as f:
+                data = f.read()
+            return work(pickle.loads(data)) if data else None
+
+        super().__init__(run)
+        os.close(reader)
+        self.inbox = writer
+
+    def give(self, value) -> None:
+        """What the child is to work on: `work(value)` is what `result` then returns."""
+        data, inbox, self.inbox = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), self.inbox, None
+        try:
+            with os.fdopen(inbox, "wb") as f:
+                f.write(data)
+        except BrokenPipeError:  # the child ended first: `result` says so
+            pass
+
+    def untold(self) -> None:
+        """Nothing to give: the child returns None (or ends, if it is already reading)."""
+        if self.inbox is not None:
+            os.close(self.inbox)
+            self.inbox = None
+
+    def result(self) -> T:
+        self.untold()
+        return super().result()
+
+    def close(self) -> None:
+        """As `Forked.close`; a child never given anything is only getting ready, and is ended."""
+        if self.inbox is not None and self.pid is not None:
+            os.kill(self.pid, signal.SIGKILL)
+        self.untold()
+        super().close()
 
 
 def answer(work: Callable, writer: int) -> None:

@@ -13,6 +13,7 @@ import hashlib
 import multiprocessing
 import os
 import pickle
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -45,6 +46,9 @@ class BuildOptions:
     # the archive as the up-to-date check listed it just before (archive.entries), not listed again:
     # asked for only when the archive is checked, after the pages (a child process lists it)
     archive_entries: Callable[[], list[str]] | None = None
+    # the tables' inputs changed since the last build (uptodate.py): most likely, a statistic's
+    # tables are computed (see `ready_to_compute`)
+    tables_changed: bool = False
 
 
 @dataclass
@@ -91,8 +95,11 @@ def build(options: BuildOptions, write: bool = True, progress: Progress | None =
             running.enter_context(signatures)
         running.enter_context(progress.running())
         drawer = running.enter_context(drawer or drawing.Helper())
+        tables_child = ready_to_compute(options)
+        if tables_child is not None:
+            running.callback(tables_child.close)
         if not write:
-            report = build_stages(options, write, progress, drawer)
+            report = build_stages(options, write, progress, drawer, tables_child=tables_child)
         else:
             check_out(options.out, options.root)
             with lock.exclusive(options.root / "archive", options.wait), lock.exclusive(options.out, options.wait), \
@@ -105,7 +112,8 @@ def build(options: BuildOptions, write: bool = True, progress: Progress | None =
                 if signatures is None and options.use_cache:  # else none: without the cache no file is reused
                     signatures = running.enter_context(reuse.Signatures.of_site(options.root, options.out))
                 report = build_stages(options, write, progress, drawer, index,
-                                      signatures if options.use_cache else None, compression_cache(options, running))
+                                      signatures if options.use_cache else None, compression_cache(options, running),
+                                      tables_child)
     return replace(report, stages=dict(progress.times))
 
 
@@ -120,10 +128,11 @@ def compression_cache(options: BuildOptions, running: contextlib.ExitStack) -> P
 
 def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer: drawing.Drawer,
                  index: search.Index | None = None, signatures: reuse.Signatures | None = None,
-                 copies: Path | None = None) -> BuildReport:
+                 copies: Path | None = None, tables_child: fork.Waiting | None = None) -> BuildReport:
     """The stages; `drawer` draws the charts, `index` (a writing build's) is given each page to
     index as soon as it is made, `signatures` says which files of the output changed since
-    they were noted, and `copies` keeps the assets' compressed copies (compression_cache)."""
+    they were noted, `copies` keeps the assets' compressed copies (compression_cache), and
+    `tables_child` is a child ready to compute tables (compute_ahead)."""
     start = time.perf_counter()
     root = options.root
     memo = filememo.FileMemo.load(root / ".cache" / "files.pickle" if options.use_cache else None)
@@ -138,7 +147,7 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
     # computing tables ahead (publish_all) waited for, however the build ends
     with contextlib.closing(resources.catalog), contextlib.ExitStack() as waiting:
         with progress.stage("tables", f"tables of {len(project.stats)} statistics computed"):
-            publication = waiting.enter_context(publish_all(project, options, resources))
+            publication = waiting.enter_context(publish_all(project, options, resources, tables_child))
         previous = previous_site(options.out, root / ".cache" / "written", project.site.precompress,
                                  options.use_cache and write, signatures)
         with progress.stage("pages", "pages rendered"):
@@ -232,13 +241,16 @@ def load_resources(options: BuildOptions, project: Project, drawer: drawing.Draw
                      files=memo)
 
 
-def publish_all(project: Project, options: BuildOptions, resources: "Resources") -> "Publication":
+def publish_all(project: Project, options: BuildOptions, resources: "Resources",
+                ready: fork.Waiting | None = None) -> "Publication":
     """The tables stage: every statistic as the public sees it at the build's instant, its tables
     computed (in worker processes when many are not cached, in a forked child when a few are, see
-    `compute_ahead`) and protected."""
+    `compute_ahead`: `ready`, the child ready_to_compute forked, if any) and protected."""
     jobs = uncomputed(project.stats, options, resources)
     precomputed = bool(jobs) and precompute(options.root, jobs, options, resources)
-    ahead = None if precomputed or not jobs else compute_ahead(jobs, len(project.stats), options, resources)
+    ahead = None if precomputed or not jobs else compute_ahead(jobs, len(project.stats), options, resources, ready)
+    if ready is not None and ahead is not ready:
+        ready.close()  # not needed: its processor goes back to the build
     computed_here = set() if precomputed or ahead is not None else set(jobs)
     if computed_here and not drawing.drawn_before(resources.cache):
         # This process draws their charts, and nothing was drawn before (a cold build, an audit):
@@ -676,7 +688,7 @@ def on_spark(resources: "Resources") -> bool:
 
 
 def compute_ahead(jobs: list[tuple[str, str]], statistics: int, options: BuildOptions,
-                  resources: "Resources") -> "fork.Forked | None":
+                  resources: "Resources", ready: fork.Waiting | None = None) -> "fork.Forked | None":
     """The releases `jobs` computed into the caches by a forked child, while this process renders
     the pages of the other statistics (render_pages); None where that does not pay. A rebuild
     after one statistic's tables changed spent a second of a slow hour importing pandas and
@@ -684,12 +696,36 @@ def compute_ahead(jobs: list[tuple[str, str]], statistics: int, options: BuildOp
     (docs/scaling.md). The fork already holds the engine, which a spawned worker would import
     again. Not for as many statistics as there are others to render (the demo's cold build: the
     child would draw their charts after the tables, not beside them), nor where the build does not
-    fork (`forks`)."""
+    fork (`forks`). `ready`: the child forked at the build's start to do it (ready_to_compute)."""
     if not options.use_cache or 2 * len(jobs) > statistics or not forks(options, resources):
         return None
+    if ready is not None:
+        ready.give(jobs)
+        return ready
     root = str(options.root)
     # compute_in_worker is looked up when the child starts (a test replaces it)
     return fork.Forked(lambda: compute_in_worker(root, jobs, True))
+
+
+def ready_to_compute(options: BuildOptions) -> fork.Waiting | None:
+    """A child forked at the build's start, where its tables' inputs changed (`tables_changed`),
+    to compute the statistics `compute_ahead` gives it: it loads pandas and DuckDB (half a second)
+    while the build reads the content and decides what to compute. Only where the build may fork
+    (`forks`: what it cannot know yet, it decides when it gives the child work or ends it) and
+    has not loaded pandas already (a build server's build)."""
+    workers = options.workers or len(os.sched_getaffinity(0))
+    if not options.tables_changed or options.preview or not options.use_cache or workers < 2 \
+            or not fork.available() or "pandas" in sys.modules:
+        return None
+    root = str(options.root)
+    # compute_in_worker is looked up when the child is given its work (a test replaces it)
+    return fork.Waiting(load_table_engine, lambda jobs: compute_in_worker(root, jobs, True))
+
+
+def load_table_engine() -> None:
+    """What computing a table loads, besides statpress."""
+    import duckdb  # noqa: F401
+    import pandas  # noqa: F401
 
 
 def forks(options: BuildOptions, resources: "Resources") -> bool:

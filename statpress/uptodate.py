@@ -24,7 +24,7 @@ import pickle
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import archive, atomic, tomlfile
@@ -159,6 +159,14 @@ class Fingerprint:
     otherwise list the archive's tens of thousands of entries again for its stamp."""
     rest: str
     listing: ArchiveListing = field(compare=False, repr=False)
+    tables: str = ""  # the tables' inputs alone (`other_inputs`)
+    tables_before: str | None = field(default=None, compare=False)  # theirs at the last build, if noted
+
+    @property
+    def tables_changed(self) -> bool:
+        """Have the tables' inputs changed since the last build? Then it computes a statistic's
+        tables, most likely (a changed title, a new dataset); not known after no build."""
+        return self.tables_before is not None and self.tables_before != self.tables
 
     @property
     def archive_entries(self) -> list[str]:
@@ -173,17 +181,18 @@ class Fingerprint:
         return hashlib.sha256(f"{self.rest}\n{self.archive}".encode()).hexdigest()
 
     def archive_again(self, root: Path) -> Fingerprint:
-        return Fingerprint(self.rest, ArchiveListing.now(root / "archive"))
+        return replace(self, listing=ArchiveListing.now(root / "archive"))
 
 
-def other_inputs(root: Path, out: Path, now: dt.datetime, options: dict) -> str:
-    """The fingerprint of every input but the archive."""
+def other_inputs(root: Path, out: Path, now: dt.datetime, options: dict) -> tuple[str, str]:
+    """The fingerprints of every input but the archive, and of the tables' inputs alone (stats/
+    and the datasets' files)."""
+    tables = listing(root / "stats") + datasets(root)
     parts = [json.dumps(options, sort_keys=True), str(out.resolve())]
     for name in INPUTS + FILES:
-        parts += listing(root / name)
-    parts += listing(ENGINE)
-    parts += datasets(root) + calendar_state(root, now)
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        parts += listing(root / name) if name != "stats" else []
+    parts += listing(ENGINE) + tables + calendar_state(root, now)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest(), hashlib.sha256("\n".join(tables).encode()).hexdigest()
 
 
 def folders(folder: Path) -> list[str]:
@@ -312,28 +321,30 @@ def check(root: Path, out: Path, now: dt.datetime, options: dict) -> tuple[bool,
     of the main process for 300 statistics). When none did, it is listed here: a second process
     would cost a build with nothing to do more than it saves."""
     try:
-        rest = other_inputs(root, out, now, options)
+        rest, tables = other_inputs(root, out, now, options)
     except Exception:  # noqa: BLE001 - any doubt means a full build, which reports real errors
         return False, None
     try:
         record = json.loads(record_path(root, out).read_text(encoding="utf-8"))
     except Exception:  # noqa: BLE001
         record = {}
-    if not isinstance(record, dict) or record.get("rest") != rest:
+    record = record if isinstance(record, dict) else {}
+    before = record.get("tables") if isinstance(record.get("tables"), str) else None
+    if record.get("rest") != rest:
         # the output need not be listed; the archive is, by a child, which stats the entries the
         # last build noted when it can
         known = (record_path(root, out).with_suffix(".archive"), record["archive"]) \
-            if isinstance(record, dict) and isinstance(record.get("archive"), str) else None
-        return False, Fingerprint(rest, ArchiveListing(root / "archive", known=known))
+            if isinstance(record.get("archive"), str) else None
+        return False, Fingerprint(rest, ArchiveListing(root / "archive", known=known), tables, before)
     try:
         restatted = archive.restat(known) if (known := noted(root, out, ".archive")) else None
         fingerprint = Fingerprint(rest, ArchiveListing(root / "archive", restatted) if restatted is not None
-                                  else ArchiveListing.now(root / "archive"))
+                                  else ArchiveListing.now(root / "archive"), tables, before)
         found = restat(out.resolve(), noted(root, out, ".folders"))
-        fresh = record == {"inputs": fingerprint.digest, "rest": rest, "archive": fingerprint.archive,
-                           "outputs": outputs(out, found)}
+        fresh = record == {"inputs": fingerprint.digest, "rest": rest, "tables": tables,
+                           "archive": fingerprint.archive, "outputs": outputs(out, found)}
         if not fresh and restatted is not None:  # the build gets the archive listed: restat misses additions
-            fingerprint = Fingerprint(rest, ArchiveListing.now(root / "archive"))
+            fingerprint = fingerprint.archive_again(root)
         return fresh, fingerprint
     except Exception:  # noqa: BLE001
         return False, None
@@ -351,8 +362,8 @@ def note(root: Path, out: Path, fingerprint: Fingerprint | None, froze: bool,
         if froze:
             fingerprint = fingerprint.archive_again(root)
         found = walk(out.resolve()) if found is None else found
-        record = {"inputs": fingerprint.digest, "rest": fingerprint.rest, "archive": fingerprint.archive,
-                  "outputs": outputs(out, found)}
+        record = {"inputs": fingerprint.digest, "rest": fingerprint.rest, "tables": fingerprint.tables,
+                  "archive": fingerprint.archive, "outputs": outputs(out, found)}
         # what the next check stats instead of listing (`restat`, `archive.restat`); a record beside
         # an older note is not taken: what that note finds does not hash as the record says
         path = record_path(root, out)

@@ -82,3 +82,39 @@ def test_the_child_never_collects_what_it_inherits(tmp_path):
     finally:
         gc.enable()
     assert log.read_text(encoding="utf-8").split() == [str(os.getpid())]
+
+
+def test_a_waiting_child_gets_ready_first_and_then_does_what_it_is_given(tmp_path):
+    """fork.Waiting: `prepare` runs at once (before the build knows what to give it), `work` on
+    what it is given; given nothing, the child answers None once ready."""
+    ready = tmp_path / "ready"
+    child = fork.Waiting(lambda: ready.write_text(str(time.monotonic())), lambda jobs: (os.getpid(), jobs, time.monotonic()))
+    time.sleep(0.2)
+    given = time.monotonic()
+    child.give([("migration", "migration-2024")] * 10_000)  # more than a pipe holds at once
+    pid, jobs, worked = child.result()
+    assert pid != os.getpid() and jobs == [("migration", "migration-2024")] * 10_000
+    assert float(ready.read_text(encoding="utf-8")) < given < worked
+    assert fork.Waiting(lambda: None, lambda jobs: 1 / 0).result() is None
+
+
+def test_a_waiting_child_never_given_work_is_ended_not_waited_for(tmp_path):
+    """A build that finds nothing for the child to do (or fails first) ends it: its preparing
+    (loading pandas) would only take processor time from the build."""
+    done = tmp_path / "done"
+    child = fork.Waiting(lambda: time.sleep(30) or done.write_text("x"), lambda jobs: jobs)
+    started = time.monotonic()
+    child.close()
+    assert time.monotonic() - started < 10 and not done.exists()
+    with pytest.raises(ProcessLookupError):  # ended, and reaped
+        os.kill(child.pid, 0)
+    child.close()  # and only once
+
+
+def test_a_waiting_child_that_ended_before_it_was_given_work_fails_as_any_child():
+    child = fork.Waiting(lambda: os._exit(3), lambda jobs: jobs)
+    time.sleep(0.2)
+    child.give(["x" * 1_000_000])  # no one reads: not an error here
+    with pytest.raises(fork.Failed):
+        child.result()
+    assert fork.Waiting(lambda: os._exit(3), lambda jobs: jobs).result_or("done here") == "done here"

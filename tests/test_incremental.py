@@ -674,15 +674,22 @@ def build_in_a_new_python(project: Path, out: Path, first: str = "", then: str =
 
 
 @pytest.mark.parametrize("workers", [None, 1])
-def test_a_statistic_whose_tables_changed_is_computed_by_a_forked_child(project, tmp_path, workers):
+@pytest.mark.parametrize("tables_changed", [False, True])
+def test_a_statistic_whose_tables_changed_is_computed_by_a_forked_child(project, tmp_path, workers, tables_changed):
     """After one statistic's tables changed, a forked child computes them (pipeline.compute_ahead)
     while the build renders the other statistic's pages: the build's own process never imports
-    pandas, and the site equals a cold build. With `--jobs 1` the build computes them itself."""
+    pandas, and the site equals a cold build. With `--jobs 1` the build computes them itself.
+    Where the up-to-date check saw the tables' inputs change, the child is the one forked at the
+    build's start (pipeline.ready_to_compute), given the statistic to compute."""
     out = tmp_path / "site"
     build(project, out)
     edit(project / "stats" / "migration" / "tables.toml", 'label = "Immigration"', 'label = "Immigration, all"')
-    printed = build_in_a_new_python(project, out, then="print('pandas' in sys.modules)\n", workers=workers)
-    assert printed.split() == [str(workers == 1)]
+    spy = ("from statpress import fork\ngive = fork.Waiting.give\n"
+           "fork.Waiting.give = lambda self, jobs: print('given', *[sid for sid, _ in jobs]) or give(self, jobs)\n")
+    printed = build_in_a_new_python(project, out, first=spy, then="print('pandas' in sys.modules)\n",
+                                    workers=workers, tables_changed=tables_changed)
+    given = ["given", "migration"] if tables_changed and workers is None else []
+    assert printed.split() == given + [str(workers == 1)]
     assert "Immigration, all" in (out / "migration" / "index.html").read_text(encoding="utf-8")
     assert digest(out) == build(project, tmp_path / "scratch", use_cache=False)
 
@@ -758,6 +765,30 @@ def test_a_child_that_dies_leaves_the_tables_to_the_build(project, tmp_path, mon
     monkeypatch.undo()
     assert rebuilt == build(project, tmp_path / "scratch", use_cache=False)
     assert "Immigration, all" in (out / "migration" / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_child_forked_at_the_start_that_dies_leaves_the_tables_to_the_build(project, tmp_path):
+    out = tmp_path / "site"
+    build(project, out)
+    edit(project / "stats" / "migration" / "tables.toml", 'label = "Immigration"', 'label = "Immigration, all"')
+    printed = build_in_a_new_python(project, out, first="import os\npipeline.compute_in_worker = lambda *a: os._exit(9)\n",
+                                    then="print('pandas' in sys.modules)\n", tables_changed=True)
+    assert printed.split() == ["True"]  # computed by the build itself
+    assert "Immigration, all" in (out / "migration" / "index.html").read_text(encoding="utf-8")
+    assert digest(out) == build(project, tmp_path / "scratch", use_cache=False)
+
+
+def test_a_child_forked_at_the_start_for_nothing_is_ended(project, tmp_path):
+    """The up-to-date check saw stats/ change, but no table needs computing (a note beside the
+    tables): the child forked at the build's start is ended unused, and the build loads no pandas."""
+    out = tmp_path / "site"
+    build(project, out)
+    (project / "stats" / "migration" / "NOTES.md").write_text("Checked with the register team.\n", encoding="utf-8")
+    spy = ("from statpress import fork\nclose = fork.Waiting.close\n"
+           "fork.Waiting.close = lambda self: print('ended', self.inbox is not None) or close(self)\n")
+    printed = build_in_a_new_python(project, out, first=spy, then="print('pandas' in sys.modules)\n", tables_changed=True)
+    assert printed.split()[:2] == ["ended", "True"] and printed.split()[-1] == "False"
+    assert digest(out) == build(project, tmp_path / "scratch", use_cache=False)
 
 
 def test_a_rebuild_from_the_caches_does_not_load_pandas_or_lxml(project, tmp_path):

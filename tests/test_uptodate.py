@@ -3,6 +3,8 @@ input, an option, the output or the releases due at its instant means a full bui
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from conftest import edit, run, runnable
@@ -287,3 +289,30 @@ def test_the_check_stats_the_noted_folders_and_still_finds_one_added_or_removed(
     build(project)
     (archive / "stray").mkdir()
     assert not fresh()  # a folder added to the archive itself
+
+
+def test_the_check_tells_the_build_whether_the_tables_inputs_changed(project):
+    """Fingerprint.tables_changed: stats/ or a dataset changed since the last build (which then
+    has a child load pandas and DuckDB at once, pipeline.ready_to_compute); not an About text,
+    and not when there was no build before."""
+    from conftest import DEMO_NOW
+    from statpress import uptodate
+
+    project = runnable(project)
+
+    def changed() -> bool:
+        return uptodate.check(project, project / "site", DEMO_NOW, uptodate.options(False, False))[1].tables_changed
+
+    assert not changed()  # no build noted yet
+    build(project)
+    assert not changed()
+    edit(project / "content" / "migration" / "about" / "definitions.md", "### Residents", "### Who is resident")
+    assert not changed()
+    build(project)
+    edit(project / "stats" / "migration" / "tables.toml", 'label = "Immigration"', 'label = "Immigration, all"')
+    assert changed()
+    build(project)
+    assert not changed()
+    dataset = next((project / "data").rglob("*.parquet"))
+    os.utime(dataset, ns=(dataset.stat().st_atime_ns, dataset.stat().st_mtime_ns + 1_000_000_000))
+    assert changed()
