@@ -42,6 +42,9 @@ class FileMemo:
     path: Path | None = None
     known: dict[tuple[str, str], tuple[str, object]] = field(default_factory=dict)
     changed: bool = False
+    # what this build took of each file: one version of it for the whole build (the content stage
+    # and the page cache's keys hash the same files), and one stat, not one per question
+    taken: dict[tuple[str, str], object] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | None) -> "FileMemo":
@@ -61,8 +64,11 @@ class FileMemo:
         `what` names the derivation: two kinds of value of one file are kept apart. Raises what
         opening or reading the file raises (OSError), and what `derive` raises."""
         name = str(file)
+        if (what, name) in self.taken:
+            return self.taken[what, name]
         found = self.known.get((what, name)) if self.path is not None else None
         if found is not None and found[0] == signature(os.stat(name)):
+            self.taken[what, name] = found[1]
             return found[1]
         with open(name, "rb") as f:
             # the signature before the bytes: a file written between the two is read again next time
@@ -71,6 +77,7 @@ class FileMemo:
         if self.path is not None and time.time_ns() - st.st_ctime_ns > SETTLE_NS:
             self.known[what, name] = (signature(st), value)
             self.changed = True
+        self.taken[what, name] = value
         return value
 
     def sha256(self, file: Path | str) -> str:
