@@ -316,3 +316,29 @@ def test_the_check_tells_the_build_whether_the_tables_inputs_changed(project):
     dataset = next((project / "data").rglob("*.parquet"))
     os.utime(dataset, ns=(dataset.stat().st_atime_ns, dataset.stat().st_mtime_ns + 1_000_000_000))
     assert changed()
+
+
+def test_the_release_times_are_parsed_once_for_the_same_files(project, monkeypatch):
+    """The check asks which releases are due at the build's instant and by the clock, and which are
+    announced: from the releases.toml files parsed once and kept (`.cache/release-times.json`)
+    while their sizes and times stay the same. A release added is seen at once."""
+    from conftest import DEMO_NOW
+    from statpress import tomlfile, uptodate
+
+    project = runnable(project)
+    parsed = []
+    loads = tomlfile.loads
+    monkeypatch.setattr(tomlfile, "loads", lambda text: parsed.append(text) or loads(text))
+
+    def state(now=DEMO_NOW) -> list[str]:
+        return uptodate.calendar_state(project, now, uptodate.listing(project / "content"))
+
+    first = state()
+    assert len(parsed) == 2  # migration's and naturalisations' releases.toml
+    assert state() == first and len(parsed) == 2  # kept
+    assert state(DEMO_NOW.replace(year=2024, month=3, day=12, hour=7, minute=59, second=59)) != \
+        state(DEMO_NOW.replace(year=2024, month=3, day=12, hour=8)) and len(parsed) == 2  # migration-2023 at 08:00
+    edit(project / "content" / "migration" / "releases.toml", '[[releases]]\nid = "migration-2024"',
+         '[[releases]]\nid = "migration-extra"\nperiod = 2023\ndate = 2024-06-12\nannounced = 2024-01-02\n\n'
+         '[[releases]]\nid = "migration-2024"')
+    assert state() != first and len(parsed) == 4
