@@ -346,12 +346,14 @@ def move(notes: Path | None, out: Path, to: Path) -> None:
 
 
 def note(notes: Path | None, out: Path, written: dict[str, str], copies: str,
-         parts: dict[str, tuple[str, "dict[str, str] | Bulk"]] | None = None) -> dict[str, tuple[int, int]] | None:
+         parts: dict[str, tuple[str, "dict[str, str] | Bulk"]] | None = None,
+         known: dict[str, tuple[int, int]] | None = None) -> dict[str, tuple[int, int]] | None:
     """After the swap: every file now in `out`, {path: "<hash of its bytes (or its original's)>:<signature>"}
     (`entry`), those of each part apart (`parts`: {name: (digest, notes)}, the largest as a `Bulk`:
     one kept whole from the spare is noted as it was), and the modification time of every folder.
     What it found of the folders, the top one ("") included: {path: (modification time, inode)},
-    which the up-to-date check notes too (uptodate.outputs); None if it could not look."""
+    which the up-to-date check notes too (uptodate.outputs); None if it could not look. `known`:
+    folders found so by the build, and left as they were since (write.sweep), not statted again."""
     if notes is None:
         return None
     out = out.resolve()
@@ -365,17 +367,25 @@ def note(notes: Path | None, out: Path, written: dict[str, str], copies: str,
     try:
         paths = itertools.chain(written, *(entries for _, entries in parts.values()))
         folders = folders_of(paths).union(bulk.folders if bulk is not None else ())
-        found = {rel: os.stat(f"{out}/{rel}" if rel else str(out)) for rel in ["", *folders]}
+        known = known or {}
+        found = {rel: known[rel] if rel in known else folder_time(f"{out}/{rel}" if rel else str(out))
+                 for rel in ["", *folders]}
     except OSError:
         return None  # the site changed under the build: without a note the next build writes everything
-    times = {rel: stat.st_mtime_ns for rel, stat in found.items() if rel}
+    times = {rel: mtime for rel, (mtime, _) in found.items() if rel}
     body = {"format": FORMAT, "copies": copies, "files": written, "folders": times, "parts": parts,
             "bulk": bulk.noted() if bulk is not None else None}
     try:
         atomic.write(note_path(notes, out), marshal.dumps(body))
     except OSError:
         pass  # without a note the next build writes everything; the site itself is published
-    return {rel: (stat.st_mtime_ns, stat.st_ino) for rel, stat in found.items()}
+    return found
+
+
+def folder_time(path: str) -> tuple[int, int]:
+    """A folder's modification time and inode."""
+    stat = os.stat(path)
+    return stat.st_mtime_ns, stat.st_ino
 
 
 def folders_of(paths) -> set[str]:

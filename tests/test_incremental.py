@@ -802,3 +802,29 @@ def test_a_rebuild_from_the_caches_does_not_load_pandas_or_lxml(project, tmp_pat
         project, out, then="print('pandas' in sys.modules, 'lxml.etree' in sys.modules, 'statpress.tables' in sys.modules)\n")
     assert printed.split() == ["False", "False", "True"]  # the engine loaded, pandas and lxml not
     assert digest(out) == build(project, tmp_path / "scratch", use_cache=False)
+
+
+def test_the_folders_noted_after_a_rebuild_are_the_sites_folders_as_they_are(project, tmp_path, monkeypatch):
+    """The write stage notes every folder of the site it swapped in (for the next sweep and the
+    up-to-date check), taking from the sweep those it found and left as they were: after
+    rebuilds that add, change and remove files, the note is what statting every folder finds."""
+    from statpress import uptodate
+
+    out = tmp_path / "site"
+    build(project, out)
+    statted = []
+    folder_time = reuse.folder_time
+    monkeypatch.setattr(reuse, "folder_time", lambda path: statted.append(path) or folder_time(path))
+    for old, new in [("### Residents", "### Who is resident"), ("### Who is resident", "### Residents")]:
+        edit(project / "content" / "migration" / "about" / "definitions.md", old, new)
+        report = pipeline.build(pipeline.BuildOptions(project, out, DEMO_NOW))
+        assert report.folders == uptodate.walk(out)
+        # put in the spare by hand: the sweep removes them after it has looked at the folders
+        spare = reuse.spare_folder(out)
+        (spare / "migration" / "stray.html").write_text("stray", encoding="utf-8")
+        (spare / "nb" / "stray" / "deeper").mkdir(parents=True)
+        (spare / "nb" / "stray" / "deeper" / "stray.html").write_text("stray", encoding="utf-8")
+    edit(project / "content" / "naturalisations" / "statistic.toml", 'related = ["migration"]', "related = []")
+    report = pipeline.build(pipeline.BuildOptions(project, out, DEMO_NOW))
+    assert report.folders == uptodate.walk(out)
+    assert 0 < len(statted) < len(report.folders)  # most came from the sweep
