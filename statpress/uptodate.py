@@ -83,13 +83,23 @@ def calendar_state(root: Path, now: dt.datetime, content: list[str]) -> list[str
     releases.toml files as `content` (the content folder's `listing`) lists them: the instants at
     which releases fall due and the dates they are announced do not change while the files do not,
     so for those files, how many of each have come says which have (`release_times`)."""
-    instants, announced = release_times(root, [line for line in content
-                                               if line.rpartition(":")[0].rpartition(":")[0].endswith("/releases.toml")])
+    instants, announced = release_times(root, [line for line in content if calendar_file(line)])
     real_now = dt.datetime.now(OSLO)
     today = now.astimezone(OSLO).date().toordinal()
     return [f"releases due {bisect.bisect_right(instants, now.timestamp())}, "
             f"by the clock {bisect.bisect_right(instants, real_now.timestamp())}, "
             f"announced {bisect.bisect_right(announced, today)} of {len(instants)}"]
+
+
+def listed_path(line: str) -> str:
+    """The path of a file as `listing` lists it (path:size:modification time)."""
+    return line.rpartition(":")[0].rpartition(":")[0]
+
+
+def calendar_file(line: str) -> bool:
+    """Is the file so listed a statistic's releases.toml (<statistic>/releases.toml)?"""
+    folder, _, name = listed_path(line).partition("/")
+    return name == "releases.toml" and bool(folder)
 
 
 def release_times(root: Path, listed: list[str]) -> tuple[list[float], list[int]]:
@@ -108,8 +118,7 @@ def release_times(root: Path, listed: list[str]) -> tuple[list[float], list[int]
         pass
     instants, announced = [], []
     for line in listed:
-        rel = line.rpartition(":")[0].rpartition(":")[0]
-        for r in tomlfile.loads((root / "content" / rel).read_text(encoding="utf-8")).get("releases", []):
+        for r in tomlfile.loads((root / "content" / listed_path(line)).read_text(encoding="utf-8")).get("releases", []):
             hour, minute = (int(x) for x in str(r.get("time", "08:00")).split(":"))
             instants.append(dt.datetime.combine(r["date"], dt.time(hour, minute), tzinfo=OSLO).timestamp())
             announced.append(r["announced"].toordinal() if r.get("announced") is not None else 0)
