@@ -369,7 +369,10 @@ def statistic_pages(by_language: dict[str, "Pages"], publication: Publication, i
 
     Where the page cache lacks many of the first (a cold build, a template changed: 600 pages of
     300 statistics took 14 s in one process) and the build `forks`, a forked child renders the
-    second half of those while this process renders the first."""
+    second half of those while this process renders the first. Otherwise each page is looked up
+    and, if need be, rendered in turn, so that the search index gets the pages before and after a
+    changed one while the others are looked up (search.Index: a part with a page rendered afresh
+    is indexed again, its pages in order)."""
     order = [(lang, s.id) for lang in by_language for s in publication.stats]
     made: dict[tuple[str, str], render.StatisticPages] = {}
     given = 0
@@ -382,23 +385,26 @@ def statistic_pages(by_language: dict[str, "Pages"], publication: Publication, i
                 index.add(made[order[given]].files)
             given += 1
 
-    ready = [publication.done[s.id][0] for s in publication.ready() if s.id not in drawing]
-    looked = {(lang, p.statistic.id): by_language[lang].look_up(p) for lang in by_language for p in ready}
-    missing = [(lang, p) for lang in by_language for p in ready if looked[lang, p.statistic.id][1] is None]
+    ready = [(lang, publication.done[s.id][0]) for lang in by_language for s in publication.ready()
+             if s.id not in drawing]
+    # which pages the page cache lacks, by their keys alone: whether half of them are rendered apart
+    keys = {(lang, p.statistic.id): by_language[lang].entry_key(p) for lang, p in ready}
+    missing = [(lang, p) for lang, p in ready if (key := keys[lang, p.statistic.id]) is None
+               or not by_language[lang].cache.has(key)]
     apart = missing[len(missing) // 2:] if forks and len(missing) >= PAGES_APART else []
     child = fork.Forked(lambda: render_apart(by_language, apart)) if apart else None
     aside = {(lang, p.statistic.id) for lang, p in apart}
     try:
-        for lang in by_language:
-            for p in ready:
-                if (lang, p.statistic.id) not in aside:
-                    make(lang, p, looked[lang, p.statistic.id])
+        for lang, p in ready:
+            if (lang, p.statistic.id) not in aside:
+                make(lang, p, by_language[lang].look_up(p, keys[lang, p.statistic.id]))
         rendered = child.result_or({}) if child is not None else {}
     finally:
         if child is not None:
             child.close()  # waited for, should this process fail first (a template's error)
     for lang, p in apart:
-        make(lang, p, looked[lang, p.statistic.id], rendered.get((lang, p.statistic.id)))
+        key = keys[lang, p.statistic.id]
+        make(lang, p, (key, None), rendered.get((lang, p.statistic.id)))
     for statistic_id in drawing:
         for lang in by_language:
             make(lang, publication.done[statistic_id][0])
@@ -603,10 +609,10 @@ class Pages:
                 self.cache.put(key, pagecache.entry(pages))
         return replace(pages, key=key, name=f"{self.lang}:{p.statistic.id}")
 
-    def look_up(self, p: Published) -> tuple[str | None, render.StatisticPages | None]:
-        """The page cache's key of `p`'s pages, and the pages if the previous site holds them as
-        they would be rendered."""
-        key = self.entry_key(p)
+    def look_up(self, p: Published, key: str | None = None) -> tuple[str | None, render.StatisticPages | None]:
+        """The page cache's key of `p`'s pages (`key`, if known: `entry_key`'s), and the pages if
+        the previous site holds them as they would be rendered."""
+        key = key or self.entry_key(p)
         found = self.cache.get(key) if key else None
         return key, pagecache.pages(found, self.previous) if found else None
 
