@@ -719,9 +719,7 @@ def ready_to_compute(options: BuildOptions) -> fork.Waiting | None:
     while the build reads the content and decides what to compute. Only where the build may fork
     (`forks`: what it cannot know yet, it decides when it gives the child work or ends it) and
     has not loaded pandas already (a build server's build)."""
-    workers = options.workers or len(os.sched_getaffinity(0))
-    if not options.tables_changed or options.preview or not options.use_cache or workers < 2 \
-            or not fork.available() or "pandas" in sys.modules:
+    if not options.tables_changed or not options.use_cache or not forks(options) or "pandas" in sys.modules:
         return None
     root = str(options.root)
     # compute_in_worker is looked up when the child is given its work (a test replaces it)
@@ -734,14 +732,15 @@ def load_table_engine() -> None:
     import pandas  # noqa: F401
 
 
-def forks(options: BuildOptions, resources: "Resources") -> bool:
+def forks(options: BuildOptions, resources: "Resources | None" = None) -> bool:
     """May the build fork a child to work beside it (fork.py)? Not in a preview (the live
     preview's process runs its server's threads), nor with one core or `--jobs 1` (nothing would
     run beside), nor once an engine runs in this process (data on a server, fingerprinted by it:
-    its threads and connections are not to be forked), nor where data go to Spark."""
+    its threads and connections are not to be forked), nor where data go to Spark. Without
+    `resources` (the build's start), what the options say."""
     workers = options.workers or len(os.sched_getaffinity(0))
-    return not options.preview and workers >= 2 and not on_spark(resources) and \
-        not resources.catalog.engines.made and fork.available()
+    return not options.preview and workers >= 2 and fork.available() and \
+        (resources is None or not on_spark(resources) and not resources.catalog.engines.made)
 
 
 def compute_in_worker(root: str, jobs: list[tuple[str, str]], forked: bool = False) -> None:
