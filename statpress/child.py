@@ -18,6 +18,20 @@ def with_engine() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package, os.environ.get("PYTHONPATH")]))}
 
 
+# How much lower a checking child's priority is than the build's (os.nice): see `in_background`.
+BACKGROUND = 10
+
+
+def in_background(script: str) -> str:
+    """The program `script` (for `python -c`), run at a lower priority than the build: the checks
+    a build starts on the other core (which of the output's files changed, reuse.Signatures; the
+    archive's entries, uptodate.ArchiveListing) take a second of processor time in a rebuild of
+    300 statistics, and their answers are waited for late. A rebuild after a `tables.toml` change
+    has the build itself and the child computing the tables to run as well: on two cores, the
+    checks then take what those two leave (docs/scaling.md)."""
+    return f"import os\nos.nice({BACKGROUND})\n{script}"
+
+
 class Child:
     def __init__(self, command: list[str], env: dict[str, str] | None = None) -> None:
         self.errors = tempfile.TemporaryFile()

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import archive, atomic, tomlfile
-from .child import with_engine
+from .child import in_background, with_engine
 from .instants import OSLO, parse_instant
 
 # The archive, the one input a build writes, is listed on its own (`Fingerprint`).
@@ -132,7 +132,7 @@ def release_times(root: Path, listed: list[str]) -> tuple[list[float], list[int]
 
 
 # The archive listed by a child process (ArchiveListing): exactly `archive.entries`, pickled.
-LIST = """
+LIST = in_background("""
 import pickle, sys
 from pathlib import Path
 from statpress import archive
@@ -146,7 +146,7 @@ if len(sys.argv) > 3:  # the entries the last build noted (a file, a path a line
     if found is not None and archive.entries_digest(found) != sys.argv[3]:
         found = None  # something changed, and an entry added beside it would not be among them
 sys.stdout.buffer.write(pickle.dumps(found if found is not None else archive.entries(Path(sys.argv[1]))))
-"""
+""")
 
 
 class ArchiveListing:
