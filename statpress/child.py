@@ -18,18 +18,20 @@ def with_engine() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package, os.environ.get("PYTHONPATH")]))}
 
 
-# How much lower a checking child's priority is than the build's (os.nice): see `in_background`.
+# How much lower a checking child's priority is than the build's (os.nice): see `with_background`.
 BACKGROUND = 10
 
 
-def in_background(script: str) -> str:
-    """The program `script` (for `python -c`), run at a lower priority than the build: the checks
-    a build starts on the other core (which of the output's files changed, reuse.Signatures; the
-    archive's entries, uptodate.ArchiveListing) take a second of processor time in a rebuild of
-    300 statistics, and their answers are waited for late. A rebuild after a `tables.toml` change
-    has the build itself and the child computing the tables to run as well: on two cores, the
-    checks then take what those two leave (docs/scaling.md)."""
-    return f"import os\nos.nice({BACKGROUND})\n{script}"
+def with_background(script: str) -> str:
+    """The program `script` (for `python -c`), given a function `background()` that lowers its
+    priority below the build's, once. The checks a build starts beside itself (which of the
+    output's files changed, reuse.Signatures; the archive's entries, uptodate.ArchiveListing) take
+    a second of processor time in a rebuild of 300 statistics, and most of their answers are
+    waited for late, while a rebuild after a `tables.toml` change has the build itself and the
+    child computing the tables to run on two cores as well: from `background()` on, a check takes
+    what those leave (docs/scaling.md)."""
+    return (f"import os\n_lowered = False\n\ndef background():\n    global _lowered\n"
+            f"    if not _lowered:\n        os.nice({BACKGROUND})\n        _lowered = True\n\n{script}")
 
 
 class Child:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import atomic
-from .child import in_background
+from .child import with_background
 from .errors import BuildError
 
 # Of the note; a note of another format is not read. 3: the note names no folder (its file name
@@ -417,7 +417,7 @@ def identity(stat: os.stat_result) -> str:
 # folder's time then set back, is taken on the note's word, as the sweep takes such a folder's
 # entries (write.sweep). The spare's 110 000 `stat` calls took 0.6-0.8 s of the other core in
 # each rebuild of 300 statistics; its folders' 10 000, 0.15-0.2 s.
-CHECK = in_background("""
+CHECK = with_background("""
 import marshal, os, pickle, sys
 seen = set()  # the signatures found in the sites checked so far
 
@@ -468,6 +468,7 @@ for note, out in zip(sys.argv[1::2], sys.argv[2::2]):
         except OSError:
             pass
     answer(out, version, check(out, files, same), bulk is not None)
+    background()  # the rest is waited for only when the site is written
     if bulk is not None:
         answer(out, version, check(out, marshal.loads(bulk[2]), same), False)
 """)

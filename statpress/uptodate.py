@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import archive, atomic, tomlfile
-from .child import in_background, with_engine
+from .child import with_background, with_engine
 from .instants import OSLO, parse_instant
 
 # The archive, the one input a build writes, is listed on its own (`Fingerprint`).
@@ -132,8 +132,9 @@ def release_times(root: Path, listed: list[str]) -> tuple[list[float], list[int]
 
 
 # The archive listed by a child process (ArchiveListing): exactly `archive.entries`, pickled.
-LIST = in_background("""
+LIST = with_background("""
 import pickle, sys
+background()  # waited for when the archive is checked, once the pages are rendered
 from pathlib import Path
 from statpress import archive
 found = None

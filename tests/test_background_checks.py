@@ -25,10 +25,15 @@ def ended_niceness(process) -> int:
     return niceness(process.pid)
 
 
-def test_the_signatures_are_checked_at_a_lower_priority(tmp_path):
-    site = tmp_path / "site"
+def test_the_signatures_are_checked_at_a_lower_priority_once_the_first_answer_is_given(tmp_path):
+    """The first answer (the live site's files but its largest part) is what the pages stage waits
+    for; the rest (that part, the spare) is waited for only when the site is written."""
+    site, notes = tmp_path / "site", tmp_path / "notes"
     site.mkdir()
-    with reuse.Signatures(tmp_path / "notes", [site]) as signatures:
+    (site / "index.html").write_bytes(b"<p>a page</p>")
+    reuse.note(notes, site, {"index.html": reuse.entry(str(site / "index.html"), reuse.digest(b"<p>a page</p>"))}, "")
+    with reuse.Signatures(notes, [site]) as signatures:
+        assert signatures.stale(site, reuse.identity(reuse.note_path(notes, site).stat())).stale == set()
         assert ended_niceness(signatures.process) == min(os.nice(0) + child.BACKGROUND, 19)
 
 
