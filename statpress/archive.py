@@ -47,16 +47,37 @@ def verify(snapshot: Path) -> list[str]:
         expected = manifest["files"]
     except (OSError, ValueError, KeyError) as exc:
         return [f"{snapshot / MANIFEST}: missing or unreadable manifest ({exc})"]
-    present = {p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file()} - {MANIFEST}
+    top = str(snapshot)
+    present = set(files_in(top)) - {MANIFEST}
     problems = []
     for rel in sorted(set(expected) - present):
         problems.append(f"{snapshot / rel}: removed (listed in the manifest)")
     for rel in sorted(present - set(expected)):
         problems.append(f"{snapshot / rel}: added (not in the manifest)")
     for rel in sorted(present & set(expected)):
-        if sha256((snapshot / rel).read_bytes()) != expected[rel]:
-            problems.append(f"{snapshot / rel}: changed (SHA-256 differs from the manifest)")
+        with open(f"{top}/{rel}", "rb") as f:
+            if sha256(f.read()) != expected[rel]:
+                problems.append(f"{snapshot / rel}: changed (SHA-256 differs from the manifest)")
     return problems
+
+
+def files_in(folder: str) -> list[str]:
+    """Every file below `folder` (a link to a file counts, a linked folder is not entered), by
+    relative POSIX path. With scandir and plain strings: pathlib's rglob and relative_to took two
+    thirds of the time to verify the 3 300 snapshots of 300 statistics."""
+    found, pending = [], [("", folder)]
+    while pending:
+        prefix, path = pending.pop()
+        try:
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    if entry.is_dir() and not entry.is_symlink():
+                        pending.append((f"{prefix}{entry.name}/", entry.path))
+                    elif entry.is_file():
+                        found.append(prefix + entry.name)
+        except PermissionError:
+            pass  # its files are missing from the snapshot, as rglob left them out
+    return found
 
 
 def snapshots(archive_dir: Path) -> list[Path]:
@@ -107,21 +128,37 @@ def verify_all(archive_dir: Path) -> list[str]:
 
 
 def stray_files(archive_dir: Path) -> list[str]:
-    """Everything in archive/ that is neither a snapshot, the ledger nor a partial snapshot."""
+    """Everything in archive/ that is neither a snapshot, the ledger nor a partial snapshot: only
+    its top two levels are looked at (what lies inside a snapshot is `verify`'s)."""
     if not archive_dir.is_dir():
         return []
     problems = []
-    for path in sorted(archive_dir.rglob("*")):
-        rel = path.relative_to(archive_dir).parts
-        if rel == (LEDGER,) or (len(rel) >= 2 and is_partial(rel[1])):
+    for rel in sorted(top_two_levels(str(archive_dir))):
+        path = archive_dir.joinpath(*rel)
+        if rel == (LEDGER,) or (len(rel) == 2 and is_partial(rel[1])):
             continue
-        if len(rel) <= 2 and path.is_dir():
+        if path.is_dir():
             if len(rel) == 2 and not (path / MANIFEST).exists():
                 problems.append(f"{path}: snapshot without {MANIFEST}")
             continue
-        if len(rel) <= 2:
-            problems.append(f"{path}: stray file (not inside a snapshot)")
+        problems.append(f"{path}: stray file (not inside a snapshot)")
     return problems
+
+
+def top_two_levels(folder: str) -> list[tuple[str, ...]]:
+    """The names of every entry of `folder` and of its subfolders (not those a link leads to), as
+    path parts."""
+    found = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            found.append((entry.name,))
+            if entry.is_dir() and not entry.is_symlink():
+                try:
+                    with os.scandir(entry.path) as inner:
+                        found += [(entry.name, child.name) for child in inner]
+                except PermissionError:
+                    pass  # as rglob: what cannot be listed is not looked at
+    return found
 
 
 def ledger_lines(archive_dir: Path) -> list[str]:
