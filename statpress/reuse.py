@@ -99,9 +99,15 @@ def content(data: bytes | Known) -> bytes:
 
 def create(path: Path | str, data: bytes) -> None:
     """Write a new file; an existing one (perhaps a hard link shared with the live site) is never
-    written into."""
-    with open(path, "xb") as f:
-        f.write(data)
+    written into. With the descriptor alone, no file object: a cold build of 300 statistics
+    writes 110 000 files, and `open`'s buffered writer was a sixth of the time of each."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def signature(stat: os.stat_result) -> str:
