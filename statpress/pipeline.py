@@ -447,12 +447,13 @@ def render_pages(project: Project, publication: Publication, options: BuildOptio
     renderers = {lang: render.make_renderer(root, locales[lang], options.preview, sites[lang], names,
                                             options.use_cache) for lang in site.languages}
     listed = publication.listed()
-    by_language = {lang: Pages(renderers[lang], sites[lang], lang, resources, options.preview, previous,
-                               cache.PickleCache(root / ".cache" / "pages", options.use_cache and write), digests,
-                               Texts(listed, lang, resources), {s.meta.short_name: s for s in project.stats})
+    page_cache = cache.PickleCache(root / ".cache" / "pages", options.use_cache and write)
+    by_language = {lang: Pages(renderers[lang], sites[lang], lang, resources, options.preview, previous, page_cache,
+                               digests, Texts(listed, lang, resources), {s.meta.short_name: s for s in project.stats})
                    for lang in site.languages}
     # the listing pages show no tables: they are made before waiting for any (Publication)
-    listings = {lang: pages.listing(listed, options.now) for lang, pages in by_language.items()}
+    state = pagecache.listing_state(listed, options.now, digests) if page_cache.enabled else []
+    listings = {lang: pages.listing(listed, options.now, state) for lang, pages in by_language.items()}
     own = statistic_pages(by_language, publication, index, list(dict.fromkeys(sid for sid, _, _ in resources.begun)),
                           forks(options, resources))
     rendered = [render.render_language(renderers[lang], pages.site, listings[lang], own[lang])
@@ -638,11 +639,12 @@ class Pages:
             self.linked[s.id] = repr([self.renderer.snapshot_link(s.meta.short_name, r.id) for r in s.releases])
         return self.linked[s.id]
 
-    def listing(self, published: list[Published], now: dt.datetime) -> dict[str, bytes | reuse.Known]:
+    def listing(self, published: list[Published], now: dt.datetime,
+                state: list[tuple[content.Statistic, str]]) -> dict[str, bytes | reuse.Known]:
         """The pages that list statistics (render.listing_files, and the archive's index unless
         this is a preview): from the page cache when the previous site holds them as they would
-        be rendered, else rendered."""
-        key = pagecache.listing_key(self.how, published, now, self.links, self.digests) if self.cache.enabled else None
+        be rendered (`state`: pagecache.listing_state, the same in every language), else rendered."""
+        key = pagecache.listing_key(self.how, state, self.links) if self.cache.enabled else None
         found = self.cache.get(key) if key else None
         files = pagecache.files(found, self.previous) if found else None
         if files is None:

@@ -167,3 +167,29 @@ def test_a_page_changed_by_the_instant_alone_is_rendered_again(project, tmp_path
     assert MIGRATION <= set(rendered) and not NATURALISATIONS & set(rendered), name
     assert sorted(listed) == ["en", "nb"], name  # the calendar shows what is due and announced
     assert site == build(project, tmp_path / "scratch", use_cache=False, now=after), name
+
+
+CANCELLED = '''
+[[releases]]
+id = "naturalisations-2025"
+period = 2025
+date = 2026-05-06
+announced = 2025-11-03
+status = "cancelled"
+reason = "Replaced by the register-based statistic."
+reason_nb = "Erstattet av den registerbaserte statistikken."
+'''
+
+
+def test_a_cancelled_release_enters_the_calendar_on_its_announcement_day(project, tmp_path, listed):
+    """It never falls due, and the release announced next stays the one before it: only the pages
+    that list the calendar show it, from the day it was announced (pagecache.listing_state)."""
+    path = project / "content" / "naturalisations" / "releases.toml"
+    path.write_text(path.read_text(encoding="utf-8") + CANCELLED, encoding="utf-8")
+    before, after = dt.datetime(2025, 11, 2, 12, 0, tzinfo=OSLO), dt.datetime(2025, 11, 3, 12, 0, tzinfo=OSLO)
+    out = tmp_path / "site"
+    build(project, out, now=before)
+    listed.clear()
+    site = build(project, out, now=after)
+    assert sorted(listed) == ["en", "nb"]
+    assert site == build(project, tmp_path / "scratch", use_cache=False, now=after)
