@@ -385,6 +385,8 @@ def statistic_pages(by_language: dict[str, "Pages"], publication: Publication, i
                 index.add(made[order[given]].files)
             given += 1
 
+    if index is not None:
+        index.expect([s.meta.short_name for s in publication.stats if s.id in publication.pending or s.id in drawing])
     ready = [(lang, publication.done[s.id][0]) for lang in by_language for s in publication.ready()
              if s.id not in drawing]
     # which pages the page cache lacks, by their keys alone: whether half of them are rendered apart

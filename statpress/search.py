@@ -87,11 +87,16 @@ def reads(rel: str) -> bool:
 
 
 def part_of(rel: str, languages: tuple[str, ...], parts: int) -> int:
-    """The part holding the page `rel`: by its statistic's name (its folder, below a language's
-    folder), so that a statistic's pages in every language lie in one part, and a statistic keeps
-    its part while others are added, as long as the number of parts stays the same."""
+    """The part holding the page `rel`: its statistic's (`part_named`), by the page's folder, below
+    a language's folder."""
     folders = rel.split("/")
-    name = folders[1] if len(folders) > 2 and folders[0] in languages else folders[0]
+    return part_named(folders[1] if len(folders) > 2 and folders[0] in languages else folders[0], parts)
+
+
+def part_named(name: str, parts: int) -> int:
+    """The part holding the pages of the statistic whose folder is `name`: by that name, so that
+    its pages in every language lie in one part, and a statistic keeps its part while others are
+    added, as long as the number of parts stays the same."""
     return zlib.crc32(name.encode("utf-8")) % parts
 
 
@@ -187,6 +192,18 @@ class Index:
         while select.select([self.service.stdout], [], [], 0)[0] and self.receive():
             pass
 
+    def expect(self, names: list[str]) -> None:
+        """The statistics whose folders are `names` will have their pages rendered afresh after
+        those around them (their tables or charts are still being made): their parts are indexed
+        again from now on, each page handed over as it comes. Left to the first page rendered
+        afresh, a part's sixty pages went to Pagefind at once as the build's last pages were made,
+        and their indexing was the tail of a rebuild after one statistic's tables changed. The
+        pages are given in the same order either way: the index is the same."""
+        for name in names:
+            part = self.parts[part_named(name, len(self.parts))]
+            if part.index_id is None:
+                self.index(part)
+
     def carries_body(self, page: bytes | reuse.Known) -> bool:
         """Does the page carry BODY? Noted by its hash for the next build, which then need not read
         it from disk to know: reading (and hashing, see reuse.Known) the 600 unchanged pages of 300
@@ -221,7 +238,7 @@ class Index:
                 part.kept = self.kept(part)
                 if part.kept is None:
                     self.index(part)
-            if part.index_id is not None:
+            if part.index_id is not None and (part.pages or part is primary):  # expected, but given none
                 part.asked = self.send({"type": "GetFiles", "index_id": part.index_id})
 
     def primary(self) -> Part:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEMO_NOW, ROOT, build_site, digest
+from conftest import DEMO_NOW, ROOT, build_site, digest, edit
 from statpress import pipeline, reuse, search
 from statpress.errors import BuildError
 
@@ -190,6 +190,32 @@ def test_only_the_part_of_a_changed_statistic_is_indexed_again(project, tmp_path
     parts.clear()
     build_site(project, out)
     assert parts == {}
+
+
+def test_the_part_of_a_statistic_still_being_computed_is_indexed_before_its_pages_come(project, tmp_path, parts,
+                                                                                      monkeypatch):
+    """After migration's tables changed, its pages are made after the others' (a forked child
+    computes its tables, or it is drawn last): its part is indexed again from the build's start
+    (Index.expect), not only once its pages come, and the site is the one a build without any
+    cache makes."""
+    out = tmp_path / "site"
+    build_site(project, out)
+    parts.clear()
+    indexed = []
+    real = search.Index.index
+
+    def index(self, part):
+        indexed.append((part.number, [rel for rel, _ in part.pages]))
+        return real(self, part)
+
+    monkeypatch.setattr(search.Index, "index", index)
+    edit(project / "stats" / "migration" / "tables.toml", 'label = "Immigration"', 'label = "Immigration, all"')
+    build_site(project, out)
+    assert indexed == [(0, [])]  # before any page of it came; naturalisations' part is taken as it was
+    assert parts["migration/index.html"] == [0] and "naturalisations/index.html" not in parts
+    fresh = tmp_path / "fresh"
+    pipeline.build(pipeline.BuildOptions(project, fresh, DEMO_NOW, use_cache=False, allow_withdraw=True))
+    assert digest(out) == digest(fresh)
 
 
 def test_an_unchanged_page_is_not_read_to_see_whether_it_is_indexed(project, tmp_path, parts, monkeypatch):
