@@ -398,15 +398,6 @@ def listing(archive_dir: Path, state: list[str] | None = None) -> str:
     return digest.hexdigest()
 
 
-def read(snapshot: Path) -> dict[str, bytes] | None:
-    """The files of a verified snapshot, or None if the release was never frozen."""
-    if not snapshot.exists():
-        return None
-    refuse(verify(snapshot))
-    return {p.relative_to(snapshot).as_posix(): p.read_bytes()
-            for p in sorted(snapshot.rglob("*")) if p.is_file()}
-
-
 def manifest_of(snapshot: Path) -> tuple[bytes, dict[str, str]] | None:
     """A snapshot's manifest and the hash it gives each file; None if the release was never frozen."""
     try:
