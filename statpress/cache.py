@@ -27,9 +27,10 @@ import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 from . import __version__, atomic
+from .filememo import FileMemo
 
 # i18n.py and tomlfile.py with them: with pydantic, they decide which tables.toml passes its check,
 # which a cached entry stands for (tables.Outline)
@@ -38,11 +39,15 @@ ENGINE_MODULES = ("tables.py", "measures.py", "expressions.py", "model.py", "dat
 CHUNK = 1 << 20
 
 
-def file_fingerprint(path: Path) -> str:
-    """Size, modification time and the first and last MiB of a file; every file of a folder."""
+def file_fingerprint(path: Path, memo: FileMemo | None = None) -> str:
+    """Size, modification time and the first and last MiB of a file; every file of a folder.
+    `memo` keeps it between builds while the file's signature is the same (filememo.py): reading
+    the ends of the corpus's ten datasets took 0.03 s of every rebuild."""
     if path.is_dir():
-        return hashlib.sha256("".join(f"{p.relative_to(path)}\0{file_fingerprint(p)}\n"
+        return hashlib.sha256("".join(f"{p.relative_to(path)}\0{file_fingerprint(p, memo)}\n"
                                       for p in sorted(path.rglob("*")) if p.is_file()).encode()).hexdigest()
+    if memo is not None:
+        return memo.of_file(path, "fingerprint", lambda f, st: ends_digest(f, st.st_size, st.st_mtime_ns))
     stat = path.stat()
     return _fingerprint(path.resolve(), stat.st_size, stat.st_mtime_ns)
 
@@ -50,12 +55,17 @@ def file_fingerprint(path: Path) -> str:
 @functools.lru_cache(maxsize=4096)
 def _fingerprint(path: Path, size: int, mtime_ns: int) -> str:
     """Read once per process for a given size and modification time: 300 statistics share datasets."""
-    digest = hashlib.sha256(f"{size}:{mtime_ns}:".encode())
     with path.open("rb") as f:
-        digest.update(f.read(CHUNK))
-        if size > CHUNK:
-            f.seek(max(CHUNK, size - CHUNK))
-            digest.update(f.read())
+        return ends_digest(f, size, mtime_ns)
+
+
+def ends_digest(f: BinaryIO, size: int, mtime_ns: int) -> str:
+    """The hash of an open file's size, modification time and first and last MiB."""
+    digest = hashlib.sha256(f"{size}:{mtime_ns}:".encode())
+    digest.update(f.read(CHUNK))
+    if size > CHUNK:
+        f.seek(max(CHUNK, size - CHUNK))
+        digest.update(f.read())
     return digest.hexdigest()
 
 

@@ -25,6 +25,7 @@ from . import expressions as ex, progress
 from .content import parse, project_catalogues
 from .engines import Derived, DuckDB, Engine, Rule, Source
 from .errors import BuildError
+from .filememo import FileMemo
 from .i18n import Text
 from .lazyimport import lazy
 
@@ -151,6 +152,7 @@ class Catalog:
     # fingerprints taken once per build: each of 300 statistics' table keys asks for them
     _fingerprints: dict[str, str | None] = field(default_factory=dict)
     _declarations: str | None = None
+    files: FileMemo | None = None  # what is known of the files that did not change since the last build
 
     def close(self) -> None:
         """The engines closed; the catalogue reads no data after this."""
@@ -209,7 +211,7 @@ class Catalog:
 
         if self._declarations is None:
             self._declarations = "\n".join([self.path.read_text(encoding="utf-8"), *(
-                cache.file_fingerprint(c.path) for c in self.classifications.values())])
+                cache.file_fingerprint(c.path, self.files) for c in self.classifications.values())])
         return self._declarations
 
     def take_fingerprint(self, name: str) -> str | None:
@@ -217,7 +219,7 @@ class Catalog:
 
         source = self.source(name)
         if not source.remote:
-            return f"{self.engine_name(name)}:{cache.file_fingerprint(source.path)}"
+            return f"{self.engine_name(name)}:{cache.file_fingerprint(source.path, self.files)}"
         found = self.engine(name).fingerprint(source)
         return f"{self.engine_name(name)}:{found}" if found else None
 
@@ -444,9 +446,10 @@ def default_engine(root: Path) -> str:
 
 
 def load_catalog(root: Path, engine: Engine | None = None, stamps: Path | None = None,
-                 default: str | None = None) -> Catalog:
+                 default: str | None = None, files: FileMemo | None = None) -> Catalog:
     """The catalogue of `root`. `engine` is used for datasets of its kind (e.g. a DuckDB with a
-    memory limit); `default` overrides site.toml's `engine`."""
+    memory limit); `default` overrides site.toml's `engine`; `files` keeps the datasets'
+    fingerprints between builds (filememo.py)."""
     path = root / "stats" / "datasets.toml"
     spec = parse(path, CatalogFile)
     languages = site_languages(root)
@@ -466,7 +469,7 @@ def load_catalog(root: Path, engine: Engine | None = None, stamps: Path | None =
                 if cid and cid not in classifications:
                     raise BuildError(f"{path}: datasets.{name}.columns.{col}: unknown classification {cid!r}")
     engines = Engines(default or default_engine(root), {engine.kind: engine} if engine else {})
-    return Catalog(root, path, spec, classifications, engines, stamps)
+    return Catalog(root, path, spec, classifications, engines, stamps, files=files)
 
 
 # columns of a classification that label its codes, rather than attributes to filter or group by

@@ -22,7 +22,7 @@ import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import BinaryIO, Callable, TypeVar
 
 from . import atomic
 
@@ -63,6 +63,11 @@ class FileMemo:
         """`derive(bytes of file)`, taken from the memo while the file's signature is the noted one.
         `what` names the derivation: two kinds of value of one file are kept apart. Raises what
         opening or reading the file raises (OSError), and what `derive` raises."""
+        return self.of_file(file, what, lambda f, st: derive(f.read()))
+
+    def of_file(self, file: Path | str, what: str, derive: Callable[[BinaryIO, os.stat_result], T]) -> T:
+        """`derive(the open file, its stat)`, as `value`: for what is made from a part of a file
+        (a dataset's fingerprint reads its first and last MiB)."""
         name = str(file)
         if (what, name) in self.taken:
             return self.taken[what, name]
@@ -73,7 +78,7 @@ class FileMemo:
         with open(name, "rb") as f:
             # the signature before the bytes: a file written between the two is read again next time
             st = os.fstat(f.fileno())
-            value = derive(f.read())
+            value = derive(f, st)
         if self.path is not None and time.time_ns() - st.st_ctime_ns > SETTLE_NS:
             self.known[what, name] = (signature(st), value)
             self.changed = True

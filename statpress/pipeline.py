@@ -234,7 +234,7 @@ def load_resources(options: BuildOptions, project: Project, drawer: drawing.Draw
                    memo: filememo.FileMemo | None = None) -> "Resources":
     """The data stage: the datasets and classifications declared, with the caches of tables and charts."""
     root = options.root
-    catalog = data.load_catalog(root, stamps=root / ".cache" / "checks" if options.use_cache else None)
+    catalog = data.load_catalog(root, stamps=root / ".cache" / "checks" if options.use_cache else None, files=memo)
     drawn = root / ".cache" / "charts" if options.use_cache else None
     return Resources(catalog, project.locales[project.site.language], drawn, drawer,
                      cache.PickleCache(root / ".cache" / "tables", options.use_cache), project.site.languages,

@@ -118,3 +118,25 @@ def test_a_damaged_memo_is_no_memo(tmp_path, monkeypatch, derived):
     assert memo.value(file, "upper", derived) == b"ABC" and len(derived.calls) == 1
     memo.save()
     assert FileMemo.load(kept).value(file, "upper", derived) == b"ABC" and len(derived.calls) == 1
+
+
+def test_a_datasets_fingerprint_is_kept_while_its_file_is_as_it_was(tmp_path, monkeypatch):
+    """cache.file_fingerprint with the build's memo: the same fingerprint as without it, its ends
+    not read again in the next build, and another one once the file was written into."""
+    from statpress import cache
+
+    monkeypatch.setattr(filememo, "SETTLE_NS", 0)
+    read = []
+    real = cache.ends_digest
+    monkeypatch.setattr(cache, "ends_digest", lambda f, size, mtime: read.append(size) or real(f, size, mtime))
+    kept, data = tmp_path / "files.pickle", tmp_path / "register.parquet"
+    data.write_bytes(os.urandom(3 * cache.CHUNK))
+    memo = FileMemo.load(kept)
+    first = cache.file_fingerprint(data, memo)
+    assert first == cache.file_fingerprint(data) and len(read) == 2  # with the memo, and without
+    memo.save()
+
+    assert cache.file_fingerprint(data, FileMemo.load(kept)) == first and len(read) == 2  # not read
+    rewrite_in_place(data, os.urandom(10))  # its first bytes, the size and modification time kept
+    memo = FileMemo.load(kept)
+    assert cache.file_fingerprint(data, memo) != first and len(read) == 3
