@@ -17,14 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import importlib.metadata
 import io
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import PickleCache
+from .cache import PickleCache, installed_version
 from .locale import Locale, plain_number
 from .model import MARKS, Table
 
@@ -101,7 +100,7 @@ def writers_fingerprint() -> str:
 
     here = Path(__file__).resolve().parent
     sources = b"".join((here / name).read_bytes() for name in ("downloads.py", "views.py", "model.py", "locale.py"))
-    versions = f"xlsxwriter {importlib.metadata.version('XlsxWriter')} babel {babel.__version__}"
+    versions = f"xlsxwriter {installed_version('XlsxWriter')} babel {babel.__version__}"
     return hashlib.sha256(sources + versions.encode()).hexdigest()
 
 

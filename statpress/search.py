@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.metadata
 import json
 import math
 import queue
@@ -49,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from . import reuse
-from .cache import PickleCache
+from .cache import PickleCache, installed_version
 from .child import Child
 from .errors import BuildError
 
@@ -249,7 +248,7 @@ class Index:
         return f"{OUTPUT}/" if part is self.primary() else f"{OUTPUT}/part-{part.number}/"
 
     def part_key(self, part: Part) -> str:
-        version = importlib.metadata.version("pagefind-bin")
+        version = installed_version("pagefind-bin")  # once a build, not once a part
         return part.key(f"pagefind {version}\n{json.dumps(self.config, sort_keys=True)}\n{self.folder(part)}")
 
     def kept(self, part: Part) -> dict[str, reuse.Known] | None:
