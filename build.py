@@ -12,7 +12,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from statpress import buildserver, drawing, reuse, uptodate
+# numpy's OpenBLAS starts a thread per core when numpy is imported, and it spins there: 0.1 s of
+# processor time in every build, taken from the checks and children working on the other core.
+# statpress multiplies no large matrices; its parallel work is its own processes (docs/scaling.md).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from statpress import buildserver, drawing, reuse, uptodate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 

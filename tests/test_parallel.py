@@ -3,9 +3,12 @@ from scratch gives, and the build then reads their tables from the cache instead
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 
-from conftest import DEMO_NOW, digest
+from conftest import DEMO_NOW, ROOT, digest
 from statpress import calendar, content, downloads, pipeline
 
 
@@ -51,3 +54,19 @@ def test_statistics_computed_in_workers_equal_a_serial_build(project, tmp_path, 
 
     pipeline.build(pipeline.BuildOptions(project, tmp_path / "serial", use_cache=False, **options))
     assert digest(tmp_path / "parallel") == digest(tmp_path / "serial")
+
+
+def threads_after_numpy(env: dict[str, str]) -> int:
+    """How many threads the command line's process has once numpy is loaded."""
+    script = ("import os, sys; sys.argv = ['build.py']; sys.path.insert(0, os.getcwd()); "
+              "import build, numpy; print(len(os.listdir('/proc/self/task')))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return int(done.stdout.strip())
+
+
+def test_the_command_line_starts_no_blas_threads():
+    """The build's parallel work is its own processes: numpy's OpenBLAS, left to itself, starts a
+    thread per core that spins, 0.1 s of the other core's time in every build (build.py)."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    assert threads_after_numpy(env) == 1
+    assert threads_after_numpy({**env, "OPENBLAS_NUM_THREADS": "2"}) == 2  # a setting of one's own is kept
