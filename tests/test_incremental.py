@@ -492,6 +492,32 @@ def test_a_spare_file_the_live_site_shares_is_judged_by_the_live_sites_stat(proj
         assert kept.stale.all() == {edited, replaced}  # `trusted` was not looked at
 
 
+def test_a_spare_noted_as_the_live_site_is_judged_part_by_part(project, tmp_path):
+    """When every folder of the spare has its noted time, a part the spare notes exactly as the
+    live site does (the same files, each the same inode) is judged by what the check found of it in
+    the live site, not note by note (reuse.CHECK): a page and an archived snapshot written into
+    through the spare's names are found in both sites, and nothing else; the next build puts them
+    right."""
+    out, notes = tmp_path / "site", project / ".cache" / "written"
+    about = project / "content" / "migration" / "about" / "definitions.md"
+    build(project, out)
+    edit(about, "\n", "\n\nEdited.\n")
+    build(project, out)  # the first site is now the spare, sharing every file that did not change
+    spare = write.spare_folder(out)
+    page, snapshot = "nb/naturalisations/index.html", "archive/migration/migration-2023/index.html"
+    assert all((out / rel).stat().st_ino == (spare / rel).stat().st_ino for rel in (page, snapshot))
+    for rel in (page, snapshot):
+        with open(spare / rel, "r+b") as f:  # in place: no folder's time changes
+            f.write(b"<!-- edited -->")
+    with reuse.Signatures(notes, [out, spare]) as signatures:
+        live = write.previous_site(out, notes, True, signatures=signatures)
+        kept = reuse.previous(notes, spare, write.copies_made(True), signatures)
+        assert live.stale.all() == {page, snapshot}
+        assert kept.stale.all() == {page, snapshot}
+    edit(about, "Edited.", "Edited again.")
+    assert build(project, out) == build(project, tmp_path / "audit", use_cache=False)
+
+
 def test_a_build_asks_the_signatures_it_is_given_and_stops_them(project, tmp_path):
     """The command line starts the check of the output's files before it loads the engine
     (build.py) and hands it to the build, which asks it and stops it when done."""
