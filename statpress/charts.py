@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from .cache import PickleCache
 from .drawing import Drawer
 from .model import Table
 from .tables import substitute_year
-from .vegalite import LAYOUTS, svg_size
+from .vegalite import LAYOUTS
 from .lazyimport import lazy
 
 pd = lazy("pandas")  # imported when first used: see lazyimport.py
@@ -160,6 +161,11 @@ def describe_chart(spec: ChartSpec, data: pd.DataFrame, locale: Locale) -> str:
 
 
 SVG = "http://www.w3.org/2000/svg"
+
+
+def svg_size(svg: etree._Element) -> tuple[int, int]:
+    """Width and height of a drawing, from its root <svg> element."""
+    return math.ceil(float(svg.get("width"))), math.ceil(float(svg.get("height")))
 
 
 def accessible_svg(svg: bytes, chart_id: str, title: str, description: str) -> etree._Element:

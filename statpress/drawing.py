@@ -26,6 +26,7 @@ from typing import IO, Protocol
 from .child import Child, with_engine
 from .errors import BuildError
 
+VEGA_SCHEMA = "https://vega.github.io/schema/vega/"
 WARM_UP = {"mark": "point", "data": {"values": [{"x": 1}]}, "encoding": {"x": {"field": "x", "type": "quantitative"}}}
 
 
@@ -51,7 +52,8 @@ def drawn_before(charts: Path | None) -> bool:
 def call(kind: str, spec):
     """"svg": (the SVG, None); "svg+png": (the SVG, a PNG of it at twice its size); "vega": the
     spec compiled to Vega; "chart": a whole chart (`spec` a vegalite.Job) drawn for every layout,
-    a vegalite.Drawn."""
+    a vegalite.Drawn. A spec is Vega-Lite, or Vega when its "$schema" says so (as vega-embed
+    tells them apart)."""
     if kind == "chart":
         from . import vegalite
 
@@ -60,7 +62,8 @@ def call(kind: str, spec):
 
     if kind == "vega":
         return vlc.vegalite_to_vega(spec)
-    svg = vlc.vegalite_to_svg(spec)
+    is_vega = str(spec.get("$schema", "")).startswith(VEGA_SCHEMA)
+    svg = vlc.vega_to_svg(spec) if is_vega else vlc.vegalite_to_svg(spec)
     # the PNG rasterises that drawing (the same bytes as vegalite_to_png, in half the time)
     return svg, vlc.svg_to_png(svg, scale=2) if kind == "svg+png" else None
 

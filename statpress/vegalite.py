@@ -1,11 +1,11 @@
 """A chart's drawings, made from plain values in the process that draws them (drawing.py): its
-Vega-Lite specification for each `Layout` (made with Altair), its panels fitted to the layout's
-width, each layout drawn to SVG (and the wide one to PNG) and compiled to Vega by vl-convert.
+Vega-Lite specification for each `Layout` (made with Altair), each layout drawn to SVG (and the
+wide one to PNG) as wide as the layout and compiled to Vega by vl-convert.
 
 The build asks for a whole chart at once (`Job`), so that the helper process does all of it on the
 other core while the build computes the next statistic's tables: loading Altair and laying out
-the specifications took the build's own process half a second of the demo's cold build, and
-waiting there for the drawings that measure a chart's panels another half (docs/scaling.md).
+the specifications took the build's own process half a second of the demo's cold build
+(docs/scaling.md).
 This module loads neither pandas nor the engine's content models, so the helper starts quickly.
 Drawings are cached by the hash of their specification (`render`): a layout drawn before is not
 drawn again.
@@ -15,16 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
 from . import atomic
-from .lazyimport import lazy
-
-etree = lazy("lxml.etree")  # only to measure a chart being drawn, which a rebuild finds in its cache
 
 # Colours with at least 3:1 contrast against white (WCAG 1.4.11), told apart by dashes and
 # point shapes as well, never by colour alone.
@@ -88,9 +84,22 @@ def wrap_label(label: str, chars: int) -> list[str]:
     return [line.replace("\u00a0", " ") for line in lines]
 
 
-def heading_chars(panel_width: int, layout: Layout) -> int:
-    """A panel's heading wraps within the panel, the way its category labels do."""
-    return max(12, int(panel_width / (layout.font_size * BOLD_CHAR_WIDTH)))
+def heading_expression(series: list[str], layout: Layout) -> str:
+    """A Vega expression that wraps each panel's heading within the panel, the way its category
+    labels wrap, at whatever width Vega gives the panels (the signal `child_width`, which
+    `fill_width` makes follow the drawing's width): every wrapping the headings can take, and
+    the one for the panels' width chosen by counting the widths it is past."""
+    em = layout.font_size * BOLD_CHAR_WIDTH
+    variants, starts = [], []  # each wrapping, and the fewest characters a line it is used from
+    for chars in range(12, max(12, int(layout.width / em)) + 1):
+        wrapped = [wrap_label(s, chars) for s in series]
+        if not variants or wrapped != variants[-1]:
+            variants.append(wrapped)
+            starts.append(chars)
+    chars = f"max(12, floor(child_width / {em:g}))"
+    chosen = " + ".join(f"({chars} >= {start} ? 1 : 0)" for start in starts[1:]) or "0"
+    return (f"{json.dumps(variants, ensure_ascii=False)}[{chosen}]"
+            f"[indexof({json.dumps(series, ensure_ascii=False)}, datum.label)]")
 
 
 def label_expression(labels: list[str], chars: int) -> tuple[str, int, int]:
@@ -140,25 +149,26 @@ def draw(job: Job, call: Callable) -> Drawn:
     """The chart of `job` drawn for every layout; `call` is vl-convert's (drawing.call)."""
     specs, drawings = {}, {}
     for layout in LAYOUTS:
-        spec = vega_lite(job, layout)
-        if "facet" in spec:  # panels: drawn once to measure them, then fitted to the layout's width
-            spec = fit_panels(spec, layout, render(spec, job.cache, call, png=False)[0])
-        specs[layout.name] = spec
-        drawings[layout.name] = render(spec, job.cache, call, layout.png)
+        specs[layout.name] = spec = vega_lite(job, layout)
+        drawings[layout.name] = render(spec, layout, job.cache, call)
     return Drawn(specs, drawings, {name: call("vega", for_the_page(spec)) for name, spec in specs.items()})
 
 
-def render(spec: dict, cache: Path | None, call: Callable, png: bool = True) -> tuple[bytes, bytes | None]:
-    """SVG and PNG (or None) of a Vega-Lite spec, from the cache when this exact spec was drawn
-    before. No cache (`--no-cache`): always drawn."""
+def render(spec: dict, layout: Layout, cache: Path | None, call: Callable) -> tuple[bytes, bytes | None]:
+    """SVG and PNG (or None) of a Vega-Lite spec drawn for `layout`, from the cache when this exact
+    spec was drawn before. No cache (`--no-cache`): always drawn."""
     spec_json = json.dumps(spec, sort_keys=True, ensure_ascii=False)
     # the renderer's version is part of the key: a new vl-convert draws every chart again
-    key = hashlib.sha256((RENDERER + spec_json).encode()).hexdigest()[:32]
+    key = hashlib.sha256((RENDERER + layout.name + spec_json).encode()).hexdigest()[:32]
+    png = layout.png
     svg_path, png_path = (cache / f"{key}.svg", cache / f"{key}.png") if cache is not None else (None, None)
     if svg_path is not None and svg_path.exists() and (png_path.exists() or not png):
         return svg_path.read_bytes(), png_path.read_bytes() if png else None
     # drawn from the spec as cached, so that a chart drawn again is drawn from the same bytes
-    svg_text, image = call("svg+png" if png else "svg", json.loads(spec_json))
+    spec = json.loads(spec_json)
+    if "facet" in spec:
+        spec = fill_width(call("vega", spec), spec, layout)
+    svg_text, image = call("svg+png" if png else "svg", spec)
     svg = svg_text.encode("utf-8")
     if svg_path is not None:
         atomic.write(svg_path, svg)
@@ -233,7 +243,7 @@ def altair_spec(job: Job, layout: Layout) -> dict:
             color=colour,
             tooltip=tooltip,
         ).properties(width=panel_width, height=alt.Step(max(layout.bar_step, lines * (f + 1) + 4)))
-        heading, _, _ = label_expression(series, heading_chars(panel_width, layout))
+        heading = heading_expression(series, layout)
         header = alt.Header(title=None, labelFontSize=f, labelFontWeight="bold", labelAnchor="start",
                             labelAlign="left", labelLimit=0, labelPadding=6, labelExpr=heading,
                             labelLineHeight=f + 4)
@@ -262,20 +272,21 @@ def altair_spec(job: Job, layout: Layout) -> dict:
     return result
 
 
-def fit_panels(spec: dict, layout: Layout, measured: bytes) -> dict:
-    """A faceted spec with its panels as wide as makes the drawing the layout's width.
+def fill_width(vega: dict, spec: dict, layout: Layout) -> dict:
+    """A chart with panels, compiled to Vega (`vega`, from the Vega-Lite `spec`), drawn as wide as
+    its layout.
 
-    Vega-Lite fits only single views to a width; for panels, the drawing is rendered once
-    (`measured`, cached like any other) to learn how much the labels and headings take, and the
-    panels get the rest."""
-    width, _ = svg_size(etree.fromstring(measured))
-    fitted = json.loads(json.dumps(spec))
-    panel_width = max(60, spec["spec"]["width"] + (layout.width - width) // spec["columns"])
-    fitted["spec"]["width"] = panel_width
-    fitted["facet"]["header"]["labelExpr"], _, _ = label_expression(fitted["facet"]["sort"],
-                                                                    heading_chars(panel_width, layout))
+    Vega-Lite fits only a single view to a width, and the room a chart's labels and headings take
+    is known only once Vega has measured their text. So the panels' width follows the view's
+    `width` signal here, and Vega's own layout ("fit-x") sets that signal to what the labels
+    leave: the width is found in the one drawing, with no drawing made first to measure it."""
+    columns = spec["columns"]
+    gaps = spec["spacing"] * (columns - 1)
+    fitted = dict(vega, width=layout.width, autosize={"type": "fit-x", "contains": "padding", "resize": True})
+    fitted["signals"] = [
+        {"name": "child_width", "update": f"max(60, floor((width - {gaps}) / {columns}))"}
+        if signal["name"] == "child_width" else signal for signal in vega["signals"]]
     return fitted
-
 
 
 def for_the_page(spec: dict) -> dict:
@@ -288,8 +299,3 @@ def for_the_page(spec: dict) -> dict:
         spec["width"] = spec["height"] = "container"
         spec["autosize"] = {"type": "fit", "contains": "padding", "resize": True}
     return spec
-
-
-def svg_size(svg: etree._Element) -> tuple[int, int]:
-    """Width and height of a drawing, from its root <svg> element."""
-    return math.ceil(float(svg.get("width"))), math.ceil(float(svg.get("height")))
