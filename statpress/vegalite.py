@@ -138,7 +138,7 @@ class Job:
 
 @dataclass(frozen=True)
 class Drawn:
-    """A chart drawn for every layout: the fitted Vega-Lite spec, the SVG and PNG (or None) and the
+    """A chart drawn for every layout: the Vega-Lite spec, the SVG and PNG (or None) and the
     Vega (for charts.js) of each, by layout name."""
     specs: dict[str, dict]
     drawings: dict[str, tuple[bytes, bytes | None]] = field(repr=False)
