@@ -87,7 +87,7 @@ def wrap_label(label: str, chars: int) -> list[str]:
 def heading_expression(series: list[str], layout: Layout) -> str:
     """A Vega expression that wraps each panel's heading within the panel, the way its category
     labels wrap, at whatever width Vega gives the panels (the signal `child_width`, which
-    `fill_width` makes follow the drawing's width): every wrapping the headings can take, and
+    `fit_panels` makes follow the drawing's width): every wrapping the headings can take, and
     the one for the panels' width chosen by counting the widths it is past."""
     em = layout.font_size * BOLD_CHAR_WIDTH
     variants, starts = [], []  # each wrapping, and the fewest characters a line it is used from
@@ -167,7 +167,7 @@ def render(spec: dict, layout: Layout, cache: Path | None, call: Callable) -> tu
     # drawn from the spec as cached, so that a chart drawn again is drawn from the same bytes
     spec = json.loads(spec_json)
     if "facet" in spec:
-        spec = fill_width(call("vega", spec), spec, layout)
+        spec = fit_panels(call("vega", spec), spec, layout)
     svg_text, image = call("svg+png" if png else "svg", spec)
     svg = svg_text.encode("utf-8")
     if svg_path is not None:
@@ -272,7 +272,7 @@ def altair_spec(job: Job, layout: Layout) -> dict:
     return result
 
 
-def fill_width(vega: dict, spec: dict, layout: Layout) -> dict:
+def fit_panels(vega: dict, spec: dict, layout: Layout) -> dict:
     """A chart with panels, compiled to Vega (`vega`, from the Vega-Lite `spec`), drawn as wide as
     its layout.
 

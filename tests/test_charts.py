@@ -248,7 +248,7 @@ def test_every_layout_of_the_demo_charts_is_valid_vega_lite(demo_jobs):
 
 def test_a_chart_with_panels_is_fitted_to_its_width_in_the_one_drawing(demo_jobs):
     """Vega lays the panels out to the layout's width once it has measured the labels
-    (vegalite.fill_width): no drawing is made first only to measure them."""
+    (vegalite.fit_panels): no drawing is made first only to measure them."""
     import vl_convert
     from statpress import drawing
 
@@ -266,7 +266,7 @@ def test_a_chart_with_panels_is_fitted_to_its_width_in_the_one_drawing(demo_jobs
             # the size of the panels at that width drawn as Vega-Lite sizes them (nothing cut off:
             # the size is found again once the headings have wrapped to the panels' width), but
             # for rounding: "fit-x" and "pad" each round the overhanging half pixel of an axis
-            fitted = vegalite.fill_width(drawing.call("vega", spec), spec, layout)
+            fitted = vegalite.fit_panels(drawing.call("vega", spec), spec, layout)
             panel = panel_width(vl_convert.vega_to_scenegraph(fitted)["scenegraph"])
             sized = json.loads(json.dumps(spec))
             sized["spec"]["width"] = panel
