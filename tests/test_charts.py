@@ -249,30 +249,49 @@ def test_every_layout_of_the_demo_charts_is_valid_vega_lite(demo_jobs):
 def test_a_chart_with_panels_is_fitted_to_its_width_in_the_one_drawing(demo_jobs):
     """Vega lays the panels out to the layout's width once it has measured the labels
     (vegalite.fit_panels): no drawing is made first only to measure them."""
-    import vl_convert
-    from statpress import drawing
-
     panelled = [(statistic, chart, job) for statistic, chart, job in demo_jobs if job.kind == "bar"]
     assert len(panelled) >= 2
     for statistic, chart, job in panelled:
-        asked = []
-        drawn = vegalite.draw(job, lambda kind, spec: asked.append(kind) or drawing.call(kind, spec))
-        assert sum(kind.startswith("svg") for kind in asked) == len(vegalite.LAYOUTS), (statistic, chart, asked)
-        for layout in vegalite.LAYOUTS:
-            spec = drawn.specs[layout.name]
-            svg = etree.fromstring(drawn.drawings[layout.name][0])
-            width = math.ceil(float(svg.get("width")))
-            assert layout.width - spec["columns"] < width <= layout.width, (statistic, chart, layout.name)
-            # the size of the panels at that width drawn as Vega-Lite sizes them (nothing cut off:
-            # the size is found again once the headings have wrapped to the panels' width), but
-            # for rounding: "fit-x" and "pad" each round the overhanging half pixel of an axis
-            fitted = vegalite.fit_panels(drawing.call("vega", spec), spec, layout)
-            panel = panel_width(vl_convert.vega_to_scenegraph(fitted)["scenegraph"])
-            sized = json.loads(json.dumps(spec))
-            sized["spec"]["width"] = panel
-            again = etree.fromstring(drawing.call("svg", sized)[0])
-            assert again.get("height") == svg.get("height"), (statistic, chart, layout.name)
-            assert abs(float(again.get("width")) - float(svg.get("width"))) <= 1, (statistic, chart, layout.name)
+        assert_fitted(job, (statistic, chart))
+
+
+@pytest.mark.parametrize("panels", [1, 3, 5])
+def test_any_number_of_panels_fills_the_width(panels):
+    """Panels side by side share the desktop drawing's width, whatever their number and however
+    long their labels and headings."""
+    categories = ["Oslo", "Troms - Romsa - Tromssa", "A region whose name is much longer than the others", "Agder"]
+    series = [f"Series {n} with a heading of several words" for n in range(1, panels + 1)]
+    records = [{"category": c, "series": name, "value": (37 * i + 11 * j) % 900 - 150, "decimals": 0}
+               for i, c in enumerate(categories) for j, name in enumerate(series)]
+    job = vegalite.Job("bar", "A chart with panels", "Persons", records, ("Category", "Series", "Value"),
+                       {"decimal": ".", "thousands": ",", "grouping": [3], "currency": ["", ""], "minus": "-"}, 4)
+    assert_fitted(job, panels)
+
+
+def assert_fitted(job: vegalite.Job, name) -> None:
+    """Each layout of a chart with panels drawn once, as wide as the layout, nothing cut off."""
+    import vl_convert
+    from statpress import drawing
+
+    asked = []
+    drawn = vegalite.draw(job, lambda kind, spec: asked.append(kind) or drawing.call(kind, spec))
+    assert sum(kind.startswith("svg") for kind in asked) == len(vegalite.LAYOUTS), (name, asked)
+    for layout in vegalite.LAYOUTS:
+        spec = drawn.specs[layout.name]
+        svg = etree.fromstring(drawn.drawings[layout.name][0])
+        width = math.ceil(float(svg.get("width")))
+        assert layout.width - spec["columns"] < width <= layout.width, (name, layout.name)
+        # the size of the panels at that width drawn as Vega-Lite sizes them (nothing cut off:
+        # the size is found again once the headings have wrapped to the panels' width), but for
+        # rounding: "pad" rounds up an axis's overhanging half pixel, and "fit-x" keeps the px
+        # that the panels' whole widths leave over
+        fitted = vegalite.fit_panels(drawing.call("vega", spec), spec, layout)
+        panel = panel_width(vl_convert.vega_to_scenegraph(fitted)["scenegraph"])
+        sized = json.loads(json.dumps(spec))
+        sized["spec"]["width"] = panel
+        again = etree.fromstring(drawing.call("svg", sized)[0])
+        assert again.get("height") == svg.get("height"), (name, layout.name)
+        assert abs(float(again.get("width")) - float(svg.get("width"))) <= spec["columns"], (name, layout.name)
 
 
 def panel_width(mark: dict) -> float | None:
