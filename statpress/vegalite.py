@@ -239,7 +239,8 @@ def altair_spec(job: Job, layout: Layout) -> dict:
             y=alt.Y("category:N", title=None, sort=categories,
                     axis=alt.Axis(labelExpr=expression, labelLimit=0, labelLineHeight=f + 1)),
             x=alt.X("value:Q", title=value_title,
-                    axis=alt.Axis(format=number, tickCount=4 if layout.stacked else 6, labelOverlap=True)),
+                    axis=alt.Axis(format=number, tickCount=4 if layout.stacked else 6, labelOverlap=True,
+                                  labelSeparation=f // 2)),
             color=colour,
             tooltip=tooltip,
         ).properties(width=panel_width, height=alt.Step(max(layout.bar_step, lines * (f + 1) + 4)))
