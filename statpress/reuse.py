@@ -458,9 +458,12 @@ def answer(*told):
     sys.stdout.buffer.write(len(answer).to_bytes(8, "big") + answer)
     sys.stdout.buffer.flush()
 
+def in_folders(entries):  # the top folder's time is not noted: its files are always checked
+    return all("/" in rel for rel in entries)
+
 def as_first(parts, first):  # the parts noted exactly as the first site noted them, none in the top folder
     return {name for name, (_, entries) in parts.items()
-            if first["parts"].get(name, (None, None))[1] == entries and all("/" in rel for rel in entries)}
+            if first["parts"].get(name, (None, None))[1] == entries and in_folders(entries)}
 
 first = None  # the first site's note, and the stale files found there
 for note, out in zip(sys.argv[1::2], sys.argv[2::2]):
@@ -493,7 +496,7 @@ for note, out in zip(sys.argv[1::2], sys.argv[2::2]):
     stale_bulk, entries = set(), None
     if bulk is not None:
         entries = marshal.loads(bulk[2])
-        if as_noted and entries == first["bulk"] and all("/" in rel for rel in entries):
+        if as_noted and entries == first["bulk"] and in_folders(entries):
             stale_bulk = set(first["bulk stale"])
         else:
             stale_bulk = check(out, entries, same)
