@@ -52,19 +52,22 @@ class Forked(Generic[T]):
         if not frozen:
             gc.unfreeze()
         os.close(writer)
+        # The answer's end held as a file object: closing it again (the build's cleanup after a
+        # Ctrl+C in `result`) does nothing, where closing the number again said "Bad file
+        # descriptor" in place of the interrupt, or closed a file opened since under that number.
+        self.answers = os.fdopen(reader, "rb")
         if pid is None:
-            os.close(reader)
-        self.pid, self.reader = pid, None if pid is None else reader
+            self.answers.close()
+        self.pid, self.waited = pid, pid is None
 
     def result(self) -> T:
         """What `work` returned. A BuildError it raised (bad content) is raised here, with its
         message; should the child have failed otherwise, or not have started, `Failed`."""
         if self.pid is None:
             raise Failed("no child could be forked")
-        with os.fdopen(self.reader, "rb") as f:
-            data = f.read()
-        self.reader = None
-        os.waitpid(self.pid, 0)
+        with self.answers:
+            data = self.answers.read()
+        self.wait()
         try:
             done, value = pickle.loads(data)
         except Exception as exc:  # noqa: BLE001 - nothing, or a part of an answer: the child died
@@ -86,10 +89,18 @@ class Forked(Generic[T]):
     def close(self) -> None:
         """The build failed: the child is waited for, so that no process of the build outlives it.
         Its answer is not read: once the pipe is closed, writing it ends the child."""
-        if self.reader is not None:
-            os.close(self.reader)
-            self.reader = None
+        self.answers.close()
+        self.wait()
+
+    def wait(self) -> None:
+        """The child ended and reaped, once."""
+        if self.waited:
+            return
+        try:
             os.waitpid(self.pid, 0)
+        except ChildProcessError:  # reaped by the `result` a Ctrl+C interrupted just after it
+            pass
+        self.waited = True
 
 
 class Waiting(Forked[T]):
@@ -109,22 +120,20 @@ class Waiting(Forked[T]):
 
         super().__init__(run)
         os.close(reader)
-        self.inbox = writer
+        self.inbox = os.fdopen(writer, "wb")  # a file object, for the reason in `Forked`
 
     def give(self, value) -> None:
         """What the child is to work on: `work(value)` is what `result` then returns."""
-        data, inbox, self.inbox = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), self.inbox, None
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            with os.fdopen(inbox, "wb") as f:
-                f.write(data)
+            with self.inbox:
+                self.inbox.write(data)
         except BrokenPipeError:  # the child ended first: `result` says so
             pass
 
     def untold(self) -> None:
         """Nothing to give: the child returns None (or ends, if it is already reading)."""
-        if self.inbox is not None:
-            os.close(self.inbox)
-            self.inbox = None
+        self.inbox.close()
 
     def result(self) -> T:
         self.untold()
@@ -132,7 +141,7 @@ class Waiting(Forked[T]):
 
     def close(self) -> None:
         """As `Forked.close`; a child never given anything is only getting ready, and is ended."""
-        if self.inbox is not None and self.pid is not None:
+        if not self.inbox.closed and self.pid is not None:
             os.kill(self.pid, signal.SIGKILL)
         self.untold()
         super().close()

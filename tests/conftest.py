@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -182,6 +183,26 @@ def runnable(project: Path) -> Path:
     (project / "build.py").write_bytes((ROOT / "build.py").read_bytes())
     (project / "statpress").symlink_to(ROOT / "statpress")
     return project
+
+
+def interruptible() -> None:
+    """Ctrl+C as a terminal gives it to a command (a `preexec_fn`): a test run started in the
+    background (a shell's `command &`) hands its processes SIGINT ignored, and Python keeps a
+    signal ignored at start."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def interrupt_soon():
+    """Ctrl+C in 0.2 s, as a terminal gives it to the build: a KeyboardInterrupt in the main
+    thread, wherever it is then (a test run in the background has SIGINT itself ignored)."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    yield
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
 
 
 def run(project: Path, *args: str) -> subprocess.CompletedProcess:

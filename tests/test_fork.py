@@ -118,3 +118,23 @@ def test_a_waiting_child_that_ended_before_it_was_given_work_fails_as_any_child(
     with pytest.raises(fork.Failed):
         child.result()
     assert fork.Waiting(lambda: os._exit(3), lambda jobs: jobs).result_or("done here") == "done here"
+
+
+@pytest.mark.parametrize("kind", ["forked", "waiting"])
+def test_ctrl_c_while_the_build_waits_for_the_answer_ends_the_child_and_stays_an_interrupt(kind, interrupt_soon):
+    """The build's cleanup (`close`, in a `finally`) after Ctrl+C in `result` ends the child without
+    an error of its own: closing the pipe a second time once said "Bad file descriptor", which
+    took the place of the interrupt (a build server's build said that instead of "interrupted")."""
+    if kind == "forked":
+        child = fork.Forked(lambda: time.sleep(1) or b"y" * 1_000_000)
+    else:
+        child = fork.Waiting(lambda: None, lambda jobs: time.sleep(1) or jobs)
+        child.give(b"y" * 1_000_000)
+    with pytest.raises(KeyboardInterrupt):
+        try:
+            child.result()
+        finally:
+            child.close()
+    with pytest.raises(ChildProcessError):  # waited for, and only once
+        os.waitpid(child.pid, 0)
+    child.close()

@@ -811,7 +811,7 @@ def test_a_child_forked_at_the_start_for_nothing_is_ended(project, tmp_path):
     build(project, out)
     (project / "stats" / "migration" / "NOTES.md").write_text("Checked with the register team.\n", encoding="utf-8")
     spy = ("from statpress import fork\nclose = fork.Waiting.close\n"
-           "fork.Waiting.close = lambda self: print('ended', self.inbox is not None) or close(self)\n")
+           "fork.Waiting.close = lambda self: print('ended', not self.inbox.closed) or close(self)\n")
     printed = build_in_a_new_python(project, out, first=spy, then="print('pandas' in sys.modules)\n", tables_changed=True)
     assert printed.split()[:2] == ["ended", "True"] and printed.split()[-1] == "False"
     assert digest(out) == build(project, tmp_path / "scratch", use_cache=False)
