@@ -131,13 +131,28 @@ class DuckDB:
         if memory_limit:
             config["memory_limit"] = memory_limit
         self.con = duckdb.connect(":memory:", config=config)
-        self.con.execute("SET enable_progress_bar = false")
+        self.execute("SET enable_progress_bar = false")
         self.checked: set[str] = set()
         self.tables: set[str] = set()  # temporary tables of codes, by content
 
     def close(self) -> None:
         # also removes what the connection spilled to disk (DuckDB's `.tmp/` in the working folder)
         self.con.close()
+
+    def execute(self, sql: str, parameters: list | None = None):
+        """`sql` run on the connection. Ctrl+C in it stays Ctrl+C: DuckDB stops the query on it and
+        raises an error of its own in place of Python's KeyboardInterrupt, which an interrupted
+        build then ended on as on a bug, with a traceback (and as a duckdb.Error, on bad data)."""
+        import duckdb
+
+        try:
+            return self.con.execute(sql, parameters)
+        except duckdb.InterruptException:
+            raise KeyboardInterrupt from None
+        except RuntimeError as exc:
+            if str(exc) != "Query interrupted":
+                raise
+            raise KeyboardInterrupt from None
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -172,7 +187,7 @@ class DuckDB:
         if source.name in self.checked:
             return
         try:
-            described = self.con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
+            described = self.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
         except duckdb.Error as exc:
             raise BuildError(f"{source.path}: not a readable Parquet file or folder: {first_line(exc)}") from None
         found = {name: kind for name, kind, *_ in described}
@@ -192,7 +207,7 @@ class DuckDB:
         import duckdb
 
         try:
-            return self.con.execute(sql).fetchall()
+            return self.execute(sql).fetchall()
         except duckdb.Error as exc:
             message = first_line(exc)
             line = LINE.search(str(exc))
@@ -303,7 +318,7 @@ class DuckDB:
         group = f" GROUP BY {', '.join(quote(n) for n in names)}" if names else ""
         sql = f"SELECT {', '.join([grouped(source, key) for key in keys] + measures)} FROM ({inner}){group}"
         try:
-            return self.con.execute(sql).df()
+            return self.execute(sql).df()
         except duckdb.Error as exc:
             raise BuildError(f"{source.path}: cannot aggregate: {first_line(exc)}") from None
 
@@ -316,7 +331,7 @@ class DuckDB:
             values = [[lookup.get(code) for code in codes] for lookup in map(dict, mappings)]
             # one statement with a list per column: executemany inserting row by row took 0.2 s a classification
             columns = "".join(f", unnest(?::VARCHAR[]) AS v{i}" for i in range(len(mappings)))
-            self.con.execute(f"CREATE TEMP TABLE {name} AS SELECT unnest(?::VARCHAR[]) AS code{columns}",
+            self.execute(f"CREATE TEMP TABLE {name} AS SELECT unnest(?::VARCHAR[]) AS code{columns}",
                              [codes, *values])
             self.tables.add(name)
         return name

@@ -233,3 +233,11 @@ def test_a_build_closes_the_engines_it_opened(project, monkeypatch):
         engine = catalog.engines.made["duckdb"]  # each build computed tables with DuckDB
         with pytest.raises(duckdb.ConnectionException):
             engine.con.execute("SELECT 1")
+
+
+def test_ctrl_c_in_a_query_stays_ctrl_c(tmp_path, interrupt_soon):
+    """DuckDB stops a query on Ctrl+C and raises an error of its own instead: the engine gives the
+    build back its KeyboardInterrupt ("interrupted", exit 130), not a traceback or a data error."""
+    source = Source("events", tmp_path / "events.csv", {"year": "integer"})
+    with closing(DuckDB(threads=1)) as engine, pytest.raises(KeyboardInterrupt):
+        engine.run(source, "SELECT count(*) FROM range(100000000000) AS t(x) WHERE x % 7 = 3")
