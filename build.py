@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None, checked: uptodate.Checked | None = None,
         print(f"error: {exc.filename or ROOT}: {exc.strerror or exc}; check the free space and permissions "
               "there, then run the build again (the previous site is unchanged)", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl+C: no traceback, the output is only ever swapped in whole
+        print("interrupted: the previous site is unchanged", file=sys.stderr)
+        return 130
 
 
 def parser() -> argparse.ArgumentParser:
@@ -137,7 +140,7 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build(args: argparse.Namespace) -> None:
+def build(args: argparse.Namespace) -> int | None:
     checked = args.checked
     now = checked.now if checked else args.now or dt.datetime.now(OSLO)
     out = args.out or ROOT / ("preview" if args.preview else "site")
@@ -148,14 +151,31 @@ def build(args: argparse.Namespace) -> None:
         fingerprint = None if args.preview or args.no_cache else uptodate.check(
             ROOT, out, now, uptodate.options(args.strict, args.allow_withdraw))[1]
     progress = Progress.for_terminal(args.quiet, args.verbose)
-    report = pipeline.build(pipeline.BuildOptions(ROOT, out, now, args.preview, args.strict,
-                                                  use_cache=not args.no_cache, workers=args.jobs,
-                                                  allow_withdraw=args.allow_withdraw, wait=args.wait,
-                                                  archive_entries=fingerprint.listing.entries if fingerprint else None,
-                                                  tables_changed=fingerprint is not None and fingerprint.tables_changed),
-                            progress=progress, signatures=args.signatures, drawer=args.drawer)
-    print_report(report, args.quiet)
-    uptodate.note(ROOT, out, fingerprint, froze=report.own_archive, found=report.folders)
+    live = folder_identity(out)
+    try:
+        report = pipeline.build(pipeline.BuildOptions(ROOT, out, now, args.preview, args.strict,
+                                                      use_cache=not args.no_cache, workers=args.jobs,
+                                                      allow_withdraw=args.allow_withdraw, wait=args.wait,
+                                                      archive_entries=fingerprint.listing.entries if fingerprint else None,
+                                                      tables_changed=fingerprint is not None and fingerprint.tables_changed),
+                                progress=progress, signatures=args.signatures, drawer=args.drawer)
+        print_report(report, args.quiet)
+        uptodate.note(ROOT, out, fingerprint, froze=report.own_archive, found=report.folders)
+    except KeyboardInterrupt:
+        if folder_identity(out) == live:
+            raise  # the previous site unchanged: `main` says so
+        # Ctrl+C in the build's last instants, its notes and reports: the swap had happened
+        print(f"interrupted once the new site was in place: {out} is the new site, whole", file=sys.stderr)
+        return 130
+
+
+def folder_identity(folder: Path) -> tuple[int, int] | None:
+    """Which folder is at a path: the swap puts another one there (statpress/write.py)."""
+    try:
+        st = folder.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def check(args: argparse.Namespace) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, digest, drop_snapshot, edit, served_digest
+from conftest import ROOT, digest, drop_snapshot, edit, interruptible, served_digest
 from hostile import ABOUT, FIELDS, make_hostile
 from statpress import archive, write
 
@@ -295,6 +295,36 @@ def test_a_build_killed_while_freezing_is_repaired_by_the_next(project, point):
     # the snapshot is the one the site shows
     assert digest(project / "archive" / "migration" / "migration-2024") == served_digest(
         project / "site" / "archive" / "migration" / "migration-2024")
+
+
+@pytest.mark.parametrize("point", ["archive-partial", "write-site"])
+def test_ctrl_c_in_a_build_says_so_and_leaves_the_site(project, point):
+    """Ctrl+C while a release is frozen or the site written: one line, no traceback, exit 130
+    as a shell reports an interrupted command, and the next build completes what was begun."""
+    drop_snapshot(project)
+    before = digest(project / "site")
+    interrupted = run(project, "build", "--now", NOW, env={"STATPRESS_FAULT": f"sigint@{point}"},
+                      preexec_fn=interruptible)
+    assert interrupted.returncode == 130, interrupted.stderr
+    assert interrupted.stderr.splitlines()[-1:] == ["interrupted: the previous site is unchanged"]
+    assert "Traceback" not in interrupted.stderr
+    assert digest(project / "site") == before
+    build(project)
+    assert archive.verify_all(project / "archive") == [] and not list(project.glob(".site.staging-*"))
+    assert (project / "archive" / "migration" / "migration-2024").is_dir()
+
+
+def test_ctrl_c_once_the_new_site_is_in_place_says_that_it_is(project):
+    about = project / "content" / "migration" / "about" / "definitions.md"
+    edit(about, "\n", "\n\nEdited before the swap.\n")
+    interrupted = run(project, "build", "--now", NOW, env={"STATPRESS_FAULT": "sigint@swap-exchanged"},
+                      preexec_fn=interruptible)
+    assert interrupted.returncode == 130, interrupted.stderr
+    assert interrupted.stderr.splitlines()[-1:] == [
+        f"interrupted once the new site was in place: {(project / 'site').resolve()} is the new site, whole"]
+    assert "Edited before the swap." in (project / "site" / "migration" / "index.html").read_text(encoding="utf-8")
+    build(project, "--no-cache", "--out", str(project / "scratch"))
+    assert digest(project / "site") == digest(project / "scratch")
 
 
 def test_a_build_killed_while_writing_the_site_leaves_it_and_the_next_cleans_up(project):
