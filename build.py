@@ -17,7 +17,22 @@ from pathlib import Path
 # statpress multiplies no large matrices; its parallel work is its own processes (docs/scaling.md).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from statpress import buildserver, drawing, reuse, uptodate  # noqa: E402
+INTERRUPTED = "interrupted: the previous site is unchanged"
+
+
+def interrupted_quietly(kind, value, traceback) -> None:
+    """Ctrl+C while the command starts (loading the engine, checking what changed): the one line
+    it gives later (`main`), not a traceback. Python still ends as interrupted (status 130)."""
+    if issubclass(kind, KeyboardInterrupt):
+        print(INTERRUPTED, file=sys.stderr)
+    else:
+        sys.__excepthook__(kind, value, traceback)
+
+
+if __name__ == "__main__":
+    sys.excepthook = interrupted_quietly
+
+from statpress import buildserver, drawing, faults, reuse, uptodate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 
@@ -46,6 +61,8 @@ def begin(argv: list[str]) -> tuple | None:
     return checked, reuse.Signatures.of_site(ROOT, checked.out), drawing.Helper.for_cold_build(ROOT / ".cache" / "charts")
 
 
+if __name__ == "__main__":
+    faults.point("start")
 BEGUN = begin(sys.argv[1:]) if __name__ == "__main__" else (None, None, None)
 if BEGUN is None:
     sys.exit(0)
@@ -80,7 +97,7 @@ def main(argv: list[str] | None = None, checked: uptodate.Checked | None = None,
               "there, then run the build again (the previous site is unchanged)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl+C: no traceback, the output is only ever swapped in whole
-        print("interrupted: the previous site is unchanged", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return 130
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -312,6 +313,13 @@ def test_ctrl_c_in_a_build_says_so_and_leaves_the_site(project, point):
     build(project)
     assert archive.verify_all(project / "archive") == [] and not list(project.glob(".site.staging-*"))
     assert (project / "archive" / "migration" / "migration-2024").is_dir()
+
+
+def test_ctrl_c_while_the_command_starts_says_so_in_one_line(project):
+    interrupted = run(project, "build", "--now", NOW, env={"STATPRESS_FAULT": "sigint@start"},
+                      preexec_fn=interruptible)
+    assert interrupted.returncode == -signal.SIGINT  # Python ends as interrupted: a shell says 130
+    assert interrupted.stderr == "interrupted: the previous site is unchanged\n"
 
 
 def test_ctrl_c_once_the_new_site_is_in_place_says_that_it_is(project):
