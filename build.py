@@ -8,8 +8,10 @@ import datetime as dt
 import functools
 import gc
 import os
+import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 # numpy's OpenBLAS starts a thread per core when numpy is imported, and it spins there: 0.1 s of
@@ -87,18 +89,49 @@ def main(argv: list[str] | None = None, checked: uptodate.Checked | None = None,
     charts' drawing process, if it started then."""
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
     args.checked, args.signatures, args.drawer = checked, signatures, drawer
-    try:
-        return args.run(args) or 0
-    except BuildError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:  # the machine, not the input: a full disk, a permission, a read-only folder
-        print(f"error: {exc.filename or ROOT}: {exc.strerror or exc}; check the free space and permissions "
-              "there, then run the build again (the previous site is unchanged)", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:  # Ctrl+C: no traceback, the output is only ever swapped in whole
-        print(INTERRUPTED, file=sys.stderr)
-        return 130
+    # After Ctrl+C, whatever error ends the command is the interrupt's: a library may have turned
+    # the KeyboardInterrupt raised inside it into one of its own (DuckDB, pydantic building a validator)
+    with CtrlC() as ctrl_c:
+        try:
+            return args.run(args) or 0
+        except BuildError as exc:
+            if not ctrl_c.pressed:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+        except OSError as exc:  # the machine, not the input: a full disk, a permission, a read-only folder
+            if not ctrl_c.pressed:
+                print(f"error: {exc.filename or ROOT}: {exc.strerror or exc}; check the free space and "
+                      "permissions there, then run the build again (the previous site is unchanged)", file=sys.stderr)
+                return 1
+        except KeyboardInterrupt:
+            pass
+        except Exception:
+            if not ctrl_c.pressed:
+                raise
+    print(INTERRUPTED, file=sys.stderr)  # the output is only ever swapped in whole (statpress/write.py)
+    return 130
+
+
+class CtrlC:
+    """Notes whether Ctrl+C came while a command ran (`pressed`), and raises KeyboardInterrupt as
+    Python does. Where Ctrl+C is ignored or handled otherwise, or off the main thread, it is left so."""
+
+    def __init__(self):
+        self.pressed, self.previous = False, None
+
+    def __enter__(self) -> "CtrlC":
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self.previous = signal.signal(signal.SIGINT, self.handle)
+        return self
+
+    def handle(self, signum, frame) -> None:
+        self.pressed = True
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -322,6 +322,39 @@ def test_ctrl_c_while_the_command_starts_says_so_in_one_line(project):
     assert interrupted.stderr == "interrupted: the previous site is unchanged\n"
 
 
+@pytest.fixture
+def ctrl_c_as_in_a_terminal():
+    """SIGINT raising KeyboardInterrupt in this process, as in a command run from a terminal (a
+    test run in the background has it ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_an_error_a_library_makes_of_ctrl_c_is_told_as_ctrl_c(monkeypatch, capsys, ctrl_c_as_in_a_terminal):
+    """A library may turn the KeyboardInterrupt raised inside it into an error of its own (DuckDB
+    into a RuntimeError, pydantic building a validator into a SchemaError): after Ctrl+C it is the
+    interrupt's, told in one line; the same error without Ctrl+C is a bug, and not hidden."""
+    import build as command_line
+
+    def library(args, ctrl_c: bool):
+        try:
+            if ctrl_c:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)
+        except KeyboardInterrupt:
+            pass
+        raise RuntimeError("Query interrupted")
+
+    monkeypatch.setattr(command_line, "build", lambda args: library(args, ctrl_c=True))
+    assert command_line.main(["build"]) == 130
+    assert capsys.readouterr().err == "interrupted: the previous site is unchanged\n"
+    monkeypatch.setattr(command_line, "build", lambda args: library(args, ctrl_c=False))
+    with pytest.raises(RuntimeError):
+        command_line.main(["build"])
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the command's own handler is gone
+
+
 def test_ctrl_c_once_the_new_site_is_in_place_says_that_it_is(project):
     about = project / "content" / "migration" / "about" / "definitions.md"
     edit(about, "\n", "\n\nEdited before the swap.\n")
