@@ -129,7 +129,7 @@ def test_ctrl_c_while_the_build_waits_for_the_answer_ends_the_child_and_stays_an
         child = fork.Forked(lambda: time.sleep(1) or b"y" * 1_000_000)
     else:
         child = fork.Waiting(lambda: None, lambda jobs: time.sleep(1) or jobs)
-        child.give(b"y" * 1_000_000)
+        child.give(b"y")  # small: given at once, well before the Ctrl+C
     with pytest.raises(KeyboardInterrupt):
         try:
             child.result()
