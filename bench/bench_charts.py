@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from statpress import calendar, charts, drawing, pipeline  # noqa: E402
+from statpress import calendar, charts, drawing, publish  # noqa: E402
 from statpress.content import OSLO, load_all  # noqa: E402
 from statpress.data import load_catalog  # noqa: E402
 from statpress.locale import load_locale  # noqa: E402
@@ -26,7 +26,7 @@ def main() -> int:
         cache = Path(tmp)
         for s in load_all(ROOT / "content"):
             release = calendar.due(s, now)
-            computed, _ = pipeline.compute_release(s, catalog, release)
+            computed, _ = publish.compute_release(s, catalog, release)
             path, spec = load_specs(ROOT / "stats", s.id)
             for raw in spec.charts:
                 times = []

@@ -140,7 +140,7 @@ class SiteConfig(Strict):
     # the languages the site is published in: the first at the site's root, each other one under
     # /<code>/ (docs/languages.md); each needs locales/<code>.toml
     languages: list[str] = Field(["en"], min_length=1)
-    # the site's root when base_url is one language's folder (pipeline.in_language); else base_url
+    # the site's root when base_url is one language's folder (languages.in_language); else base_url
     root_url: str | None = Field(None, exclude=True)
     publisher: Text = Field(min_length=1)  # the source line of every download and citation
     license: str = Field(pattern=r"^https?://\S+$")  # a licence's URL, e.g. CC BY 4.0

@@ -155,7 +155,7 @@ class Node:
 @dataclass
 class Fragments:
     """Each statistic's node of the catalogue, merged from every language's (`merge_nodes`), as
-    JSON text, by the page cache's keys of its pages in every language (pipeline.Pages), which
+    JSON text, by the page cache's keys of its pages in every language (pages.Pages), which
     decide its node in each: written once, not again in every build (the 8 MB of a 300-statistic
     catalogue took a tenth of a second). `known` are those of the previous build, `used` those
     of this one."""

@@ -320,7 +320,7 @@ class StatisticPages:
     files: dict[str, bytes]
     sitemap: tuple[str, dt.date | None]
     dataset: metadata.Node | None  # its node of the data catalogue (metadata.dataset_node)
-    key: str | None = None  # the page cache's key of these pages (pipeline.Pages), which decides that node too
+    key: str | None = None  # the page cache's key of these pages (pages.Pages), which decides that node too
     name: str | None = None  # which statistic's pages in which language, as a part of the site (`part`)
 
     def part(self) -> reuse.Part | None:

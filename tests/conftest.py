@@ -27,7 +27,7 @@ DEMO_NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=OSLO)
 
 class Calls:
     """What a spied function was called for, in order, noted in a file: a rebuild computes a few
-    statistics in a child forked from the build (pipeline.compute_ahead), whose calls a list in
+    statistics in a child forked from the build (publish.compute_ahead), whose calls a list in
     the test's process would not see. Reads as a list of strings; `clear` forgets them."""
 
     def __init__(self, log: Path):

@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from conftest import DEMO_NOW, Calls, digest, edit
-from statpress import cache, pipeline
+from statpress import cache, pipeline, publish
 from statpress.content import load_all
 from statpress.instants import OSLO
 
@@ -24,13 +24,13 @@ def statistics(project) -> list[str]:
 def computed(monkeypatch, tmp_path):
     """The statistics whose tables a build computes (rather than takes from the cache)."""
     seen = Calls(tmp_path / "computed.txt")
-    original = pipeline.protect_release
+    original = publish.protect_release
 
     def spy(s, catalog, period):
         seen.note(s.id)
         return original(s, catalog, period)
 
-    monkeypatch.setattr(pipeline, "protect_release", spy)
+    monkeypatch.setattr(publish, "protect_release", spy)
     return seen
 
 

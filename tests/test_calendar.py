@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 
 from conftest import ROOT, build_site, edit
-from statpress import calendar, compress, feeds, pipeline, render
+from statpress import calendar, compress, feeds, pipeline, publish, render
 from statpress.content import OSLO, load_all
 from statpress.data import load_catalog
 from statpress.errors import BuildError
@@ -46,7 +46,7 @@ def figures(stat_id, period):
     s = next(s for s in load_all(ROOT / "content") if s.id == stat_id)
     # a period without a release of its own (the year before the first) is computed as one would be
     release = s.releases[0].model_copy(update={"period": period, "corrections": [], "provisional": []})
-    computed, _ = pipeline.compute_release(s, load_catalog(ROOT), release)
+    computed, _ = publish.compute_release(s, load_catalog(ROOT), release)
     for t in computed.tables:
         for m in t.visible_measures:
             for v in t.column(m.id):

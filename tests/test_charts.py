@@ -14,7 +14,7 @@ import tomllib
 import statpress.charts as charts_module
 from statpress import vegalite
 from conftest import DEMO_NOW, ROOT, Calls, build_site, edit
-from statpress import calendar, compress, content, pipeline
+from statpress import calendar, compress, content, languages, publish
 from statpress.content import load_all
 from statpress.data import load_catalog
 
@@ -188,7 +188,7 @@ def test_long_labels_wrap_at_words_and_lose_nothing(label, chars):
 def published_tables(statistic):
     s = next(s for s in load_all(ROOT / "content") if s.id == statistic)
     release = calendar.due(s, DEMO_NOW)
-    computed, _ = pipeline.compute_release(s, load_catalog(ROOT), release)
+    computed, _ = publish.compute_release(s, load_catalog(ROOT), release)
     return {t.id: t for t in computed.tables}
 
 
@@ -217,13 +217,13 @@ def test_chart_values_equal_the_tables_they_illustrate(demo_site):
 def demo_jobs():
     """What the drawer is asked for each of the demo's charts: (statistic, chart id, vegalite.Job)."""
     site = content.parse(ROOT / "site.toml", content.SiteConfig)
-    locale = pipeline.load_locales(ROOT, site)[site.language]
+    locale = languages.load_locales(ROOT, site)[site.language]
     jobs = []
     for s in load_all(ROOT / "content"):
         release = calendar.due(s, DEMO_NOW)
         if release is None or not (ROOT / "stats" / s.id / "tables.toml").exists():
             continue
-        computed, _ = pipeline.compute_release(s, load_catalog(ROOT), release)
+        computed, _ = publish.compute_release(s, load_catalog(ROOT), release)
         by_id = {t.id: t for t in computed.tables}
         for spec in charts_module.parse_specs(ROOT / "stats" / s.id / "tables.toml", computed.charts):
             jobs.append((s.id, spec.id, charts_module.job(

@@ -18,7 +18,7 @@ from jsonstat_validator import validate_jsonstat
 from lxml import html as lxml_html
 
 from conftest import DEMO_NOW, ROOT
-from statpress import calendar, downloads, pipeline
+from statpress import calendar, downloads, publish
 from statpress.content import OSLO, load_all
 from statpress.data import load_catalog
 from statpress.locale import load_locale, plain_number
@@ -33,7 +33,7 @@ def published_tables():
     catalog = load_catalog(ROOT)
     for s in load_all(ROOT / "content"):
         release = calendar.due(s, DEMO_NOW)
-        computed, _ = pipeline.compute_release(s, catalog, release)
+        computed, _ = publish.compute_release(s, catalog, release)
         out += [(s, t) for t in computed.tables]
     return out
 

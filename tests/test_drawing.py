@@ -77,15 +77,15 @@ def test_a_chart_vl_convert_cannot_draw_stops_the_build_naming_it(project, monke
 def test_charts_of_tables_computed_by_the_build_are_drawn_while_it_computes_the_rest(project, monkeypatch):
     """Asked for in the tables stage, drawn on the other core before the pages need them; a
     rebuild that computes no table starts no drawing process at all."""
-    from statpress import pipeline
+    from statpress import pages
 
     events = []
     for name in ("start", "draw"):
         real = getattr(drawing.Helper, name)
         monkeypatch.setattr(drawing.Helper, name,
                             lambda self, *args, real=real, name=name: events.append(name) or real(self, *args))
-    render_pages = pipeline.render_pages
-    monkeypatch.setattr(pipeline, "render_pages", lambda *args: events.append("pages") or render_pages(*args))
+    render_pages = pages.render_pages
+    monkeypatch.setattr(pages, "render_pages", lambda *args: events.append("pages") or render_pages(*args))
     build_site(project, project / "site")
     assert events[0] == "start" and "draw" in events and "draw" not in events[events.index("pages"):]
     events.clear()
@@ -100,7 +100,7 @@ def test_each_chart_is_asked_of_the_drawer_whole_when_begun_and_finishing_asks_n
     import datetime as dt
 
     from conftest import ROOT
-    from statpress import calendar, charts, pipeline, vegalite
+    from statpress import calendar, charts, publish, vegalite
     from statpress.content import OSLO, load_all
     from statpress.data import load_catalog
     from statpress.locale import load_locale
@@ -117,7 +117,7 @@ def test_each_chart_is_asked_of_the_drawer_whole_when_begun_and_finishing_asks_n
     catalog = load_catalog(ROOT)
     s = next(s for s in load_all(ROOT / "content") if s.id == "migration")
     release = calendar.due(s, dt.datetime(2026, 6, 2, 9, tzinfo=OSLO))
-    computed, _ = pipeline.compute_release(s, catalog, release)
+    computed, _ = publish.compute_release(s, catalog, release)
     path, spec = load_specs(ROOT / "stats", s.id)
     drawer = Recording()
     begun = [charts.begin_charts(path, spec.charts, computed.tables, load_locale(ROOT, lang), release.period,
@@ -158,17 +158,17 @@ def test_the_statistic_that_reads_the_least_data_is_computed_first_and_the_site_
     """Its charts are drawn while the build computes the next statistic's tables; the order of
     computing changes nothing in the site."""
     from conftest import DEMO_NOW, digest
-    from statpress import pipeline
+    from statpress import pipeline, publish
 
     order = []
-    publish = pipeline.publish
-    monkeypatch.setattr(pipeline, "publish", lambda s, *args: order.append(s.id) or publish(s, *args))
+    real = publish.publish
+    monkeypatch.setattr(publish, "publish", lambda s, *args: order.append(s.id) or real(s, *args))
     options = dict(now=DEMO_NOW, allow_withdraw=True, use_cache=False)  # every table computed here
     pipeline.build(pipeline.BuildOptions(project, project / "least-first", **options))
     # naturalisations reads 237 273 records (and the population), migration 5.9 million
     assert order == ["naturalisations", "migration"]
     order.clear()
-    monkeypatch.setattr(pipeline, "least_data_first", lambda stats, computing, resources: stats)
+    monkeypatch.setattr(publish, "least_data_first", lambda stats, computing, resources: stats)
     pipeline.build(pipeline.BuildOptions(project, project / "as-listed", **options))
     assert order == ["migration", "naturalisations"]
     assert digest(project / "least-first") == digest(project / "as-listed")
@@ -176,22 +176,22 @@ def test_the_statistic_that_reads_the_least_data_is_computed_first_and_the_site_
 
 def test_the_pages_of_the_statistic_charted_first_are_made_first_and_the_site_is_the_same(project, monkeypatch):
     """The pages of a statistic whose charts were asked for first are made, in every language,
-    while the drawer draws the next one's (pipeline.statistic_pages), not after them; the order of
+    while the drawer draws the next one's (pages.statistic_pages), not after them; the order of
     making changes nothing in the site."""
     from conftest import DEMO_NOW, digest
-    from statpress import pipeline
+    from statpress import pages, pipeline
 
     made = []
-    of = pipeline.Pages.of
-    monkeypatch.setattr(pipeline.Pages, "of", lambda self, p, *known: made.append((p.statistic.id, self.lang))
+    of = pages.Pages.of
+    monkeypatch.setattr(pages.Pages, "of", lambda self, p, *known: made.append((p.statistic.id, self.lang))
                         or of(self, p, *known))
     options = dict(now=DEMO_NOW, allow_withdraw=True, use_cache=False)  # every chart drawn for this build
     pipeline.build(pipeline.BuildOptions(project, project / "charted-first", **options))
     assert made == [("naturalisations", "en"), ("naturalisations", "nb"), ("migration", "en"), ("migration", "nb")]
     made.clear()
-    pages = pipeline.statistic_pages
-    monkeypatch.setattr(pipeline, "statistic_pages", lambda by_language, publication, index, drawing, forks:
-                        pages(by_language, publication, index, [], forks))
+    statistic_pages = pages.statistic_pages
+    monkeypatch.setattr(pages, "statistic_pages", lambda by_language, publication, index, drawing, forks:
+                        statistic_pages(by_language, publication, index, [], forks))
     pipeline.build(pipeline.BuildOptions(project, project / "as-listed", **options))
     assert made == [("migration", "en"), ("naturalisations", "en"), ("migration", "nb"), ("naturalisations", "nb")]
     assert digest(project / "charted-first") == digest(project / "as-listed")

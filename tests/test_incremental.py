@@ -17,7 +17,7 @@ import brotli
 import pytest
 
 from conftest import DEMO_NOW, Calls, digest, edit, served_digest
-from statpress import archive, atomic, downloads, pipeline, render, reuse, search, write
+from statpress import archive, atomic, downloads, pages, pipeline, publish, render, reuse, search, write
 from statpress.errors import BuildError
 from statpress.write import MARKER
 
@@ -702,11 +702,11 @@ def build_in_a_new_python(project: Path, out: Path, first: str = "", then: str =
 @pytest.mark.parametrize("workers", [None, 1])
 @pytest.mark.parametrize("tables_changed", [False, True])
 def test_a_statistic_whose_tables_changed_is_computed_by_a_forked_child(project, tmp_path, workers, tables_changed):
-    """After one statistic's tables changed, a forked child computes them (pipeline.compute_ahead)
+    """After one statistic's tables changed, a forked child computes them (publish.compute_ahead)
     while the build renders the other statistic's pages: the build's own process never imports
     pandas, and the site equals a cold build. With `--jobs 1` the build computes them itself.
     Where the up-to-date check saw the tables' inputs change, the child is the one forked at the
-    build's start (pipeline.ready_to_compute), given the statistic to compute."""
+    build's start (publish.ready_to_compute), given the statistic to compute."""
     out = tmp_path / "site"
     build(project, out)
     edit(project / "stats" / "migration" / "tables.toml", 'label = "Immigration"', 'label = "Immigration, all"')
@@ -723,7 +723,7 @@ def test_a_statistic_whose_tables_changed_is_computed_by_a_forked_child(project,
 def test_a_forked_child_draws_its_charts_though_the_build_ran_vl_convert(project, tmp_path):
     """vl-convert's engine runs on a thread of its own, which a fork does not copy: a child forked
     from a process that had started it would wait for its answer forever. The child draws through a
-    helper process of its own (pipeline.compute_in_worker), and the site equals a cold build."""
+    helper process of its own (publish.compute_in_worker), and the site equals a cold build."""
     out = tmp_path / "site"
     build(project, out)
     edit(project / "stats" / "migration" / "tables.toml", 'title = "Immigration, emigration and net migration.',
@@ -736,19 +736,19 @@ def test_a_forked_child_draws_its_charts_though_the_build_ran_vl_convert(project
 
 def test_pages_rendered_by_a_forked_child_beside_the_build_equal_a_cold_build(project, tmp_path, monkeypatch):
     """A template changed: every statistic's pages are rendered again, and where there are
-    PAGES_APART of them a forked child renders the second half (pipeline.render_apart) while the
+    PAGES_APART of them a forked child renders the second half (pages.render_apart) while the
     build renders the first. The site equals a cold build; the page cache then holds them all."""
     out = tmp_path / "site"
     build(project, out)
     edit(project / "templates" / "table.html", "<caption", "<caption data-x")
-    monkeypatch.setattr(pipeline, "PAGES_APART", 2)
+    monkeypatch.setattr(pages, "PAGES_APART", 2)
     apart = Calls(tmp_path / "apart")
-    render_apart = pipeline.render_apart
-    monkeypatch.setattr(pipeline, "render_apart", lambda by_language, pages: [
+    render_apart = pages.render_apart
+    monkeypatch.setattr(pages, "render_apart", lambda by_language, pages: [
         apart.note(f"{lang}:{p.statistic.id}") for lang, p in pages] and render_apart(by_language, pages))
     here = []  # what this process rendered (the child's own list is not this one)
-    rendered = pipeline.Pages.rendered
-    monkeypatch.setattr(pipeline.Pages, "rendered", lambda self, p: here.append(f"{self.lang}:{p.statistic.id}")
+    rendered = pages.Pages.rendered
+    monkeypatch.setattr(pages.Pages, "rendered", lambda self, p: here.append(f"{self.lang}:{p.statistic.id}")
                         or rendered(self, p))
     rebuilt = build(project, out)
     assert apart == ["nb:migration", "nb:naturalisations"]  # in the child, whose calls are noted in a file
@@ -764,10 +764,10 @@ def test_a_template_error_stops_a_build_that_renders_pages_beside_it_and_the_chi
     out = tmp_path / "site"
     before = build(project, out)
     edit(project / "templates" / "table.html", "<caption", "{{ no_such_value }}<caption")
-    monkeypatch.setattr(pipeline, "PAGES_APART", 2)
+    monkeypatch.setattr(pages, "PAGES_APART", 2)
     children = Calls(tmp_path / "children")
-    render_apart = pipeline.render_apart
-    monkeypatch.setattr(pipeline, "render_apart", lambda by_language, pages: children.note(os.getpid())
+    render_apart = pages.render_apart
+    monkeypatch.setattr(pages, "render_apart", lambda by_language, pages: children.note(os.getpid())
                         or render_apart(by_language, pages))
     with pytest.raises(BuildError, match=r"table.html, line \d+: template error: .*no_such_value"):
         build(project, out)
@@ -786,7 +786,7 @@ def test_a_child_that_dies_leaves_the_tables_to_the_build(project, tmp_path, mon
     out = tmp_path / "site"
     build(project, out)
     edit(project / "stats" / "migration" / "tables.toml", 'label = "Immigration"', 'label = "Immigration, all"')
-    monkeypatch.setattr(pipeline, "compute_in_worker", die)
+    monkeypatch.setattr(publish, "compute_in_worker", die)
     rebuilt = build(project, out)
     monkeypatch.undo()
     assert rebuilt == build(project, tmp_path / "scratch", use_cache=False)
@@ -797,7 +797,7 @@ def test_a_child_forked_at_the_start_that_dies_leaves_the_tables_to_the_build(pr
     out = tmp_path / "site"
     build(project, out)
     edit(project / "stats" / "migration" / "tables.toml", 'label = "Immigration"', 'label = "Immigration, all"')
-    printed = build_in_a_new_python(project, out, first="import os\npipeline.compute_in_worker = lambda *a: os._exit(9)\n",
+    printed = build_in_a_new_python(project, out, first="import os\nfrom statpress import publish\npublish.compute_in_worker = lambda *a: os._exit(9)\n",
                                     then="print('pandas' in sys.modules)\n", tables_changed=True)
     assert printed.split() == ["True"]  # computed by the build itself
     assert "Immigration, all" in (out / "migration" / "index.html").read_text(encoding="utf-8")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from conftest import DEMO_NOW, ROOT, digest
-from statpress import calendar, content, downloads, pipeline
+from statpress import calendar, content, downloads, pipeline, publish
 
 
 def add_copies(project, source: str, count: int) -> list[str]:
@@ -33,13 +33,13 @@ def test_statistics_computed_in_workers_equal_a_serial_build(project, tmp_path, 
     add_copies(project, "naturalisations", 2)  # four statistics: more jobs than two workers
     latest = {(s.id, calendar.due(s, DEMO_NOW).period) for s in content.load_all(project / "content")}
     computed_here = []
-    real = pipeline.protect_release
+    real = publish.protect_release
 
     def in_this_process(s, catalog, period):
         computed_here.append((s.id, period))
         return real(s, catalog, period)
 
-    monkeypatch.setattr(pipeline, "protect_release", in_this_process)
+    monkeypatch.setattr(publish, "protect_release", in_this_process)
     released = {calendar.due(s, DEMO_NOW).id for s in content.load_all(project / "content")}
     downloads_here = []
     made = downloads.table_downloads

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import ROOT
-from statpress import pipeline
+from statpress import publish
 from statpress.content import load_all
 from statpress.data import load_catalog
 from statpress.tables import compute
@@ -21,7 +21,7 @@ def naturalisations():
     s = next(s for s in load_all(ROOT / "content") if s.id == "naturalisations")
     release = next(r for r in s.releases if r.id == "naturalisations-2023")
     original = {t.id: t for t in compute(load_catalog(ROOT), s.id, release.period).tables}
-    protected, audit = pipeline.compute_release(s, load_catalog(ROOT), release)
+    protected, audit = publish.compute_release(s, load_catalog(ROOT), release)
     return original, {t.id: t for t in protected.tables}, audit
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from statpress import calendar, content, data, expressions as ex, pipeline, tables
+from statpress import calendar, content, data, expressions as ex, publish, tables
 from statpress.engines import DuckDB, Source
 from tests.conftest import DEMO_NOW, ROOT
 
@@ -211,7 +211,7 @@ def protected_release(catalog, statistic: str):
     s = next(s for s in content.load_all(ROOT / "content") if s.id == statistic)
     release = calendar.due(s, DEMO_NOW)
     computed = tables.compute(catalog, s.id, release.period)
-    return computed, pipeline.protect(s, computed)[0]
+    return computed, publish.protect(s, computed)[0]
 
 
 def test_pushing_down_changes_no_published_figure(monkeypatch):

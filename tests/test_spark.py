@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from statpress import cache, calendar, content, data, pipeline, tables
+from statpress import cache, calendar, content, data, pipeline, publish, tables
 from statpress.errors import BuildError
 from tests.conftest import DEMO_NOW, ROOT, copy_project, digest, edit
 
@@ -55,8 +55,8 @@ def compute_demo(spark_project):
         if release is None or not tables.load_specs(spark_project / "stats", s.id)[1].tables:
             continue
         out[s.id] = (tables.compute(duck, s.id, release.period), tables.compute(spark, s.id, release.period))
-        pipeline.store_release(table_cache, pipeline.release_key(s, spark, release.period),
-                               *pipeline.protect(s, out[s.id][1]))
+        publish.store_release(table_cache, publish.release_key(s, spark, release.period),
+                               *publish.protect(s, out[s.id][1]))
     return out, spark
 
 
@@ -102,8 +102,8 @@ def test_the_cache_key_names_the_engine(spark_project):
     """Tables computed by DuckDB are never served to a Spark build (nor the reverse)."""
     s = next(s for s in content.load_all(ROOT / "content") if s.id == "naturalisations")
     period = calendar.due(s, DEMO_NOW).period
-    assert pipeline.release_key(s, data.load_catalog(spark_project), period) != \
-           pipeline.release_key(s, data.load_catalog(spark_project, default="duckdb"), period)
+    assert publish.release_key(s, data.load_catalog(spark_project), period) != \
+           publish.release_key(s, data.load_catalog(spark_project, default="duckdb"), period)
 
 
 # ----------------------------------------------------------------------------------------------

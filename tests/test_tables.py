@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from statpress import pipeline
+from statpress import publish
 from statpress.content import load_all
 from statpress.data import load_catalog
 from statpress.locale import plain_number
@@ -24,7 +24,7 @@ def naturalisations():
     """As published: after small-count rounding, which the demo data are calibrated for."""
     s = next(s for s in load_all(ROOT / "content") if s.id == "naturalisations")
     release = next(r for r in s.releases if r.period == 2023)
-    computed, _ = pipeline.compute_release(s, load_catalog(ROOT), release)
+    computed, _ = publish.compute_release(s, load_catalog(ROOT), release)
     return {t.id: t for t in computed.tables}
 
 

@@ -131,13 +131,13 @@ def test_the_build_asks_for_the_archive_listing_only_once_its_pages_are_rendered
     """The child's listing of the archive is waited for only after the pages stage: a build handed
     to the build server, which loads no engine meanwhile, would otherwise start by waiting for it."""
     from conftest import DEMO_NOW
-    from statpress import archive, pipeline
+    from statpress import archive, pages, pipeline
 
     project = runnable(project)
     build(project)
     events = []
-    render_pages = pipeline.render_pages
-    monkeypatch.setattr(pipeline, "render_pages", lambda *a, **k: events.append("pages") or render_pages(*a, **k))
+    render_pages = pages.render_pages
+    monkeypatch.setattr(pages, "render_pages", lambda *a, **k: events.append("pages") or render_pages(*a, **k))
     listed = archive.entries(project / "archive")
     pipeline.build(pipeline.BuildOptions(project, project / "site", DEMO_NOW,
                                          archive_entries=lambda: events.append("listing") or listed))
@@ -293,7 +293,7 @@ def test_the_check_stats_the_noted_folders_and_still_finds_one_added_or_removed(
 
 def test_the_check_tells_the_build_whether_the_tables_inputs_changed(project):
     """Fingerprint.tables_changed: stats/ or a dataset changed since the last build (which then
-    has a child load pandas and DuckDB at once, pipeline.ready_to_compute); not an About text,
+    has a child load pandas and DuckDB at once, publish.ready_to_compute); not an About text,
     and not when there was no build before."""
     from conftest import DEMO_NOW
     from statpress import uptodate
