@@ -32,10 +32,12 @@ from typing import BinaryIO, Callable
 from . import __version__, atomic
 from .filememo import FileMemo
 
-# i18n.py and tomlfile.py with them: with pydantic, they decide which tables.toml passes its check,
-# which a cached entry stands for (tables.Outline)
+# The code that makes a release's cached tables: computes, protects (publish.protect keeps the inner
+# cells out of the entry) and lays them out (publish.store_release); i18n.py and tomlfile.py with
+# them: with pydantic, they decide which tables.toml passes its check, which an entry stands for
+# (tables.Outline)
 ENGINE_MODULES = ("tables.py", "measures.py", "expressions.py", "model.py", "data.py", "engines.py",
-                  "spark.py", "confidentiality.py", "rounding.py", "cache.py", "i18n.py", "tomlfile.py")
+                  "spark.py", "confidentiality.py", "rounding.py", "publish.py", "cache.py", "i18n.py", "tomlfile.py")
 CHUNK = 1 << 20
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import pickle
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -86,6 +87,23 @@ def test_each_change_recomputes_exactly_what_depends_on_it(project, tmp_path, co
 
     shutil.rmtree(project / ".cache" / "tables")
     assert rebuild_and_compare() == statistics(project)
+
+
+@pytest.mark.parametrize("module", ["tables", "confidentiality", "publish"])
+def test_a_change_to_the_code_that_makes_a_cached_release_keys_it_anew(module, monkeypatch):
+    """The table cache's key holds the source of the code that computes, protects and stores a
+    release's tables: edited, that code never finds an entry the code before it made."""
+    import importlib
+
+    before = cache.engine_fingerprint()
+    edited = Path(importlib.import_module(f"statpress.{module}").__file__).resolve()
+    read = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read(self) + (b"\n# edited" if self == edited else b""))
+    cache.code_fingerprint.cache_clear()
+    try:
+        assert cache.engine_fingerprint() != before
+    finally:
+        cache.code_fingerprint.cache_clear()
 
 
 def test_another_release_period_is_computed_not_taken_from_the_cache(project, tmp_path, computed):
