@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import pickle
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from html import escape  # not xml.sax.saxutils's: it loads urllib.request and ssl, 25 ms a build
 
 from . import __version__, atomic
@@ -20,6 +20,8 @@ from .errors import BuildError
 
 # icalendar and feedgen are imported where they are used: a rebuild whose calendar and feed come
 # from the page cache does not load them (0.05 s of every start).
+if TYPE_CHECKING:
+    import icalendar
 
 
 def release_uid(release: Release, host: str) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Annotated, ClassVar, Literal, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import ConfigDict, Discriminator, Field, Tag
 
 from .i18n import Text, Translatable
 from .lazyimport import lazy

@@ -28,7 +28,7 @@ from .sanitize import clean_html
 from .content import Release, SiteConfig, Statistic, slug
 from .errors import BuildError
 from .i18n import Foreign
-from .locale import Locale, plain_number
+from .locale import Locale
 from .model import Table
 from .tables import KeyFigure
 from .views import SYMBOL_KEYS, SYMBOLS, key_figure_view, table_view

@@ -16,10 +16,14 @@ from __future__ import annotations
 import numbers
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from statpress.errors import BuildError
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp  # loaded when a table is protected, not when this module is
 
 __all__ = ["RoundingSummary", "RoundingResult", "check_limits", "pls_round", "check_protected"]
 

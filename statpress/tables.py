@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from . import expressions as ex
 from .content import parse, read_toml_text, toml_text
@@ -30,7 +30,7 @@ from .data import Catalog
 from .errors import BuildError
 from .filememo import FileMemo
 from .i18n import Text, Translatable
-from .measures import COUNT, IDENT, Aggregate, Broadcast, Formula, MeasureSpec
+from .measures import IDENT, Aggregate, Formula, MeasureSpec
 from .model import Dimension, Measure, Row, Table
 from .lazyimport import lazy
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, digest, drop_snapshot, edit, interruptible, served_digest
-from hostile import ABOUT, FIELDS, make_hostile
+from hostile import FIELDS, make_hostile
 from statpress import archive, write
 
 NOW = "2026-11-23T12:00:00+01:00"  # after every shipped release: the live site

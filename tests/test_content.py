@@ -157,7 +157,7 @@ def test_a_statistic_is_read_again_exactly_when_what_it_was_read_from_changed(pr
     change or a mistake."""
     from statpress import cache, content
 
-    from conftest import DEMO_NOW, ROOT
+    from conftest import DEMO_NOW
     from statpress import pipeline
 
     read = []

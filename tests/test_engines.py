@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import textwrap
 from contextlib import closing
 from pathlib import Path
 

@@ -537,7 +537,7 @@ def test_what_the_spare_holds_unchanged_stays_and_a_copy_changed_there_is_made_a
     """With the signatures checked beside the build, the files the spare holds untouched, with
     their compressed copies, are kept in one pass (write.kept_in_spare); a file whose copy was
     replaced there, or that was itself, goes through the file-by-file staging and is made again."""
-    out, notes = tmp_path / "site", project / ".cache" / "written"
+    out = tmp_path / "site"
     about = project / "content" / "migration" / "about" / "definitions.md"
     build(project, out)
     edit(about, "\n", "\n\nEdited once.\n")

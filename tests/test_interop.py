@@ -9,7 +9,6 @@ against the sitemaps.org schema.
 import datetime as dt
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import feedparser
@@ -20,7 +19,7 @@ import vobject
 from lxml import etree
 
 from conftest import DEMO_NOW, ROOT, build_site, copy_project, edit
-from statpress import calendar, content, feeds
+from statpress import calendar, content
 from statpress.content import load_all
 from statpress.errors import BuildError
 

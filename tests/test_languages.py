@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SHARED, build_site, copy_project, edit
+from conftest import ROOT, SHARED, build_site, edit
 from statpress.errors import BuildError
 
 EXPECTED = SHARED / "seeds" / "expected"

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from conftest import SHARED
 from statpress import confidentiality, tables
 from statpress.adhoc import round_frame
-from statpress.confidentiality import ProtectionModel, protect_model
+from statpress.confidentiality import ProtectionModel
 from statpress.data import load_catalog
 from statpress.errors import BuildError
 from statpress.rounding import RoundingResult, RoundingSummary
