@@ -158,16 +158,11 @@ def build_stages(options: BuildOptions, write: bool, progress: Progress, drawer:
             with progress.stage("write", f"{count} files written"):
                 if compressing is not None:
                     compressing.join()
-                if freezes:
-                    # only now that every page has rendered
-                    archive.freeze_all([(snap, snapshot) for snap, snapshot, _ in to_freeze])
-                    own_archive = archive.note_frozen(root / "archive", archive_stamp(options), project.archive,
-                                                      [snap for snap, _, _ in to_freeze])
-                folders = write_site(files, options.out, index=index,
-                           compress_cache=copies,
-                           precompress=project.site.precompress, notes=root / ".cache" / "written",
-                           reuse_files=options.use_cache, previous=previous, signatures=signatures,
-                           parts=parts)
+                own_archive = freezes and freeze_new(project, options, to_freeze)
+                folders = write_site(files, options.out, index=index, compress_cache=copies,
+                                     precompress=project.site.precompress, notes=root / ".cache" / "written",
+                                     reuse_files=options.use_cache, previous=previous, signatures=signatures,
+                                     parts=parts)
                 write_audit(audit_path(options.out), {r.release: r.audit for r in reports if r.audit})
                 memo.save()
     frozen = [f"{snap.parent.name}/{snap.name}" for snap, _, _ in to_freeze]
@@ -212,6 +207,16 @@ def check_archive(project: Project, options: BuildOptions) -> Project:
     loads no engine, would otherwise wait for it at once. Nothing before reads a snapshot's files."""
     listed = options.archive_entries() if options.archive_entries else None
     return replace(project, archive=archive.check(options.root / "archive", archive_stamp(options), listed))
+
+
+def freeze_new(project: Project, options: BuildOptions, to_freeze: list[tuple[Path, dict, content.Release]]) -> bool:
+    """The releases this build publishes for the first time frozen into archive/, only now that
+    every page has rendered (a template's error would otherwise leave a snapshot of a site never
+    published); whether the archive changed by nothing else since it was checked
+    (archive.note_frozen)."""
+    archive.freeze_all([(snap, snapshot) for snap, snapshot, _ in to_freeze])
+    return archive.note_frozen(options.root / "archive", archive_stamp(options), project.archive,
+                               [snap for snap, _, _ in to_freeze])
 
 
 def archive_stamp(options: BuildOptions) -> Path | None:
