@@ -23,11 +23,12 @@ def derived():
     return derive
 
 
-def rewrite_in_place(path, data: bytes) -> None:
-    """New bytes of the same size, written into the same inode, the modification time set back:
-    only the change time tells."""
+def rewrite_in_place(path, data: bytes, at: int = 0) -> None:
+    """New bytes of the same size, written into the same inode at offset `at`, the modification
+    time set back: only the change time tells."""
     before = os.stat(path)
     with open(path, "r+b") as f:
+        f.seek(at)
         f.write(data)
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     after = os.stat(path)
@@ -127,8 +128,8 @@ def test_a_datasets_fingerprint_is_kept_while_its_file_is_as_it_was(tmp_path, mo
 
     monkeypatch.setattr(filememo, "SETTLE_NS", 0)
     read = []
-    real = cache.ends_digest
-    monkeypatch.setattr(cache, "ends_digest", lambda f, size, mtime: read.append(size) or real(f, size, mtime))
+    real = cache.content_digest
+    monkeypatch.setattr(cache, "content_digest", lambda f, size, mtime: read.append(size) or real(f, size, mtime))
     kept, data = tmp_path / "files.pickle", tmp_path / "register.parquet"
     data.write_bytes(os.urandom(3 * cache.CHUNK))
     memo = FileMemo.load(kept)
@@ -140,3 +141,53 @@ def test_a_datasets_fingerprint_is_kept_while_its_file_is_as_it_was(tmp_path, mo
     rewrite_in_place(data, os.urandom(10))  # its first bytes, the size and modification time kept
     memo = FileMemo.load(kept)
     assert cache.file_fingerprint(data, memo) != first and len(read) == 3
+
+
+@pytest.mark.parametrize("with_memo", [False, True])
+@pytest.mark.parametrize("name", ["register.csv", "register.csv.gz"])
+def test_a_value_changed_in_the_middle_of_a_large_csv_changes_its_fingerprint(tmp_path, monkeypatch, name,
+                                                                              with_memo):
+    """A CSV, gzipped or not, is hashed whole: a value changed in its middle, its size and
+    modification time kept, gives another fingerprint, so that neither a cached table nor a passed
+    check of the file as it was is taken for it."""
+    from statpress import cache
+
+    monkeypatch.setattr(filememo, "SETTLE_NS", 0)
+    data, kept = tmp_path / name, tmp_path / "files.pickle"
+    data.write_bytes(os.urandom(5 * cache.CHUNK))
+
+    def fingerprint() -> str:  # as a build takes it, each build a process of its own
+        cache._fingerprint.cache_clear()
+        if not with_memo:
+            return cache.file_fingerprint(data)
+        memo = FileMemo.load(kept)
+        found = cache.file_fingerprint(data, memo)
+        memo.save()
+        return found
+
+    first = fingerprint()
+    assert fingerprint() == first
+    rewrite_in_place(data, b"changed", at=5 * cache.CHUNK // 2)
+    assert fingerprint() != first
+
+
+def test_a_parquet_file_is_fingerprinted_by_its_ends(tmp_path):
+    """A Parquet file ends with its metadata (schema, each column chunk's offsets, sizes and
+    statistics): its first and last MiB are read, not a 10⁸-row register whole at every change."""
+    import io
+
+    from statpress import cache
+
+    class Counted(io.BytesIO):
+        taken = 0
+
+        def read(self, size=-1):
+            chunk = super().read(size)
+            self.taken += len(chunk)
+            return chunk
+
+    body = b"PAR1" + os.urandom(20 * cache.CHUNK) + b"PAR1"
+    parquet, csv = Counted(body), Counted(b"id" + body[2:])
+    assert cache.content_digest(parquet, len(body), 0) != cache.content_digest(Counted(body[:-1] + b"2"), len(body), 0)
+    cache.content_digest(csv, len(body), 0)
+    assert parquet.taken == 2 * cache.CHUNK and csv.taken == len(body)
