@@ -38,15 +38,16 @@ ENGINE = Path(__file__).resolve().parent  # statpress itself, wherever it is ins
 FILES = ("site.toml", "requirements.txt", "build.py")
 
 
-def listing(folder: Path) -> list[str]:
-    """Every file below `folder` with its size and modification time."""
+def listing(folder: Path, changed: bool = False) -> list[str]:
+    """Every file below `folder` with its size and modification time, and with `changed` its change
+    time too (see `datasets`)."""
+    def times(stat: os.stat_result) -> str:
+        return f"{stat.st_size}:{stat.st_mtime_ns}" + (f":{stat.st_ctime_ns}" if changed else "")
     if not folder.exists():
         return [f"{folder}: none"]
     if folder.is_file():
-        stat = folder.stat()
-        return [f"{folder}:{stat.st_size}:{stat.st_mtime_ns}"]
-    return sorted(f"{rel}:{stat.st_size}:{stat.st_mtime_ns}"
-                  for rel, entry in files_below(str(folder)) for stat in [entry.stat()])
+        return [f"{folder}:{times(folder.stat())}"]
+    return sorted(f"{rel}:{times(entry.stat())}" for rel, entry in files_below(str(folder)))
 
 
 def files_below(folder: str) -> Iterator[tuple[str, os.DirEntry]]:
@@ -70,11 +71,15 @@ class Remote(Exception):
 
 
 def datasets(root: Path) -> list[str]:
+    """Each dataset's files with their sizes and times, the change time among them: an export may
+    be written into the file it replaces, and a copy may keep the times it had, so a register's new
+    bytes can come with its size and modification time unchanged. Nothing the build does changes a
+    dataset's change time (it only reads the data), so a build is not made for nothing."""
     declared = tomlfile.loads((root / "stats" / "datasets.toml").read_text(encoding="utf-8"))
     for spec in declared.get("datasets", {}).values():
         if "table" in spec or "://" in spec.get("file", ""):
             raise Remote(spec.get("table") or spec["file"])
-    return [f"{name}=" + ";".join(listing(root / spec["file"]))
+    return [f"{name}=" + ";".join(listing(root / spec["file"], changed=True))
             for name, spec in sorted(declared.get("datasets", {}).items())]
 
 

@@ -48,6 +48,37 @@ def test_each_kind_of_change_builds_again(project):
     assert before.returncode == 0 and UP_TO_DATE not in before.stdout
 
 
+
+def test_a_dataset_written_over_with_its_size_and_time_kept_builds_again(project):
+    """An export written into the file it replaces, or a copy that keeps the times: the dataset's
+    new bytes come with its size and modification time as they were. Its change time tells the
+    check, and the build computes the statistics that read it from the new bytes, as a cold build
+    of the same inputs does."""
+    from conftest import digest
+
+    project = runnable(project)
+    build(project)
+    population = project / "data" / "population.csv"
+    text = population.read_text(encoding="utf-8")
+    population.unlink()  # the project's data files are links to the repository's: this one is its own
+    population.write_text(text, encoding="utf-8")
+    build(project)
+    assert UP_TO_DATE in build(project)
+    shown = digest(project / "site")
+    before = os.stat(population)
+    old = text.splitlines()[-1]  # the latest year's mean population, which the rates divide by
+    year, figure = old.split(",")
+    new = f"{year},{int(figure[0]) % 9 + 1}{figure[1:]}"  # a million more or less: the rates change
+    assert len(new) == len(old)
+    with open(population, "r+", encoding="utf-8") as f:
+        f.write(text.replace(old, new))
+    os.utime(population, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(population)
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert UP_TO_DATE not in build(project)
+    assert UP_TO_DATE not in build(project, "--no-cache", "--out", str(project / "audit"))
+    assert digest(project / "site") == digest(project / "audit") != shown
+
 def test_a_build_at_the_real_clock_notes_what_it_built(project):
     """Without --now the early check's instant is the build's, and its fingerprint the one noted:
     the next build at the real clock finds nothing to do (no release falls due in between)."""
