@@ -67,7 +67,7 @@ class FileMemo:
 
     def of_file(self, file: Path | str, what: str, derive: Callable[[BinaryIO, os.stat_result], T]) -> T:
         """`derive(the open file, its stat)`, as `value`: for what is made from a part of a file
-        (a Parquet dataset's fingerprint reads its first and last MiB)."""
+        (a dataset's fingerprint hashes it in chunks, not read whole into memory)."""
         name = str(file)
         if (what, name) in self.taken:
             return self.taken[what, name]
