@@ -122,7 +122,7 @@ def test_a_damaged_memo_is_no_memo(tmp_path, monkeypatch, derived):
 
 
 def test_a_datasets_fingerprint_is_kept_while_its_file_is_as_it_was(tmp_path, monkeypatch):
-    """cache.file_fingerprint with the build's memo: the same fingerprint as without it, its ends
+    """cache.file_fingerprint with the build's memo: the same fingerprint as without it, the file
     not read again in the next build, and another one once the file was written into."""
     from statpress import cache
 
