@@ -204,6 +204,15 @@ class Catalog:
             self._fingerprints[name] = self.take_fingerprint(name)
         return self._fingerprints[name]
 
+    def taken_fingerprints(self) -> dict[str, str | None]:
+        """The datasets' fingerprints this catalogue has taken so far (`fingerprint`)."""
+        return dict(self._fingerprints)
+
+    def take_fingerprints(self, taken: dict[str, str | None]) -> None:
+        """Fingerprints another process of the same build took of the same files
+        (`taken_fingerprints`): a worker's catalogue does not hash those files again."""
+        self._fingerprints.update(taken)
+
     def declarations(self) -> str:
         """What the table cache keys the declarations of datasets and classifications by: the
         catalogue's text and every classification file's fingerprint; taken once per catalogue."""
