@@ -74,7 +74,8 @@ def datasets(root: Path) -> list[str]:
     """Each dataset's files with their sizes and times, the change time among them: an export may
     be written into the file it replaces, and a copy may keep the times it had, so a register's new
     bytes can come with its size and modification time unchanged. Nothing the build does changes a
-    dataset's change time (it only reads the data), so a build is not made for nothing."""
+    dataset's change time (it only reads the data, and stats/), so a build is not made for nothing.
+    Content, templates and locales, written by editors' tools, are listed as `make` sees files."""
     declared = tomlfile.loads((root / "stats" / "datasets.toml").read_text(encoding="utf-8"))
     for spec in declared.get("datasets", {}).values():
         if "table" in spec or "://" in spec.get("file", ""):
@@ -232,8 +233,9 @@ class Fingerprint:
 
 def other_inputs(root: Path, out: Path, now: dt.datetime, options: dict) -> tuple[str, str]:
     """The fingerprints of every input but the archive, and of the tables' inputs alone (stats/
-    and the datasets' files)."""
-    tables = listing(root / "stats") + datasets(root)
+    and the datasets' files, with their change times: see `datasets`; classifications are
+    exported as data are)."""
+    tables = listing(root / "stats", changed=True) + datasets(root)
     listed = {name: listing(root / name) for name in INPUTS + FILES if name != "stats"}
     parts = [json.dumps(options, sort_keys=True), str(out.resolve()), *(line for lines in listed.values() for line in lines)]
     parts += listing(ENGINE) + tables + calendar_state(root, now, listed["content"])

@@ -49,35 +49,44 @@ def test_each_kind_of_change_builds_again(project):
 
 
 
-def test_a_dataset_written_over_with_its_size_and_time_kept_builds_again(project):
-    """An export written into the file it replaces, or a copy that keeps the times: the dataset's
-    new bytes come with its size and modification time as they were. Its change time tells the
-    check, and the build computes the statistics that read it from the new bytes, as a cold build
-    of the same inputs does."""
+def latest_population_changed(text: str) -> str:
+    """The latest year's mean population, which the rates divide by, a million more or less."""
+    old = text.splitlines()[-1]
+    year, figure = old.split(",")
+    return text.replace(old, f"{year},{int(figure[0]) % 9 + 1}{figure[1:]}")
+
+
+@pytest.mark.parametrize("name, change", [
+    ("data/population.csv", latest_population_changed),
+    ("stats/classifications/counties.csv", lambda text: text.replace(",Akershus,", ",AKERSHUS,")),
+], ids=["dataset", "classification"])
+def test_an_input_written_over_with_its_size_and_time_kept_builds_again(project, name, change):
+    """An export written into the file it replaces, or a copy that keeps the times: a dataset's or
+    a classification's new bytes come with its size and modification time as they were. Its change
+    time tells the check, and the build computes the statistics that read it from the new bytes,
+    as a cold build of the same inputs does."""
     from conftest import digest
 
     project = runnable(project)
-    build(project)
-    population = project / "data" / "population.csv"
-    text = population.read_text(encoding="utf-8")
-    population.unlink()  # the project's data files are links to the repository's: this one is its own
-    population.write_text(text, encoding="utf-8")
+    path = project / name
+    text = path.read_text(encoding="utf-8")
+    path.unlink()  # the project's data files are links to the repository's: this one is its own
+    path.write_text(text, encoding="utf-8")
     build(project)
     assert UP_TO_DATE in build(project)
     shown = digest(project / "site")
-    before = os.stat(population)
-    old = text.splitlines()[-1]  # the latest year's mean population, which the rates divide by
-    year, figure = old.split(",")
-    new = f"{year},{int(figure[0]) % 9 + 1}{figure[1:]}"  # a million more or less: the rates change
-    assert len(new) == len(old)
-    with open(population, "r+", encoding="utf-8") as f:
-        f.write(text.replace(old, new))
-    os.utime(population, ns=(before.st_atime_ns, before.st_mtime_ns))
-    after = os.stat(population)
+    before = os.stat(path)
+    changed = change(text)
+    assert len(changed) == len(text) and changed != text
+    with open(path, "r+", encoding="utf-8") as f:
+        f.write(changed)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(path)
     assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
     assert UP_TO_DATE not in build(project)
     assert UP_TO_DATE not in build(project, "--no-cache", "--out", str(project / "audit"))
     assert digest(project / "site") == digest(project / "audit") != shown
+
 
 def test_a_build_at_the_real_clock_notes_what_it_built(project):
     """Without --now the early check's instant is the build's, and its fingerprint the one noted:
