@@ -4,6 +4,8 @@ host, and the search box in the header leads to it with and without JavaScript."
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import expect
 
 from conftest import build_site
 from statpress import search
@@ -14,6 +16,17 @@ RESULT = ".pagefind-ui__result"
 LINK = f"{RESULT} a.pagefind-ui__result-link"  # a result's skeleton shows before its link
 
 
+def result_links(page, ending: str) -> list[str]:
+    """The result links' addresses once one of them ends with `ending`. Pagefind shows each result
+    as its page's fragment arrives, in any order, so the list read at the first link may not yet
+    hold the one awaited (a CI run read one without migration's page)."""
+    try:
+        page.wait_for_selector(f'{LINK}[href$="{ending}"]', timeout=10_000)
+    except PlaywrightTimeoutError:
+        pass  # the assertion that follows names what was found instead
+    return page.locator(LINK).evaluate_all("links => links.map(a => a.getAttribute('href'))")
+
+
 def _fail(problems: list[str], what: str) -> None:
     if problems:
         pytest.fail(f"{what}:\n  " + "\n  ".join(problems), pytrace=False)
@@ -21,11 +34,9 @@ def _fail(problems: list[str], what: str) -> None:
 
 def test_search_page_finds_ukraine_in_migration_without_external_requests(open_url, site_url):
     opened = open_url(f"{site_url}/search/index.html?q=Ukraine")  # page_url would quote the "?"
-    opened.page.wait_for_selector(LINK, timeout=10_000)
-    results = opened.page.locator(LINK)
-    hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
-    assert any(h.endswith("migration/index.html") for h in hrefs), hrefs
-    assert "Migration" in opened.page.locator(RESULT).first.inner_text()
+    hrefs = result_links(opened.page, "/migration/index.html")
+    assert any(h.endswith("/migration/index.html") for h in hrefs), hrefs
+    expect(opened.page.locator(RESULT).first).to_contain_text("Migration")  # ranked first
     _fail(opened.watcher.error_problems() + opened.watcher.external_problems(), "search page")
     _fail(checks.axe_problems(opened.page), "axe-core on the search page with results")
     # the result link leads to the page
@@ -38,9 +49,8 @@ def test_the_norwegian_search_finds_norwegian_pages(open_url, site_url, site_roo
     if not (site_root / "nb" / "search" / "index.html").is_file():
         pytest.skip("the site has no Norwegian pages")
     opened = open_url(f"{site_url}/nb/search/index.html?q=Ukraina")
-    opened.page.wait_for_selector(LINK, timeout=10_000)
-    hrefs = [h for h in opened.page.locator(LINK).evaluate_all("links => links.map(a => a.href)")]
-    assert hrefs and all("/nb/" in h for h in hrefs), hrefs
+    hrefs = result_links(opened.page, "nb/migration/index.html")
+    assert hrefs and all(h.startswith("/nb/") for h in hrefs), hrefs
     assert any(h.endswith("nb/migration/index.html") for h in hrefs), hrefs
     _fail(opened.watcher.error_problems() + opened.watcher.external_problems(), "Norwegian search page")
 
@@ -73,7 +83,6 @@ def test_a_search_finds_pages_in_every_part_of_the_index(open_url, project, tmp_
     with checks.serve(tmp_path / "site") as url:
         for word, page in (("Ukraine", "migration/index.html"), ("citizenship", "naturalisations/index.html")):
             opened = open_url(f"{url}/search/index.html?q={word}")
-            opened.page.wait_for_selector(LINK, timeout=10_000)
-            hrefs = opened.page.locator(LINK).evaluate_all("links => links.map(a => a.getAttribute('href'))")
+            hrefs = result_links(opened.page, page)
             assert any(h.endswith(page) for h in hrefs), (word, hrefs)
             _fail(opened.watcher.error_problems() + opened.watcher.external_problems(), f"search for {word}")
